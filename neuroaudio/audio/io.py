@@ -1,0 +1,181 @@
+"""Reading and validating multichannel audio; block streams that keep memory bounded.
+
+Every signal inside neuroaudio is a float32 array of shape ``[samples, channels]`` at a known
+rate (Hz); channel k is mic k of the array after any ``--channels`` selection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from ..errors import InputError
+from .resample import StreamingResampler
+
+log = logging.getLogger("neuroaudio")
+
+CLIP_LEVEL = 0.999
+"""|sample| at or above this counts as clipped (full scale is 1.0)."""
+CLIP_WARN_FRACTION = 1e-3
+"""Warn when more than this fraction of samples is clipped."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds: rate (Hz), channel count, length (samples and s)."""
+
+    path: str
+    fs: int
+    channels: int
+    frames: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.fs if self.fs else 0.0
+
+
+def parse_channels(spec: str | Sequence[int] | None) -> list[int] | None:
+    """Parse a 1-based channel list (``"2,3,4,5"`` or ``[2, 3, 4, 5]``) into 0-based indices."""
+    if spec is None or spec == "":
+        return None
+    if isinstance(spec, str):
+        try:
+            values = [int(s) for s in spec.replace(" ", "").split(",") if s]
+        except ValueError:
+            raise InputError(f"--channels '{spec}': give 1-based channel numbers separated by "
+                             "commas, e.g. --channels 2,3,4,5") from None
+    else:
+        values = [int(v) for v in spec]
+    if not values or min(values) < 1:
+        raise InputError(f"--channels {spec}: channel numbers start at 1, e.g. --channels 2,3,4,5")
+    if len(set(values)) != len(values):
+        raise InputError(f"--channels {spec}: a channel is listed twice")
+    return [v - 1 for v in values]
+
+
+def audio_info(path: str | Path) -> AudioInfo:
+    """Open a file's header; raise :class:`InputError` if it is missing or not audio."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file; check the path")
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, give an audio file")
+    try:
+        info = sf.info(str(p))
+    except Exception as e:  # soundfile raises several types for non-audio input
+        raise InputError(f"{p}: not a readable audio file ({str(e).splitlines()[0]}); "
+                         "give a WAV/FLAC/OGG file") from None
+    return AudioInfo(str(p), int(info.samplerate), int(info.channels), int(info.frames))
+
+
+def _check_channels(info: AudioInfo, channels: list[int] | None, n_mics: int | None) -> int:
+    """Validate the selection; return the number of channels after it."""
+    if channels is not None and max(channels) >= info.channels:
+        raise InputError(f"{info.path}: has {info.channels} channels but --channels asks for "
+                         f"channel {max(channels) + 1}; list channels 1..{info.channels}")
+    n = len(channels) if channels is not None else info.channels
+    if n_mics is not None and n != n_mics:
+        hint = ("pick the mic channels with --channels (e.g. 2,3,4,5 for a ReSpeaker's "
+                "6-channel firmware)" if n > n_mics else "use an array with as many mics")
+        raise InputError(f"{info.path}: {n} channels but the array has {n_mics} mics; {hint}")
+    return n
+
+
+def _check_block(block: np.ndarray, path: str, offset: int, fs: int) -> None:
+    if not np.all(np.isfinite(block)):
+        bad = int(np.argmax(~np.isfinite(block).all(axis=1)))
+        raise InputError(f"{path}: NaN or Inf sample at {(offset + bad) / fs:.3f} s; "
+                         "the file is corrupt, re-export it")
+
+
+class FileBlockStream:
+    """Iterate over a file in blocks of ``[samples, channels]`` float32 at rate ``fs`` (Hz).
+
+    Memory is bounded by the block size whatever the file's length. Channels are picked and
+    ordered by ``channels`` (0-based), the rate converted with a streaming polyphase resampler
+    equal to ``scipy.signal.resample_poly`` on the whole file.
+
+    Args:
+        path: any file soundfile reads.
+        fs: processing rate (Hz); None keeps the file's rate.
+        channels: 0-based channel selection, or None for all.
+        n_mics: expected channel count after selection (the array's mics), or None.
+        block_s: block length (s) at the file's rate.
+        min_duration_s: refuse shorter files.
+    """
+
+    def __init__(self, path: str | Path, fs: int | None = None, channels: list[int] | None = None,
+                 n_mics: int | None = None, block_s: float = 1.0, min_duration_s: float = 0.0):
+        self.info = audio_info(path)
+        if self.info.frames == 0:
+            raise InputError(f"{path}: the file is empty (0 samples); give a recording")
+        if self.info.duration_s < min_duration_s:
+            raise InputError(f"{path}: {self.info.duration_s:.3f} s long, shorter than the "
+                             f"{min_duration_s:.3f} s one analysis frame needs; give a longer recording")
+        self.channels = channels
+        self.n_channels = _check_channels(self.info, channels, n_mics)
+        self.fs = int(fs or self.info.fs)
+        self.block_frames = max(1, int(round(block_s * self.info.fs)))
+        self.clipped = 0
+        self.samples_read = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        rs = StreamingResampler(self.info.fs, self.fs, self.n_channels)
+        self.clipped = self.samples_read = 0
+        try:
+            f = sf.SoundFile(self.info.path)
+        except Exception as e:
+            raise InputError(f"{self.info.path}: cannot open ({e}); give a readable audio file") from None
+        with f:
+            while True:
+                try:
+                    block = f.read(self.block_frames, dtype="float32", always_2d=True)
+                except Exception as e:
+                    raise InputError(f"{self.info.path}: read failed at {self.samples_read} "
+                                     f"samples ({e}); the file is truncated or corrupt") from None
+                if len(block) == 0:
+                    break
+                if self.channels is not None:
+                    block = block[:, self.channels]
+                _check_block(block, self.info.path, self.samples_read, self.info.fs)
+                self.clipped += int(np.count_nonzero(np.abs(block) >= CLIP_LEVEL))
+                self.samples_read += len(block)
+                out = rs.push(block)
+                if len(out):
+                    yield np.ascontiguousarray(out, dtype=np.float32)
+        tail = rs.flush()
+        if len(tail):
+            yield np.ascontiguousarray(tail, dtype=np.float32)
+        total = max(1, self.samples_read * self.n_channels)
+        if self.clipped / total > CLIP_WARN_FRACTION:
+            log.warning("%s: %.2f%% of samples are clipped; lower the input gain for better "
+                        "estimates", self.info.path, 100 * self.clipped / total)
+
+
+def read_audio(path: str | Path, fs: int | None = None, channels: list[int] | None = None,
+               n_mics: int | None = None, min_duration_s: float = 0.0) -> tuple[np.ndarray, int]:
+    """Read a whole file: returns (signal ``[samples, channels]`` float32, rate Hz)."""
+    stream = FileBlockStream(path, fs=fs, channels=channels, n_mics=n_mics,
+                             block_s=10.0, min_duration_s=min_duration_s)
+    blocks = list(stream)
+    x = np.concatenate(blocks) if blocks else np.zeros((0, stream.n_channels), np.float32)
+    return x, stream.fs
+
+
+def write_audio(path: str | Path, x: np.ndarray, fs: int, subtype: str = "PCM_16") -> None:
+    """Write ``[samples, channels]`` audio atomically (temporary file, then rename)."""
+    from ..io_utils import atomic_path
+
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), np.asarray(x), int(fs), subtype=subtype, format="WAV")
+
+
+def blocks_of(x: np.ndarray, block: int) -> Iterator[np.ndarray]:
+    """Split an in-memory signal ``[samples, channels]`` into consecutive blocks."""
+    for i in range(0, len(x), block):
+        yield x[i:i + block]

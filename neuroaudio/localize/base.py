@@ -1,0 +1,325 @@
+"""The one Localizer interface every DOA method implements.
+
+Data flow: blocks of audio ``[samples, mics]`` at ``fs`` Hz → :class:`Framer` (frames of
+``frame_s`` every ``hop_s``) → :class:`ActivityDetector` (is a source present?) →
+``frames_spectrum`` (the method: a spatial spectrum over the azimuth grid per frame) →
+:class:`FrameEstimate` per frame, and a file-level :class:`LocalizationResult` that pools the
+spectra of the frames that carry the source.
+
+A method subclasses :class:`Localizer`, fills in :meth:`Localizer.frames_spectrum` and is
+registered by name in :mod:`neuroaudio.localize.registry`. Streaming is built in: ``process``
+carries the framer's and detector's state between blocks, so feeding a signal in blocks of any
+size gives the same estimates as feeding it whole.
+
+Activity and pooling (a choice, documented here):
+
+- Per frame (causal, usable live): the frame's level ``L`` (dB re full scale, mean power over mics)
+  is compared with a noise floor tracked from the past frames (instant fall, slow rise of
+  ``floor_rise_db_per_s``). A frame is *silent* below ``silence_dbfs`` and *active* when
+  ``L > floor + activity_margin_db``. Inactive frames report ``azimuth_deg = None`` and
+  confidence 0: silence is not a direction.
+- File level (with hindsight, bounded memory): each non-silent frame's normalised spectrum is added
+  to an accumulator indexed by its level in 1-dB steps. At the end the noise floor is the
+  ``floor_percentile`` of the level histogram and the spectra of the frames louder than
+  ``floor + activity_margin_db`` are summed, so the estimate pools the evidence of the frames
+  that carry the source (not a mean of angles). If no frame stands out (a steady source) all
+  non-silent frames are pooled; if every frame is silent, the azimuth is None.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..arrays import MicArray, load_array
+from ..errors import InputError
+
+LEVEL_BINS_DB = np.arange(-140.0, 21.0, 1.0)
+"""Lower edges (dBFS) of the level bins of the file-level pooling accumulator."""
+
+
+def circular_error_deg(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray | float:
+    """Circular angular error (degrees): ``min(|a-b| mod 360, 360 - |a-b| mod 360)``."""
+    d = np.mod(np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)), 360.0)
+    return np.minimum(d, 360.0 - d)
+
+
+@dataclass
+class FrameEstimate:
+    """One frame's estimate.
+
+    Attributes:
+        t_s: centre of the frame (s) from the start of the stream.
+        azimuth_deg: direction in [0, 360) or None when no source is detected.
+        confidence: in [0, 1]; 0 for inactive frames.
+        level_dbfs: frame level (dB re full scale).
+        active: whether a source was detected in this frame.
+        spectrum: normalised spatial spectrum over the localizer's azimuth grid, shape ``[n_az]``
+            (None for silent frames).
+        elevation_deg: elevation when the array resolves it, else None.
+    """
+
+    t_s: float
+    azimuth_deg: float | None
+    confidence: float
+    level_dbfs: float
+    active: bool
+    spectrum: np.ndarray | None = None
+    elevation_deg: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The per-frame JSON object of conventions.md."""
+        return {"t_s": round(self.t_s, 4),
+                "azimuth_deg": None if self.azimuth_deg is None else round(self.azimuth_deg, 2),
+                "confidence": round(float(self.confidence), 4)}
+
+
+@dataclass
+class LocalizationResult:
+    """The estimate for a whole file or stream.
+
+    Attributes:
+        azimuth_deg: pooled direction in [0, 360) or None when nothing but silence was heard.
+        confidence: in [0, 1].
+        frames: the per-frame estimates.
+        spectrum: pooled normalised spatial spectrum, shape ``[n_az]`` (zeros if silent).
+        grid_deg: the azimuth grid (degrees), shape ``[n_az]``.
+        n_pooled: how many frames were pooled.
+    """
+
+    azimuth_deg: float | None
+    confidence: float
+    frames: list[FrameEstimate]
+    spectrum: np.ndarray
+    grid_deg: np.ndarray
+    n_pooled: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, path: str, method: str) -> dict[str, Any]:
+        """The per-file JSON object of conventions.md."""
+        return {"path": path, "method": method,
+                "azimuth_deg": None if self.azimuth_deg is None else round(self.azimuth_deg, 2),
+                "confidence": round(float(self.confidence), 4),
+                "frames": [f.to_json() for f in self.frames]}
+
+
+class Framer:
+    """Cut a block stream into frames of ``frame_len`` samples every ``hop`` samples.
+
+    Carries the unfinished tail between calls, so frames do not depend on block boundaries.
+    Frame k covers samples ``[k*hop, k*hop + frame_len)`` of the stream.
+    """
+
+    def __init__(self, frame_len: int, hop: int, channels: int):
+        if hop <= 0 or frame_len <= 0:
+            raise ValueError("frame_len and hop must be positive")
+        self.frame_len, self.hop, self.channels = frame_len, hop, channels
+        self.reset()
+
+    def reset(self) -> None:
+        self._buf = np.zeros((0, self.channels), dtype=np.float32)
+        self._skip = 0          # samples still to drop before the next frame starts (hop > len)
+        self.n_frames = 0       # frames emitted so far
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Add samples; return the frames completed, shape ``[n, frame_len, channels]``."""
+        block = np.asarray(block, dtype=np.float32)
+        if self._skip:
+            k = min(self._skip, len(block))
+            block, self._skip = block[k:], self._skip - k
+        buf = np.concatenate([self._buf, block]) if len(self._buf) else block
+        n = 0 if len(buf) < self.frame_len else 1 + (len(buf) - self.frame_len) // self.hop
+        if n:
+            idx = np.arange(n)[:, None] * self.hop + np.arange(self.frame_len)[None, :]
+            frames = buf[idx]
+        else:
+            frames = np.zeros((0, self.frame_len, self.channels), dtype=np.float32)
+        consumed = n * self.hop
+        if consumed <= len(buf):
+            self._buf = buf[consumed:].copy()
+        else:
+            self._buf, self._skip = buf[:0].copy(), consumed - len(buf)
+        self.n_frames += n
+        return frames
+
+
+class ActivityDetector:
+    """Causal source-activity detection from frame levels (see the module docstring)."""
+
+    def __init__(self, hop_s: float, silence_dbfs: float = -65.0, margin_db: float = 3.0,
+                 floor_rise_db_per_s: float = 6.0):
+        self.hop_s, self.silence_dbfs, self.margin_db = hop_s, silence_dbfs, margin_db
+        self.rise = floor_rise_db_per_s * hop_s
+        self.reset()
+
+    def reset(self) -> None:
+        self.floor_db: float | None = None
+
+    def update(self, levels_db: np.ndarray) -> np.ndarray:
+        """Levels of consecutive frames (dBFS), shape ``[n]`` → active flags, shape ``[n]``."""
+        active = np.zeros(len(levels_db), dtype=bool)
+        for k, lv in enumerate(levels_db):   # one step per frame (not per sample)
+            if lv < self.silence_dbfs:
+                continue
+            if self.floor_db is None:
+                self.floor_db = float(lv)
+            active[k] = lv > self.floor_db + self.margin_db
+            self.floor_db = float(min(lv, self.floor_db + self.rise))
+        return active
+
+
+def frame_levels_dbfs(frames: np.ndarray) -> np.ndarray:
+    """Mean power over samples and mics in dB re full scale, ``[n, len, mics]`` → ``[n]``."""
+    p = np.mean(np.square(frames, dtype=np.float64), axis=(1, 2))
+    return 10.0 * np.log10(p + 1e-20)
+
+
+class Localizer(ABC):
+    """Base class of every DOA method (classical, GCC-PHAT-SM, spiking MAA).
+
+    Args:
+        array: the microphone array (a :class:`MicArray`, built-in name or JSON path).
+        fs: processing rate (Hz); default: the array's rate or 16 kHz.
+        frame_s: analysis frame (s); 0.17 s as in the RF-PLC/MAA paper.
+        hop_s: hop between frames (s).
+        grid_step_deg: azimuth grid step (degrees); the grid covers [0, 360).
+        silence_dbfs, activity_margin_db, floor_rise_db_per_s, floor_percentile: activity
+            detection and pooling (module docstring).
+
+    Subclasses set ``name`` and ``summary`` and implement :meth:`frames_spectrum`.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    keep_frame_spectra: bool = False
+    """Keep each frame's spectrum in the result (for plots); off to bound memory on long files."""
+
+    def __init__(self, array: MicArray | str, fs: int | None = None, frame_s: float = 0.17,
+                 hop_s: float = 0.085, grid_step_deg: float = 1.0, silence_dbfs: float = -65.0,
+                 activity_margin_db: float = 3.0, floor_rise_db_per_s: float = 6.0,
+                 floor_percentile: float = 10.0):
+        self.array = load_array(array)
+        self.fs = int(fs or self.array.fs)
+        if frame_s <= 0 or hop_s <= 0:
+            raise InputError("frame_s and hop_s must be positive (seconds)")
+        self.frame_len = int(round(frame_s * self.fs))
+        self.hop = int(round(hop_s * self.fs))
+        self.grid_deg = np.arange(0.0, 360.0, grid_step_deg)
+        self.floor_percentile = floor_percentile
+        self.framer = Framer(self.frame_len, self.hop, self.array.n_mics)
+        self.detector = ActivityDetector(self.hop / self.fs, silence_dbfs, activity_margin_db,
+                                         floor_rise_db_per_s)
+        self.reset()
+
+    # --- what a method provides -----------------------------------------------------------
+    @abstractmethod
+    def frames_spectrum(self, frames: np.ndarray) -> np.ndarray:
+        """Spatial spectra of a batch of frames.
+
+        Args:
+            frames: shape ``[n, frame_len, mics]``, float32, at ``self.fs``.
+
+        Returns:
+            shape ``[n, len(self.grid_deg)]``, larger = more likely direction. Methods that
+            carry state across frames (learned recurrent models) keep it on ``self`` and clear it
+            in :meth:`reset_method_state`.
+        """
+
+    def reset_method_state(self) -> None:
+        """Clear a method's own streaming state (override when there is any)."""
+
+    def normalise(self, spectra: np.ndarray) -> np.ndarray:
+        """Make spectra comparable across frames: shift to min 0 and scale to sum 1 per frame."""
+        s = spectra - spectra.min(axis=1, keepdims=True)
+        return s / np.maximum(s.sum(axis=1, keepdims=True), 1e-12)
+
+    def confidence(self, spectra: np.ndarray) -> np.ndarray:
+        """Peakiness of normalised spectra in [0, 1]: 1 - mean/peak (0 for a flat spectrum)."""
+        peak = spectra.max(axis=1)
+        return np.clip(1.0 - spectra.mean(axis=1) / np.maximum(peak, 1e-12), 0.0, 1.0)
+
+    # --- streaming ------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything: a new stream starts."""
+        self.framer.reset()
+        self.detector.reset()
+        self._acc = np.zeros((len(LEVEL_BINS_DB), len(self.grid_deg)))
+        self._acc_count = np.zeros(len(LEVEL_BINS_DB), dtype=np.int64)
+        self._frames: list[FrameEstimate] = []
+        self.reset_method_state()
+
+    def process(self, block: np.ndarray) -> list[FrameEstimate]:
+        """Feed a block ``[samples, mics]`` at ``self.fs``; return the frames it completed."""
+        block = np.asarray(block)
+        if block.ndim != 2 or block.shape[1] != self.array.n_mics:
+            raise InputError(f"block of shape {list(block.shape)}: expected [samples, "
+                             f"{self.array.n_mics}] for array {self.array.name}")
+        first = self.framer.n_frames
+        frames = self.framer.push(block)
+        if not len(frames):
+            return []
+        levels = frame_levels_dbfs(frames)
+        active = self.detector.update(levels)
+        audible = levels >= self.detector.silence_dbfs
+        spectra = np.zeros((len(frames), len(self.grid_deg)))
+        if audible.any():
+            spectra[audible] = self.normalise(self.frames_spectrum(frames[audible]))
+        conf = self.confidence(spectra) if len(spectra) else np.zeros(0)
+        bins = np.clip(np.searchsorted(LEVEL_BINS_DB, levels, side="right") - 1, 0,
+                       len(LEVEL_BINS_DB) - 1)
+        np.add.at(self._acc, bins[audible], spectra[audible])
+        np.add.at(self._acc_count, bins[audible], 1)
+        out = []
+        for k in range(len(frames)):
+            t = ((first + k) * self.hop + self.frame_len / 2) / self.fs
+            az = float(self.grid_deg[np.argmax(spectra[k])]) if active[k] else None
+            out.append(FrameEstimate(t, az, float(conf[k]) if active[k] else 0.0,
+                                     float(levels[k]), bool(active[k]),
+                                     spectra[k] if audible[k] else None))
+        if self.keep_frame_spectra:
+            self._frames.extend(out)
+        else:   # bounded memory on long streams: keep the estimates, drop the spectra
+            self._frames.extend(FrameEstimate(f.t_s, f.azimuth_deg, f.confidence, f.level_dbfs,
+                                              f.active, None, f.elevation_deg) for f in out)
+        return out
+
+    def finish(self) -> LocalizationResult:
+        """Pool the stream so far into one estimate (see module docstring)."""
+        counts = self._acc_count
+        if counts.sum() == 0:
+            return LocalizationResult(None, 0.0, list(self._frames), np.zeros(len(self.grid_deg)),
+                                      self.grid_deg, 0)
+        cdf = np.cumsum(counts) / counts.sum()
+        floor = LEVEL_BINS_DB[int(np.searchsorted(cdf, self.floor_percentile / 100.0))]
+        loud = LEVEL_BINS_DB >= floor + self.detector.margin_db
+        if counts[loud].sum() == 0:
+            loud = counts > 0
+        pooled = self._acc[loud].sum(axis=0)
+        n = int(counts[loud].sum())
+        pooled = pooled / max(n, 1)
+        az = float(self.grid_deg[np.argmax(pooled)])
+        conf = float(self.confidence(pooled[None])[0])
+        return LocalizationResult(az, conf, list(self._frames), pooled, self.grid_deg, n)
+
+    # --- offline --------------------------------------------------------------------------
+    def localize(self, x: np.ndarray | Iterable[np.ndarray]) -> LocalizationResult:
+        """Localize a whole signal ``[samples, mics]`` (or an iterable of blocks) from scratch."""
+        self.reset()
+        blocks = [x] if isinstance(x, np.ndarray) else x
+        for b in blocks:
+            self.process(b)
+        return self.finish()
+
+    def localize_file(self, path: str | Path, channels: list[int] | None = None,
+                      block_s: float = 1.0) -> LocalizationResult:
+        """Localize a file, streamed from disk in blocks (bounded memory)."""
+        from ..audio.io import FileBlockStream
+
+        stream = FileBlockStream(path, fs=self.fs, channels=channels, n_mics=self.array.n_mics,
+                                 block_s=block_s, min_duration_s=self.frame_len / self.fs)
+        return self.localize(iter(stream))

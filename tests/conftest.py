@@ -1,0 +1,47 @@
+"""Shared test helpers: small synthetic data made on the fly (tests never need ../shared)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# One thread per test process keeps timings honest on the 2-core CI machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `python cli.py ARGS` as a user would; returns the completed process (text)."""
+    return subprocess.run([sys.executable, str(REPO / "cli.py"), *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd or REPO, timeout=timeout)
+
+
+def fractional_delay(x: np.ndarray, delay_samples: float) -> np.ndarray:
+    """Delay a 1-D signal by a (fractional) number of samples with an FFT phase ramp.
+
+    Circular: pad the signal first if its ends matter.
+    """
+    n = len(x)
+    f = np.fft.rfftfreq(n)
+    return np.fft.irfft(np.fft.rfft(x) * np.exp(-2j * np.pi * f * delay_samples), n)
+
+
+def plane_wave(array, azimuth_deg: float, signal: np.ndarray, fs: int,
+               elevation_deg: float = 0.0) -> np.ndarray:
+    """Free-field far-field scene: ``signal`` arriving from a direction, ``[samples, mics]``."""
+    t = array.arrival_times_s(azimuth_deg, elevation_deg)
+    pad = 256
+    s = np.concatenate([signal, np.zeros(pad)])
+    x = np.stack([fractional_delay(s, tk * fs) for tk in t], axis=1)[: len(signal)]
+    return x.astype(np.float32)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
