@@ -19,6 +19,7 @@ from ..errors import InputError
 
 COMMAND_MODULES = [
     "arrays_cmd",
+    "localize_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 
@@ -60,7 +61,9 @@ for _name in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, mapping InputError to exit 2 with a one-line message."""
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)   # a command's typer.Exit(code) returns here
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except InputError as e:
         print(f"neuroaudio: error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -29,7 +29,7 @@ Activity and pooling (a choice, documented here):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -316,10 +316,25 @@ class Localizer(ABC):
         return self.finish()
 
     def localize_file(self, path: str | Path, channels: list[int] | None = None,
-                      block_s: float = 1.0) -> LocalizationResult:
-        """Localize a file, streamed from disk in blocks (bounded memory)."""
+                      block_s: float = 1.0,
+                      on_frames: Callable[[list[FrameEstimate]], None] | None = None
+                      ) -> LocalizationResult:
+        """Localize a file, streamed from disk in blocks (bounded memory).
+
+        Args:
+            path: audio file; channel k (after ``channels``) is mic k.
+            channels: 0-based channel selection, or None for all.
+            block_s: read block (s); the result does not depend on it.
+            on_frames: called with each block's new frame estimates as they are made (e.g. to
+                print JSON lines while a long file is processed).
+        """
         from ..audio.io import FileBlockStream
 
         stream = FileBlockStream(path, fs=self.fs, channels=channels, n_mics=self.array.n_mics,
                                  block_s=block_s, min_duration_s=self.frame_len / self.fs)
-        return self.localize(iter(stream))
+        self.reset()
+        for block in stream:
+            frames = self.process(block)
+            if on_frames is not None and frames:
+                on_frames(frames)
+        return self.finish()

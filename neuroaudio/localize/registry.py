@@ -15,7 +15,12 @@ from .base import Localizer
 
 METHODS: dict[str, str] = {
     # name: "module path relative to neuroaudio.localize:ClassName"
+    "gcc-phat": "gcc_phat:GccPhat",
 }
+
+DEFAULT_METHOD = "gcc-phat"
+"""Method used when none is named (`neuroaudio localize` without --method): the best classical
+one on our simulated scenes until the shipped MAA model replaces it. Change it only here."""
 
 
 def method_names() -> list[str]:

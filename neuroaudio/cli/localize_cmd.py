@@ -1,0 +1,133 @@
+"""`neuroaudio localize FILE...` (direction of arrival per file) and `neuroaudio methods`."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import InputError
+from ..localize.registry import DEFAULT_METHOD
+
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+def _plot_path(plot: Path, file: Path, several: bool) -> Path:
+    """``--plot out.png``; with several files ``out-<file stem>.png``."""
+    return plot.with_name(f"{plot.stem}-{file.stem}{plot.suffix or '.png'}") if several else plot
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    @app.command("localize")
+    def localize(
+        files: list[Path] = typer.Argument(..., help="Multichannel audio files (channel k = mic k)."),
+        array: str = typer.Option("respeaker4", "--array", "-a",
+                                  help="Built-in array name or geometry JSON path."),
+        method: str = typer.Option(DEFAULT_METHOD, "--method", "-m",
+                                   help="Localization method (see `neuroaudio methods`)."),
+        channels: str | None = typer.Option(None, "--channels",
+                                            help="1-based channels of the file to use as mics, "
+                                                 "in array order, e.g. 2,3,4,5."),
+        fmt: str = typer.Option("table", "--format", "-f",
+                                help="table | json (one object per file) | jsonl (one line per "
+                                     "frame, flushed at once) | csv (one row per file)."),
+        plot: Path | None = typer.Option(None, "--plot",
+                                         help="PNG: spatial spectrum over time + final direction "
+                                              "(several files: PLOT-<stem>.png)."),
+        frame_s: float = typer.Option(0.17, "--frame-s", help="Analysis frame (s)."),
+        hop_s: float | None = typer.Option(None, "--hop-s", help="Hop between frames (s); "
+                                           "default half a frame."),
+    ) -> None:
+        """Where does the sound come from? One direction per file, plus per-frame estimates.
+
+        Frames without a source (silence, pauses) get no direction; the file's direction pools
+        the spatial spectra of the frames that carry the source. Azimuth: degrees in [0, 360),
+        0 along the array's +x axis, counter-clockwise seen from above.
+
+        Examples:
+
+          neuroaudio localize rec.wav --array respeaker4
+
+          neuroaudio localize rec6ch.wav --channels 2,3,4,5 --method srp-phat --format json
+
+          neuroaudio localize a.wav b.wav --format csv > directions.csv
+
+          neuroaudio localize rec.wav --plot rec_doa.png
+        """
+        from ..audio.io import parse_channels
+        from ..localize.output import (
+            CSV_COLUMNS,
+            csv_row,
+            frame_json_line,
+            plot_result,
+            result_json_line,
+        )
+        from ..localize.registry import make_localizer
+
+        if fmt not in FORMATS:
+            raise InputError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+        chans = parse_channels(channels)
+        loc = make_localizer(method, array, frame_s=frame_s,
+                             hop_s=hop_s if hop_s is not None else frame_s / 2)
+        loc.keep_frame_spectra = plot is not None
+        several = len(files) > 1
+        writer = None
+        if fmt == "csv":
+            writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+        rows = []
+        failed = 0
+        for f in files:
+            on_frames = None
+            if fmt == "jsonl":
+                def on_frames(frames, _p=str(f) if several else None):
+                    for fr in frames:
+                        print(frame_json_line(fr, _p), flush=True)
+            try:
+                res = loc.localize_file(f, channels=chans, on_frames=on_frames)
+            except InputError as e:
+                failed += 1
+                print(f"neuroaudio: error: {e}", file=sys.stderr, flush=True)
+                if writer is not None:
+                    writer.writerow(csv_row(None, str(f), method, f"error: {e}"))
+                continue
+            if fmt == "json":
+                print(result_json_line(res, str(f), method), flush=True)
+            elif writer is not None:
+                writer.writerow(csv_row(res, str(f), method))
+                sys.stdout.flush()
+            elif fmt == "table":
+                rows.append((str(f), res))
+            if plot is not None:
+                out = _plot_path(plot, f, several)
+                plot_result(res, out, title=f"{f.name} — {method}, {loc.array.name}")
+                print(f"wrote {out}", file=sys.stderr)
+        if fmt == "table" and rows:
+            from rich.console import Console
+            from rich.table import Table
+
+            t = Table("file", "azimuth (deg)", "confidence", "active frames", title=f"{method}, "
+                      f"{loc.array.name}")
+            for p, r in rows:
+                n_act = sum(fr.active for fr in r.frames)
+                t.add_row(p, "none (no source)" if r.azimuth_deg is None else f"{r.azimuth_deg:.1f}",
+                          f"{r.confidence:.2f}", f"{n_act}/{len(r.frames)}")
+            Console().print(t)
+        if failed:
+            raise typer.Exit(2)
+
+    @app.command("methods")
+    def methods() -> None:
+        """List the localization methods, one line each (the default is marked *).
+
+        Example: neuroaudio methods
+        """
+        from ..localize.registry import method_summaries
+
+        summaries = method_summaries()
+        width = max(map(len, summaries))
+        for name, summary in summaries.items():
+            mark = "*" if name == DEFAULT_METHOD else " "
+            typer.echo(f"{mark} {name:<{width}}  {summary}")

@@ -1,0 +1,88 @@
+"""Shared spectral front ends of the classical localizers (vectorised over frames and mics).
+
+Shapes: frames ``[n, frame_len, mics]`` (float32, at ``fs`` Hz) → spectra ``[n, ..., bins, mics]``
+(complex64). Frequencies in Hz.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import get_window
+
+from ..errors import InputError
+
+PHAT_FLOOR = 1e-12
+"""Magnitudes below this are treated as this (avoids 0/0 in the phase transform)."""
+
+
+def next_pow2(n: int) -> int:
+    """Smallest power of two >= n."""
+    return 1 << max(0, int(np.ceil(np.log2(max(1, n)))))
+
+
+def band_bins(nfft: int, fs: int, fmin_hz: float, fmax_hz: float) -> np.ndarray:
+    """Indices of the rfft bins with ``fmin_hz <= f <= fmax_hz`` (InputError if none)."""
+    if not 0 <= fmin_hz < fmax_hz:
+        raise InputError(f"frequency range {fmin_hz}-{fmax_hz} Hz: need 0 <= fmin < fmax, "
+                         "e.g. fmin_hz=300, fmax_hz=4000")
+    f = np.fft.rfftfreq(nfft, 1.0 / fs)
+    k = np.flatnonzero((f >= fmin_hz) & (f <= min(fmax_hz, fs / 2)))
+    if k.size == 0:
+        raise InputError(f"frequency range {fmin_hz}-{fmax_hz} Hz holds no FFT bin at fs={fs} Hz "
+                         f"and nfft={nfft}; widen it (fmax <= {fs / 2:g} Hz)")
+    return k
+
+
+def frame_rfft(frames: np.ndarray, window: np.ndarray, nfft: int, bins: np.ndarray) -> np.ndarray:
+    """Windowed, zero-padded rfft of whole frames, only the bins asked for.
+
+    Args:
+        frames: ``[n, frame_len, mics]``.
+        window: ``[frame_len]``.
+        nfft: FFT length (>= frame_len; the rest is zero padding).
+        bins: rfft bin indices to keep, ``[K]``.
+
+    Returns:
+        ``[n, K, mics]`` complex64.
+    """
+    x = frames * window[None, :, None]
+    return np.fft.rfft(x, n=nfft, axis=1)[:, bins, :].astype(np.complex64, copy=False)
+
+
+def stft_snapshots(frames: np.ndarray, nfft: int, hop: int, window: np.ndarray,
+                   bins: np.ndarray | None = None) -> np.ndarray:
+    """Short-time spectra inside each frame (the "snapshots" of array processing).
+
+    Sub-frames of ``nfft`` samples every ``hop`` samples, windowed; the snapshots cover the frame
+    from its start (a tail shorter than ``nfft`` is dropped).
+
+    Args:
+        frames: ``[n, frame_len, mics]``.
+        nfft, hop: snapshot length and hop (samples).
+        window: ``[nfft]``.
+        bins: rfft bins to keep (None: all ``nfft // 2 + 1``).
+
+    Returns:
+        ``[n, snapshots, K, mics]`` complex64.
+    """
+    n, length, mics = frames.shape
+    if length < nfft:
+        raise InputError(f"frame of {length} samples is shorter than the {nfft}-point STFT; "
+                         "use a longer --frame-s")
+    s = 1 + (length - nfft) // hop
+    idx = np.arange(s)[:, None] * hop + np.arange(nfft)[None, :]
+    x = frames[:, idx, :] * window[None, None, :, None]           # [n, s, nfft, mics]
+    X = np.fft.rfft(x, axis=2)
+    if bins is not None:
+        X = X[:, :, bins, :]
+    return X.astype(np.complex64, copy=False)
+
+
+def phat(X: np.ndarray) -> np.ndarray:
+    """Phase transform: ``X / |X|`` (magnitudes floored at :data:`PHAT_FLOOR`)."""
+    return X / np.maximum(np.abs(X), PHAT_FLOOR)
+
+
+def hann(n: int) -> np.ndarray:
+    """Periodic Hann window of ``n`` samples, float32."""
+    return get_window("hann", n).astype(np.float32)
