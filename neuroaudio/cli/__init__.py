@@ -20,6 +20,7 @@ from ..errors import InputError
 COMMAND_MODULES = [
     "arrays_cmd",
     "localize_cmd",
+    "evaluate_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 
