@@ -48,10 +48,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from ..eval.report import group_columns, rich_table
         from ..eval.runner import evaluate
 
-        res = evaluate(manifest, array, method.split(","), out, workers=workers, resume=resume,
-                       group_by=[c.strip() for c in group_by.split(",") if c.strip()],
-                       channels=parse_channels(channels), model=model, retry_failed=retry_failed,
-                       limit=limit, plots=not no_plots, progress=not quiet)
+        try:
+            res = evaluate(manifest, array, method.split(","), out, workers=workers, resume=resume,
+                           group_by=[c.strip() for c in group_by.split(",") if c.strip()],
+                           channels=parse_channels(channels), model=model, retry_failed=retry_failed,
+                           limit=limit, plots=not no_plots, progress=not quiet)
+        except KeyboardInterrupt:
+            typer.echo(f"neuroaudio: finished rows are kept in {out}; add --resume to the same "
+                       "command to go on", err=True)
+            raise
         con = Console()
         cols = group_columns(res.metrics)
         if not cols:
