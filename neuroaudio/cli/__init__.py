@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "arrays_cmd",
     "localize_cmd",
     "evaluate_cmd",
+    "mpdal_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 
