@@ -1,0 +1,478 @@
+"""The simulator's YAML config: typed dataclasses, validated once with messages that name the field.
+
+Everything a run needs is in :class:`SimConfig`; :func:`load_config` reads a YAML file,
+:func:`parse_config` a dict. Bad values raise :class:`~neuroaudio.errors.InputError` with the field
+(``room.rt60_s``) and the fix; configs that cannot be satisfied (a source farther than the largest
+room allows, an RT60 too short for the largest room, an empty signal folder, ...) are refused here,
+before any audio is made. Ranges are written ``[lo, hi]`` (uniform) or as one number (fixed).
+See docs/simulate.md for every field.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import DEFAULT_FS_HZ, SPEED_OF_SOUND_M_S
+from ..arrays import MicArray, load_array
+from ..errors import InputError
+
+Range = tuple[float, float]
+
+SIGNAL_KINDS = ("speech", "folder", "white", "pink", "brown", "babble", "am", "impulsive")
+NOISE_PLACEMENTS = ("diffuse", "directional", "sensor")
+DEFAULT_VOICES = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc")
+DEFAULT_VARIANTS = ("", "m1", "m2", "m3", "m4", "m5", "f1", "f2", "f3", "f4", "f5")
+"""Voice variants; '' is the voice's own."""
+SABINE_COEF = 24 * math.log(10)
+
+
+# ------------------------------------------------------------------------------------------------
+# dataclasses
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SignalConfig:
+    """One signal source (see neuroaudio.sim.signals for the kinds)."""
+
+    kind: str = "speech"
+    voices: tuple[str, ...] = DEFAULT_VOICES
+    variants: tuple[str, ...] = DEFAULT_VARIANTS
+    rate_wpm: Range = (140.0, 210.0)
+    pitch: Range = (30.0, 70.0)
+    words: str | None = None
+    path: str | None = None
+    talkers: tuple[int, int] = (3, 6)
+    modulation_hz: Range = (0.5, 6.0)
+    depth: Range = (0.5, 1.0)
+    carrier: str = "pink"
+    events_per_s: Range = (2.0, 8.0)
+    decay_ms: Range = (5.0, 40.0)
+
+    def word_list(self) -> tuple[str, ...] | None:
+        return _read_words(self.words) if self.words else None
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """One noise component: where it comes from and what it sounds like.
+
+    ``level_db`` is its power relative to the other components (each is normalised to unit power
+    over all mics and the clip, weighted, summed; the sum is then scaled to the clip's SNR).
+    """
+
+    placement: str = "diffuse"
+    level_db: float = 0.0
+    positions: int = 6
+    distance_m: Range = (1.0, 4.0)
+    min_distance_m: float = 1.0
+    signal: SignalConfig = field(default_factory=lambda: SignalConfig(kind="pink"))
+
+
+@dataclass(frozen=True)
+class RoomConfig:
+    size_m: tuple[Range, Range, Range] = ((4.0, 8.0), (3.0, 6.0), (2.5, 3.2))
+    rt60_s: Range = (0.15, 0.7)
+    max_order: int = 12
+    ray_tracing: bool = False
+    air_absorption: bool = False
+    wall_margin_m: float = 0.3
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    name: str = "respeaker4"
+    height_m: Range = (0.8, 1.5)
+    wall_margin_m: float = 0.5
+    yaw_deg: Range = (0.0, 360.0)
+
+    def load(self) -> MicArray:
+        return _load_array_cached(self.name)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    distance_m: Range = (1.0, 3.0)
+    azimuth_deg: Range = (0.0, 360.0)
+    elevation_deg: Range = (-15.0, 15.0)
+    signal: SignalConfig = field(default_factory=SignalConfig)
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    clips_per_room: int = 8
+    sources_per_room: int = 2
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    subtype: str = "PCM_16"
+    peak_dbfs: Range = (-9.0, -3.0)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    fs: int = DEFAULT_FS_HZ
+    duration_s: float = 1.2
+    snr_db: tuple[float, ...] = (0.0, 10.0, 20.0)
+    clips_per_snr: int = 10
+    seed: int = 0
+    room: RoomConfig = field(default_factory=RoomConfig)
+    array: ArrayConfig = field(default_factory=ArrayConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
+    noise: tuple[NoiseConfig, ...] = (NoiseConfig(), NoiseConfig(placement="sensor", level_db=-10.0))
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    @property
+    def n_clips(self) -> int:
+        return len(self.snr_db) * self.clips_per_snr
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.duration_s * self.fs))
+
+    @property
+    def n_rooms(self) -> int:
+        return -(-self.n_clips // self.scene.clips_per_room)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (lists, no tuples) that :func:`parse_config` reads back to the same config."""
+        d = _plain(asdict(self))
+        for n in d["noise"]:
+            if n["placement"] == "sensor":
+                n.pop("signal")
+        return d
+
+
+# ------------------------------------------------------------------------------------------------
+# parsing helpers
+# ------------------------------------------------------------------------------------------------
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+@lru_cache(maxsize=8)
+def _read_words(path: str) -> tuple[str, ...]:
+    return tuple(Path(path).read_text(encoding="utf-8").split())
+
+
+@lru_cache(maxsize=8)
+def _load_array_cached(name: str) -> MicArray:
+    return load_array(name)
+
+
+def _section(d: Any, where: str, allowed: set[str]) -> dict[str, Any]:
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise InputError(f"{where}: expected a mapping of fields ({', '.join(sorted(allowed))})")
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise InputError(f"{where}.{unknown[0]}: unknown field; allowed: {', '.join(sorted(allowed))}")
+    return d
+
+
+def _num(d: dict, key: str, where: str, default: float, lo: float | None = None,
+         hi: float | None = None, integer: bool = False) -> float:
+    v = d.get(key, default)
+    name = f"{where}.{key}"
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise InputError(f"{name}: expected a number, got {v!r}")
+    if integer and int(v) != v:
+        raise InputError(f"{name}: expected a whole number, got {v!r}")
+    if lo is not None and v < lo:
+        raise InputError(f"{name}={v}: must be at least {lo}")
+    if hi is not None and v > hi:
+        raise InputError(f"{name}={v}: must be at most {hi}")
+    return int(v) if integer else float(v)
+
+
+def _range(d: dict, key: str, where: str, default: Range, lo: float | None = None,
+           hi: float | None = None) -> Range:
+    v = d.get(key, default)
+    name = f"{where}.{key}"
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        v = [v, v]
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        raise InputError(f"{name}: expected [low, high] or one number, got {v!r}")
+    a = _num({"low": v[0]}, "low", name, 0, lo, hi)
+    b = _num({"high": v[1]}, "high", name, 0, lo, hi)
+    if b < a:
+        raise InputError(f"{name}: low {a} is above high {b}; write [low, high]")
+    return (a, b)
+
+
+def _bool(d: dict, key: str, where: str, default: bool) -> bool:
+    v = d.get(key, default)
+    if not isinstance(v, bool):
+        raise InputError(f"{where}.{key}: expected true or false, got {v!r}")
+    return v
+
+
+def _strs(d: dict, key: str, where: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    v = d.get(key, default)
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, (list, tuple)) or not v or not all(isinstance(s, (str, type(None))) for s in v):
+        raise InputError(f"{where}.{key}: expected a non-empty list of names")
+    return tuple("" if s is None else s for s in v)
+
+
+def _path(v: Any, name: str, base: Path) -> str:
+    if not isinstance(v, str) or not v:
+        raise InputError(f"{name}: expected a path")
+    p = Path(v).expanduser()
+    if not p.is_absolute():
+        p = (base / p)
+    return str(p.resolve())
+
+
+# ------------------------------------------------------------------------------------------------
+# sections
+# ------------------------------------------------------------------------------------------------
+_SIGNAL_FIELDS = {"kind", "voices", "variants", "rate_wpm", "pitch", "words", "path", "talkers",
+                  "modulation_hz", "depth", "carrier", "events_per_s", "decay_ms"}
+
+
+def parse_signal(d: Any, where: str, base: Path, default_kind: str = "speech") -> SignalConfig:
+    if isinstance(d, str):
+        d = {"kind": d}
+    d = _section(d, where, _SIGNAL_FIELDS)
+    kind = d.get("kind", default_kind)
+    if kind not in SIGNAL_KINDS:
+        raise InputError(f"{where}.kind: unknown kind {kind!r}; use one of {', '.join(SIGNAL_KINDS)}")
+    df = SignalConfig()
+    voices = _strs(d, "voices", where, df.voices)
+    variants = _strs(d, "variants", where, df.variants) if d.get("variants", ...) not in (None, [], "") \
+        else ("",)
+    rate = _range(d, "rate_wpm", where, df.rate_wpm, 80, 450)
+    pitch = _range(d, "pitch", where, df.pitch, 0, 99)
+    words = d.get("words")
+    if words is not None:
+        words = _path(words, f"{where}.words", base)
+        if not Path(words).is_file() or not Path(words).read_text(encoding="utf-8").split():
+            raise InputError(f"{where}.words: {words} is missing or empty; give a text file of words")
+    path = d.get("path")
+    if kind == "folder":
+        if path is None:
+            raise InputError(f"{where}.path: kind 'folder' needs path: a folder of recordings")
+        path = _path(path, f"{where}.path", base)
+        if not Path(path).is_dir():
+            raise InputError(f"{where}.path: {path} is not a folder; give a folder of recordings")
+        from .signals import folder_index
+
+        try:
+            folder_index(path)
+        except ValueError as e:
+            raise InputError(f"{where}.path: {e}; put recordings there or fix the path") from None
+    elif path is not None:
+        raise InputError(f"{where}.path: only kind 'folder' reads a path (kind is {kind!r})")
+    talkers = _range(d, "talkers", where, df.talkers, 1, 20)
+    if any(int(t) != t for t in talkers):
+        raise InputError(f"{where}.talkers: expected whole numbers of talkers, e.g. [3, 6]")
+    carrier = d.get("carrier", df.carrier)
+    if carrier not in ("white", "pink", "brown"):
+        raise InputError(f"{where}.carrier: use white, pink or brown (got {carrier!r})")
+    cfg = SignalConfig(kind=kind, voices=voices, variants=variants, rate_wpm=rate, pitch=pitch, words=words,
+                       path=path, talkers=(int(talkers[0]), int(talkers[1])),
+                       modulation_hz=_range(d, "modulation_hz", where, df.modulation_hz, 0.01, 100),
+                       depth=_range(d, "depth", where, df.depth, 0, 1), carrier=carrier,
+                       events_per_s=_range(d, "events_per_s", where, df.events_per_s, 0.01, 200),
+                       decay_ms=_range(d, "decay_ms", where, df.decay_ms, 0.1, 1000))
+    if kind in ("speech", "babble"):
+        _check_voices(cfg, where)
+    return cfg
+
+
+def _check_voices(cfg: SignalConfig, where: str) -> None:
+    from .speech import list_variants, list_voices
+
+    known = set(list_voices())
+    bad = [v for v in cfg.voices if v not in known]
+    if bad:
+        raise InputError(f"{where}.voices: unknown espeak-ng voice {bad[0]!r}; e.g. "
+                         f"{', '.join(DEFAULT_VOICES)} (neuroaudio.sim.speech.list_voices())")
+    known_v = set(list_variants()) | {""}
+    bad = [v for v in cfg.variants if v not in known_v]
+    if bad:
+        raise InputError(f"{where}.variants: unknown espeak-ng variant {bad[0]!r}; e.g. m1, f3, croak "
+                         "(neuroaudio.sim.speech.list_variants())")
+
+
+def _parse_noise(d: Any, where: str, base: Path) -> NoiseConfig:
+    d = _section(d, where, {"placement", "level_db", "positions", "distance_m", "min_distance_m", "signal"})
+    placement = d.get("placement", "diffuse")
+    if placement not in NOISE_PLACEMENTS:
+        raise InputError(f"{where}.placement: unknown {placement!r}; "
+                         f"use one of {', '.join(NOISE_PLACEMENTS)}")
+    df = NoiseConfig()
+    if placement == "sensor" and "signal" in d:
+        raise InputError(f"{where}.signal: sensor noise is white and independent per mic; remove 'signal'")
+    return NoiseConfig(
+        placement=placement, level_db=_num(d, "level_db", where, 0.0, -100, 100),
+        positions=int(_num(d, "positions", where, df.positions if placement == "diffuse" else 1, 1, 64,
+                           integer=True)),
+        distance_m=_range(d, "distance_m", where, df.distance_m, 0.1, 100),
+        min_distance_m=_num(d, "min_distance_m", where, df.min_distance_m, 0, 100),
+        signal=parse_signal(d.get("signal", "white" if placement == "sensor" else "pink"),
+                            f"{where}.signal", base, "pink"))
+
+
+def parse_config(d: Any, base_dir: str | Path = ".") -> SimConfig:
+    """Validate a config dict (as read from YAML) and return the typed config.
+
+    Args:
+        d: the mapping; missing fields take the defaults of the dataclasses.
+        base_dir: folder that relative paths (signal folders, word lists, array files) start from.
+
+    Raises:
+        InputError: one line naming the field and the fix.
+    """
+    base = Path(base_dir)
+    d = _section(d, "config", {"fs", "duration_s", "snr_db", "clips_per_snr", "seed", "room", "array",
+                               "source", "noise", "scene", "output"})
+    fs = int(_num(d, "fs", "config", DEFAULT_FS_HZ, 1000, 192000, integer=True))
+    duration = _num(d, "duration_s", "config", 1.2, 0.05, 600)
+    snr = d.get("snr_db", [0, 10, 20])
+    if isinstance(snr, (int, float)) and not isinstance(snr, bool):
+        snr = [snr]
+    if not isinstance(snr, list) or not snr:
+        raise InputError("snr_db: expected a list of SNRs in dB, e.g. [-5, 0, 5, 10, 20, 30]")
+    snrs = tuple(_num({"snr_db": s}, "snr_db", "config", 0, -60, 100) for s in snr)
+    clips_per_snr = int(_num(d, "clips_per_snr", "config", 10, 1, 10**7, integer=True))
+    seed = int(_num(d, "seed", "config", 0, 0, 2**63 - 1, integer=True))
+
+    r = _section(d.get("room"), "room", {"size_m", "rt60_s", "max_order", "ray_tracing", "air_absorption",
+                                         "wall_margin_m"})
+    size = r.get("size_m", [list(x) for x in RoomConfig().size_m])
+    if isinstance(size, dict):
+        size = [size.get(k) for k in ("x", "y", "z")]
+    if not isinstance(size, list) or len(size) != 3:
+        raise InputError("room.size_m: expected three ranges [[x_lo, x_hi], [y_lo, y_hi], [z_lo, z_hi]] in m")
+    size_r = tuple(_range({"v": s}, "v", f"room.size_m.{'xyz'[i]}", (0, 0), 1.0, 100.0)
+                   for i, s in enumerate(size))
+    room = RoomConfig(size_m=size_r, rt60_s=_range(r, "rt60_s", "room", RoomConfig().rt60_s, 0.01, 10),
+                      max_order=int(_num(r, "max_order", "room", 12, 0, 60, integer=True)),
+                      ray_tracing=_bool(r, "ray_tracing", "room", False),
+                      air_absorption=_bool(r, "air_absorption", "room", False),
+                      wall_margin_m=_num(r, "wall_margin_m", "room", 0.3, 0.0, 10))
+
+    a = _section(d.get("array"), "array", {"name", "height_m", "wall_margin_m", "yaw_deg"})
+    aname = a.get("name", "respeaker4")
+    if not isinstance(aname, str):
+        raise InputError("array.name: expected a built-in array name or a geometry JSON path")
+    if aname.lower().endswith(".json"):
+        aname = _path(aname, "array.name", base)
+    try:
+        arr = load_array(aname)
+    except InputError as e:
+        raise InputError(f"array.name: {e}") from None
+    array = ArrayConfig(name=aname, height_m=_range(a, "height_m", "array", (0.8, 1.5), 0, 100),
+                        wall_margin_m=_num(a, "wall_margin_m", "array", 0.5, 0, 10),
+                        yaw_deg=_range(a, "yaw_deg", "array", (0.0, 360.0), -360, 720))
+
+    s = _section(d.get("source"), "source", {"distance_m", "azimuth_deg", "elevation_deg", "signal"})
+    source = SourceConfig(distance_m=_range(s, "distance_m", "source", (1.0, 3.0), 0.05, 100),
+                          azimuth_deg=_range(s, "azimuth_deg", "source", (0.0, 360.0), -360, 720),
+                          elevation_deg=_range(s, "elevation_deg", "source", (-15.0, 15.0), -90, 90),
+                          signal=parse_signal(s.get("signal", "speech"), "source.signal", base))
+
+    noise_d = d.get("noise", [{"placement": "diffuse"}, {"placement": "sensor", "level_db": -10}])
+    if isinstance(noise_d, dict):
+        noise_d = [noise_d]
+    if not isinstance(noise_d, list) or not noise_d:
+        raise InputError("noise: expected a list of noise components (at least one), e.g. "
+                         "[{placement: diffuse, signal: pink}, {placement: sensor, level_db: -10}]")
+    noise = tuple(_parse_noise(n, f"noise[{i}]", base) for i, n in enumerate(noise_d))
+
+    sc = _section(d.get("scene"), "scene", {"clips_per_room", "sources_per_room"})
+    scene = SceneConfig(clips_per_room=int(_num(sc, "clips_per_room", "scene", 8, 1, 1000, integer=True)),
+                        sources_per_room=int(_num(sc, "sources_per_room", "scene", 2, 1, 100, integer=True)))
+    if scene.sources_per_room > scene.clips_per_room:
+        raise InputError(f"scene.sources_per_room={scene.sources_per_room}: more source positions than "
+                         f"clips per room ({scene.clips_per_room}); lower it")
+
+    o = _section(d.get("output"), "output", {"subtype", "peak_dbfs"})
+    subtype = o.get("subtype", "PCM_16")
+    if subtype not in ("PCM_16", "PCM_24", "PCM_32", "FLOAT"):
+        raise InputError(f"output.subtype: {subtype!r} unsupported; use PCM_16, PCM_24, PCM_32 or FLOAT")
+    output = OutputConfig(subtype=subtype, peak_dbfs=_range(o, "peak_dbfs", "output", (-9.0, -3.0), -60, 0))
+
+    cfg = SimConfig(fs=fs, duration_s=duration, snr_db=snrs, clips_per_snr=clips_per_snr, seed=seed,
+                    room=room, array=array, source=source, noise=noise, scene=scene, output=output)
+    check_satisfiable(cfg, arr)
+    return cfg
+
+
+def check_satisfiable(cfg: SimConfig, arr: MicArray) -> None:
+    """Refuse configs no room can satisfy (one line naming the field and the fix)."""
+    room, src = cfg.room, cfg.source
+    big = [hi for _, hi in room.size_m]
+    small = [lo for lo, _ in room.size_m]
+    # RT60: Sabine absorption a = 24 ln10 V / (c S RT60) must stay <= 1; V/S grows with every
+    # dimension, so the largest room at the shortest RT60 is the hardest case.
+    vol = big[0] * big[1] * big[2]
+    surf = 2 * (big[0] * big[1] + big[0] * big[2] + big[1] * big[2])
+    rt_min = SABINE_COEF * vol / (SPEED_OF_SOUND_M_S * surf)
+    if room.rt60_s[0] < rt_min:
+        raise InputError(f"room.rt60_s: {room.rt60_s[0]} s is impossible in a {big[0]:g} x {big[1]:g} x "
+                         f"{big[2]:g} m room (needs absorption > 1; shortest possible {rt_min:.3f} s); "
+                         "raise room.rt60_s or shrink room.size_m")
+    # the array must fit: its mics inside the wall margin, its height inside the lowest room
+    reach = float(max(abs(arr.mics_m).max(), 0.0))
+    m_a = cfg.array.wall_margin_m
+    if 2 * (m_a + reach) >= min(small[0], small[1]):
+        raise InputError(f"array.wall_margin_m={m_a}: leaves no room for the array in the smallest "
+                         f"room ({small[0]:g} x {small[1]:g} m); lower it or enlarge room.size_m")
+    h_lo, h_hi = cfg.array.height_m
+    if h_lo + reach > small[2] - room.wall_margin_m or h_hi - reach < 0:
+        raise InputError(f"array.height_m: [{h_lo}, {h_hi}] m does not fit under the lowest ceiling "
+                         f"({small[2]:g} m, margin {room.wall_margin_m} m); lower array.height_m")
+    # the source: its nearest distance must fit in the largest room from some array position
+    m = max(room.wall_margin_m, 0.0)
+    usable = [b - 2 * min(m, m_a) for b in big]
+    el = math.radians(min(abs(src.elevation_deg[0]), abs(src.elevation_deg[1]))
+                      if src.elevation_deg[0] * src.elevation_deg[1] > 0 else 0.0)
+    d = src.distance_m[0]
+    horiz, vert = d * math.cos(el), d * math.sin(el)
+    if horiz > math.hypot(usable[0], usable[1]) or vert > usable[2]:
+        raise InputError(f"source.distance_m: {d} m is larger than the largest room allows "
+                         f"({big[0]:g} x {big[1]:g} x {big[2]:g} m with wall margins); lower "
+                         "source.distance_m or enlarge room.size_m")
+    for i, n in enumerate(cfg.noise):
+        if n.placement == "directional" and n.distance_m[0] > math.hypot(usable[0], usable[1]):
+            raise InputError(f"noise[{i}].distance_m: {n.distance_m[0]} m is larger than the largest room "
+                             "allows; lower it or enlarge room.size_m")
+    if cfg.duration_s * cfg.fs < 64:
+        raise InputError(f"duration_s={cfg.duration_s}: under 64 samples at {cfg.fs} Hz; make clips longer")
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> SimConfig:
+    """Read and validate a simulator YAML file; ``overrides`` (e.g. ``{"seed": 3}``) replace top-level fields.
+
+    Relative paths in the file start from the file's folder.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such config file; see pipelines/quick.yaml for an example")
+    try:
+        d = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputError(f"{p}: not valid YAML ({first}); fix the syntax") from None
+    if d is None:
+        d = {}
+    if not isinstance(d, dict):
+        raise InputError(f"{p}: expected a mapping of fields at the top level (fs, duration_s, room, ...)")
+    d = dict(d)
+    d.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return parse_config(d, base_dir=p.parent)

@@ -1,0 +1,49 @@
+"""The simulator's manifest (conventions.md): one row per clip, written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from ..io_utils import write_text_atomic
+from .config import SimConfig
+from .scene import ClipPlan, RoomPlan
+
+COLUMNS = ["path", "azimuth_deg", "elevation_deg", "snr_db", "rt60_s", "distance_m", "source", "noise",
+           "clip", "room", "room_x_m", "room_y_m", "room_z_m", "absorption", "max_order", "array",
+           "array_x_m", "array_y_m", "array_z_m", "array_yaw_deg", "interferer_azimuth_deg"]
+"""Required (conventions.md) first, then what lets metrics be grouped by scene."""
+
+
+def manifest_row(cfg: SimConfig, room: RoomPlan, clip: ClipPlan) -> dict[str, object]:
+    """The manifest row of a clip: azimuth/elevation in the ARRAY frame (after its rotation)."""
+    t = room.targets[clip.target]
+    noise_names = []
+    for comp, recipes in zip(cfg.noise, clip.noise, strict=True):
+        kinds = sorted({r["name"].split(":")[0] if r["kind"] != "folder" else r["name"] for r in recipes})
+        noise_names.append(f"{comp.placement}:{'|'.join(kinds)}")
+    az_int = [a for a in room.noise_azimuth_deg if a is not None]
+    return {
+        "path": clip.path, "azimuth_deg": round(t.azimuth_deg, 3), "elevation_deg": round(t.elevation_deg, 3),
+        "snr_db": round(clip.snr_db, 3), "rt60_s": round(room.rt60_s, 4),
+        "distance_m": round(t.distance_m, 4),
+        "source": clip.source["name"], "noise": "+".join(noise_names), "clip": clip.index, "room": room.index,
+        "room_x_m": round(float(room.size_m[0]), 3), "room_y_m": round(float(room.size_m[1]), 3),
+        "room_z_m": round(float(room.size_m[2]), 3), "absorption": round(room.absorption, 4),
+        "max_order": room.max_order, "array": cfg.array.load().name,
+        "array_x_m": round(float(room.array_center_m[0]), 3),
+        "array_y_m": round(float(room.array_center_m[1]), 3),
+        "array_z_m": round(float(room.array_center_m[2]), 3), "array_yaw_deg": round(room.yaw_deg, 3),
+        "interferer_azimuth_deg": round(az_int[0], 3) if az_int else "",
+    }
+
+
+def write_manifest(path: str | Path, rows: list[dict[str, object]]) -> None:
+    """Write rows (ordered by clip) as CSV with :data:`COLUMNS`, atomically."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in sorted(rows, key=lambda r: int(r["clip"])):
+        w.writerow(r)
+    write_text_atomic(path, buf.getvalue())

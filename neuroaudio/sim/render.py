@@ -1,0 +1,164 @@
+"""Rendering: room impulse responses once per room, then every clip of the room by FFT filtering.
+
+Speed comes from sharing work (measured in benchmarks/simulate.py against a naive loop that runs
+one pyroomacoustics simulation per clip):
+
+- the RIRs of every target and noise position of a room are computed once
+  (``ShoeBox.compute_rir``) and kept in the frequency domain; each clip then costs one forward FFT
+  per signal and one inverse FFT per mic and component (noise positions are summed in the
+  frequency domain before the inverse transform);
+- target images are linear convolutions (an FFT of at least ``samples + rir - 1`` points, cropped
+  to the clip: the source starts in a quiet room); noise images are circular convolutions over
+  the clip (the RIR folded modulo the clip length): noise is in its steady state from the first
+  sample, as if it had been playing before the clip began.
+
+SNR (conventions.md): ``P_source`` is the mean power of the reverberant target image over all mics
+and the whole clip; ``P_noise`` the same for all the noise added (every component together). Each
+component is first normalised to unit power and weighted by its ``level_db``; the sum is then
+scaled so that ``10 log10(P_source / P_noise)`` equals the clip's SNR exactly (before the output
+is quantised). Finally the mix is scaled to the clip's peak level (``output.peak_dbfs``); the scale
+is common to source and noise, so the SNR is unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import fft as sfft
+
+from .. import SPEED_OF_SOUND_M_S
+from .config import SimConfig
+from .scene import ClipPlan, RoomPlan
+from .signals import render_signal
+
+
+@dataclass
+class RoomResponses:
+    """A room's RIRs in the frequency domain.
+
+    Attributes:
+        target_fft: ``[targets, mics, nfft // 2 + 1]`` at ``nfft`` points (linear convolution).
+        noise_fft: per noise component ``[positions, mics, n // 2 + 1]`` at the clip length ``n``
+            (circular convolution); sensor components hold ``None``.
+        nfft: FFT length of the target images.
+        rir_len: longest RIR (samples).
+        rirs: the time-domain RIRs ``[sources][mics] -> [taps]`` (targets first, then noise positions).
+    """
+
+    target_fft: np.ndarray
+    noise_fft: list[np.ndarray | None]
+    nfft: int
+    rir_len: int
+    rirs: list[list[np.ndarray]]
+
+
+def pra_room(cfg: SimConfig, room: RoomPlan):
+    """The pyroomacoustics ShoeBox of a plan: walls, order, mics (no sources yet)."""
+    import pyroomacoustics as pra
+
+    r = pra.ShoeBox(list(room.size_m), fs=cfg.fs, materials=pra.Material(room.absorption),
+                    max_order=room.max_order, air_absorption=cfg.room.air_absorption,
+                    ray_tracing=cfg.room.ray_tracing, use_rand_ism=False)
+    if cfg.room.ray_tracing:
+        r.set_ray_tracing()
+    r.add_microphone_array(pra.MicrophoneArray(room.mics_m.T, cfg.fs))
+    return r
+
+
+def room_rirs(cfg: SimConfig, room: RoomPlan) -> list[list[np.ndarray]]:
+    """RIRs ``[sources][mics] -> [taps]`` of the targets then the noise positions (one simulation).
+
+    pyroomacoustics centres its fractional-delay filters on a fixed lead of
+    ``frac_delay_length // 2`` samples; that lead is cut so that an RIR's tap ``k`` is ``k / fs``
+    seconds after emission (the direct path arrives at ``distance / c``).
+    """
+    import pyroomacoustics as pra
+
+    r = pra_room(cfg, room)
+    for t in room.targets:
+        r.add_source(list(t.position_m))
+    for pts in room.noise_positions_m:
+        for p in pts:
+            r.add_source(list(p))
+    r.compute_rir()
+    lead = pra.constants.get("frac_delay_length") // 2
+    n_src = len(r.sources)
+    return [[np.asarray(r.rir[m][s][lead:], dtype=np.float64) for m in range(len(room.mics_m))]
+            for s in range(n_src)]
+
+
+def _fold(h: np.ndarray, n: int) -> np.ndarray:
+    """Fold an RIR modulo ``n`` (circular convolution over ``n`` samples)."""
+    out = np.zeros(n)
+    for k in range(0, len(h), n):
+        seg = h[k:k + n]
+        out[:len(seg)] += seg
+    return out
+
+
+def room_responses(cfg: SimConfig, room: RoomPlan) -> RoomResponses:
+    """Compute a room's RIRs once and transform them for all of its clips."""
+    rirs = room_rirs(cfg, room)
+    n = cfg.n_samples
+    rir_len = max(len(h) for src in rirs for h in src)
+    nfft = sfft.next_fast_len(n + rir_len - 1, real=True)
+    n_t = len(room.targets)
+    tgt = np.stack([np.stack([sfft.rfft(h, nfft) for h in rirs[s]]) for s in range(n_t)])
+    noise_fft: list[np.ndarray | None] = []
+    s = n_t
+    for pts in room.noise_positions_m:
+        if len(pts) == 0:
+            noise_fft.append(None)
+            continue
+        noise_fft.append(np.stack([np.stack([sfft.rfft(_fold(h, n)) for h in rirs[s + k]])
+                                   for k in range(len(pts))]))
+        s += len(pts)
+    return RoomResponses(tgt, noise_fft, nfft, rir_len, rirs)
+
+
+@dataclass
+class RenderedClip:
+    """One clip and its parts, all ``[samples, mics]`` float64, already at the output scale."""
+
+    mix: np.ndarray
+    source_image: np.ndarray
+    noise: np.ndarray
+
+    @property
+    def snr_db(self) -> float:
+        """SNR as conventions.md defines it, measured on the parts."""
+        return float(10 * np.log10(np.mean(self.source_image ** 2) / np.mean(self.noise ** 2)))
+
+
+def render_clip(cfg: SimConfig, room: RoomPlan, resp: RoomResponses, clip: ClipPlan) -> RenderedClip:
+    """Render one clip of a room from its plan (pure: same inputs, same samples)."""
+    n, fs = cfg.n_samples, cfg.fs
+    s = render_signal(clip.source, n, fs)
+    img = sfft.irfft(sfft.rfft(s, resp.nfft)[None, :] * resp.target_fft[clip.target], resp.nfft)[:, :n].T
+    p_src = float(np.mean(img ** 2))
+    if not p_src > 0:
+        raise RuntimeError(f"clip {clip.index}: the source signal is silent ({clip.source['name']})")
+    noise = np.zeros((n, len(room.mics_m)))
+    for comp, recipes, h in zip(cfg.noise, clip.noise, resp.noise_fft, strict=True):
+        if comp.placement == "sensor":
+            part = np.random.default_rng(recipes[0]["seed"]).standard_normal((n, len(room.mics_m)))
+        else:
+            spec = 0
+            for k, rec in enumerate(recipes):  # sum the positions in the frequency domain
+                spec = spec + sfft.rfft(render_signal(rec, n, fs))[None, :] * h[k]
+            part = sfft.irfft(spec, n).T
+        p = float(np.mean(part ** 2))
+        if p > 0:
+            noise += part * np.sqrt(10 ** (comp.level_db / 10) / p)
+    p_noise = float(np.mean(noise ** 2))
+    noise *= np.sqrt(p_src / (p_noise * 10 ** (clip.snr_db / 10)))
+    mix = img + noise
+    g = 10 ** (clip.peak_dbfs / 20) / float(np.abs(mix).max())
+    return RenderedClip(mix * g, img * g, noise * g)
+
+
+def direct_path_delays_s(room: RoomPlan, target: int) -> np.ndarray:
+    """Direct-path propagation time from a target to each mic (s), shape ``[mics]``."""
+    d = np.linalg.norm(room.mics_m - room.targets[target].position_m[None, :], axis=1)
+    return d / SPEED_OF_SOUND_M_S

@@ -1,0 +1,180 @@
+"""Batch simulation: plan, render rooms in worker processes, write WAVs, manifest and resolved config.
+
+Outputs in ``out_dir``:
+
+- ``clips/NNNNNN.wav``: one multichannel WAV per clip (``[samples, mics]``, ``output.subtype``),
+  written atomically, so a file that exists is complete;
+- ``manifest.csv``: one row per clip (conventions.md; :mod:`neuroaudio.sim.manifest`);
+- ``config.yaml``: the resolved config (every default filled in, the seed used).
+
+Determinism: every room and clip draws from its own ``SeedSequence`` (:mod:`neuroaudio.sim.scene`),
+a room is rendered whole by one process, and a clip's samples depend only on its plan, so the
+same config and seed give byte-identical files whatever ``workers`` is. Resume: clips whose WAV
+already exists with the right length and channel count are skipped (a room whose clips all exist
+is not simulated at all); a folder made with another config is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import soundfile as sf
+import yaml
+
+from ..audio import write_audio
+from ..errors import InputError
+from ..io_utils import write_text_atomic
+from .config import SimConfig, parse_config
+from .manifest import manifest_row, write_manifest
+from .render import render_clip, room_responses
+from .scene import clips_of_room, plan_clip, plan_room
+
+log = logging.getLogger("neuroaudio")
+
+CONFIG_NAME = "config.yaml"
+MANIFEST_NAME = "manifest.csv"
+
+
+@dataclass
+class SimSummary:
+    """What a run did."""
+
+    out_dir: Path
+    n_clips: int
+    written: int = 0
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+    manifest: Path | None = None
+
+
+def clip_complete(path: Path, n_samples: int, n_mics: int) -> bool:
+    """True when ``path`` is a readable WAV of the expected length and channel count."""
+    try:
+        info = sf.info(str(path))
+    except Exception:
+        return False
+    return info.frames == n_samples and info.channels == n_mics
+
+
+def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str) -> tuple[int, int]:
+    """Simulate room ``r`` once and write the given clips; returns (room, clips written)."""
+    room = plan_room(cfg, r)
+    resp = room_responses(cfg, room)
+    for i in clips:
+        c = render_clip(cfg, room, resp, plan_clip(cfg, i))
+        write_audio(Path(out_dir) / plan_clip(cfg, i).path, c.mix.astype("float32"), cfg.fs,
+                    subtype=cfg.output.subtype)
+    return r, len(clips)
+
+
+def _worker_init() -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _check_out_dir(cfg: SimConfig, out: Path) -> None:
+    p = out / CONFIG_NAME
+    if p.exists():
+        try:
+            old = parse_config(yaml.safe_load(p.read_text(encoding="utf-8")))
+        except Exception:
+            old = None
+        if old != cfg:
+            raise InputError(f"{out}: holds clips made with another config or seed ({p}); "
+                             "use a new --out folder or delete that one")
+
+
+def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> SimSummary:
+    """Generate the dataset of ``cfg`` in ``out_dir`` (see the module docstring).
+
+    Args:
+        cfg: validated config.
+        out_dir: output folder (created).
+        workers: worker processes (1: render in this process).
+        limit: make only the first ``limit`` clips (a prefix: every SNR appears in it).
+        progress: called as ``progress(done_clips, total_clips)`` as rooms finish.
+    """
+    if workers < 1:
+        raise InputError(f"--workers {workers}: give at least 1")
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit {limit}: give at least 1 clip")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_out_dir(cfg, out)
+    write_text_atomic(out / CONFIG_NAME,
+                      yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None))
+    n = cfg.n_clips if limit is None else min(limit, cfg.n_clips)
+    n_mics = cfg.array.load().n_mics
+    summary = SimSummary(out, n)
+    jobs: list[tuple[int, list[int]]] = []
+    for r in range(-(-n // cfg.scene.clips_per_room)):
+        todo = [i for i in clips_of_room(cfg, r, n)
+                if not clip_complete(out / plan_clip(cfg, i).path, cfg.n_samples, n_mics)]
+        summary.skipped += len(clips_of_room(cfg, r, n)) - len(todo)
+        if todo:
+            jobs.append((r, todo))
+    done = summary.skipped
+    if progress:
+        progress(done, n)
+
+    def _ok(count: int) -> None:
+        nonlocal done
+        summary.written += count
+        done += count
+        if progress:
+            progress(done, n)
+
+    def _fail(r: int, clips: list[int], e: BaseException) -> None:
+        nonlocal done
+        msg = f"room {r} (clips {clips[0]}..{clips[-1]}): {type(e).__name__}: {e}"
+        log.error(msg)
+        summary.failed.append(msg)
+        done += len(clips)
+        if progress:
+            progress(done, n)
+
+    if workers == 1 or len(jobs) <= 1:
+        for r, clips in jobs:
+            try:
+                _ok(render_room(cfg, r, clips, str(out))[1])
+            except InputError:
+                raise
+            except Exception as e:  # keep going: other rooms are independent
+                _fail(r, clips, e)
+    else:
+        ctx = mp.get_context("spawn")  # safe with threads and torch; same result as fork
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as ex:
+            futs = {ex.submit(render_room, cfg, r, clips, str(out)): (r, clips) for r, clips in jobs}
+            for f in as_completed(futs):
+                r, clips = futs[f]
+                try:
+                    _ok(f.result()[1])
+                except InputError:
+                    raise
+                except Exception as e:
+                    _fail(r, clips, e)
+
+    rows = []
+    rooms: dict[int, object] = {}
+    for i in range(n):
+        c = plan_clip(cfg, i)
+        if not (out / c.path).exists():
+            continue
+        if c.room not in rooms:
+            rooms[c.room] = plan_room(cfg, c.room)
+        rows.append(manifest_row(cfg, rooms[c.room], c))
+    summary.manifest = out / MANIFEST_NAME
+    write_manifest(summary.manifest, rows)
+    return summary

@@ -1,0 +1,207 @@
+"""Scene planning: rooms, array placement, source and noise positions, and each clip's signals.
+
+Planning is cheap (no audio) and deterministic: room ``r`` draws from
+``SeedSequence(seed, spawn_key=(0, r))`` and clip ``i`` from ``SeedSequence(seed, spawn_key=(1, i))``,
+so a plan never depends on which worker makes it, on ``--workers`` or on ``--limit``.
+
+Clip ``i`` has SNR ``snr_db[i % len(snr_db)]`` (every SNR appears in any prefix of the dataset), lives
+in room ``i // scene.clips_per_room`` and uses that room's target position
+``(i % clips_per_room) % sources_per_room``. Every clip has its own source signal and noise draws.
+
+Geometry (metres, room frame: a corner at the origin, +z up):
+
+- the room size is uniform in ``room.size_m``, its RT60 uniform in ``room.rt60_s``; wall absorption
+  and the image-source order come from Sabine's formula (``pyroomacoustics.inverse_sabine``), the
+  order capped at ``room.max_order``;
+- the array is rotated by a yaw uniform in ``array.yaw_deg`` about +z; sources are drawn in the
+  *array* frame (azimuth, elevation, distance from the array centre), so the manifest's azimuth is
+  the true azimuth the array sees;
+- the array centre is then drawn uniformly among the positions that keep the array
+  ``array.wall_margin_m`` and every target ``room.wall_margin_m`` from the walls, at a height in
+  ``array.height_m`` (rejection: geometries that cannot fit are redrawn, room size included);
+- diffuse noise positions are uniform in the room (``room.wall_margin_m`` from the walls), at least
+  ``min_distance_m`` from the array; a directional interferer is drawn like a source, at
+  ``distance_m`` from the array in a uniform azimuth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import SPEED_OF_SOUND_M_S
+from ..errors import InputError
+from .config import SABINE_COEF, SimConfig
+from .signals import Recipe, plan_signal
+
+MAX_PLACEMENT_TRIES = 2000
+"""Redraws of a room's geometry before a config is declared unsatisfiable."""
+
+
+@dataclass(frozen=True)
+class Target:
+    position_m: np.ndarray  # [3], room frame
+    azimuth_deg: float      # array frame
+    elevation_deg: float
+    distance_m: float
+
+
+@dataclass(frozen=True)
+class RoomPlan:
+    """One simulated room (all fields in m, s, degrees; positions in the room frame)."""
+
+    index: int
+    size_m: np.ndarray            # [3]
+    rt60_s: float
+    absorption: float             # Sabine energy absorption of every wall
+    max_order: int                # image-source order used (capped)
+    array_center_m: np.ndarray    # [3]
+    yaw_deg: float
+    mics_m: np.ndarray            # [mics, 3]
+    targets: tuple[Target, ...]
+    noise_positions_m: tuple[np.ndarray, ...]   # per noise component: [positions, 3] (sensor: [0, 3])
+    noise_azimuth_deg: tuple[float | None, ...]  # per component: the interferer's azimuth (array frame)
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    index: int
+    room: int
+    target: int
+    snr_db: float
+    source: Recipe
+    noise: tuple[tuple[Recipe, ...], ...]   # per component, one recipe per position (sensor: seed)
+    peak_dbfs: float
+
+    @property
+    def path(self) -> str:
+        """Path of the clip relative to the output folder."""
+        return f"clips/{self.index:06d}.wav"
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+def _u(rng: np.random.Generator, r: tuple[float, float]) -> float:
+    return float(r[0] if r[1] <= r[0] else rng.uniform(r[0], r[1]))
+
+
+def _direction(az_deg: float, el_deg: float) -> np.ndarray:
+    az, el = np.deg2rad(az_deg), np.deg2rad(el_deg)
+    return np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+
+
+def rotation_z(yaw_deg: float) -> np.ndarray:
+    """Rotation matrix [3, 3] about +z by ``yaw_deg`` (counter-clockwise seen from above)."""
+    c, s = np.cos(np.deg2rad(yaw_deg)), np.sin(np.deg2rad(yaw_deg))
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def image_order(rt60_s: float, size_m: np.ndarray) -> int:
+    """pyroomacoustics.inverse_sabine's image-source order for a full RT60 decay."""
+    import pyroomacoustics as pra
+
+    return int(pra.inverse_sabine(rt60_s, list(size_m), c=SPEED_OF_SOUND_M_S)[1])
+
+
+def plan_room(cfg: SimConfig, r: int) -> RoomPlan:
+    """Draw room ``r`` (deterministic in ``cfg.seed`` and ``r``)."""
+    rng = _rng(cfg.seed, 0, r)
+    arr = cfg.array.load()
+    reach = float(np.abs(arr.mics_m).max())
+    m_s, m_a = cfg.room.wall_margin_m, cfg.array.wall_margin_m
+    src = cfg.source
+    for _ in range(MAX_PLACEMENT_TRIES):
+        size = np.array([_u(rng, lim) for lim in cfg.room.size_m])
+        rt60 = _u(rng, cfg.room.rt60_s)
+        yaw = _u(rng, cfg.array.yaw_deg) % 360.0
+        rot = rotation_z(yaw)
+        targets = []
+        for _k in range(cfg.scene.sources_per_room):
+            az = _u(rng, src.azimuth_deg) % 360.0
+            el = _u(rng, src.elevation_deg)
+            d = _u(rng, src.distance_m)
+            targets.append((az, el, d, rot @ _direction(az, el) * d))
+        offs = np.stack([t[3] for t in targets])
+        lo = np.maximum(m_a + reach, m_s - np.minimum(offs.min(axis=0), 0))
+        hi = np.minimum(size - m_a - reach, size - m_s - np.maximum(offs.max(axis=0), 0))
+        lo[2] = max(lo[2], cfg.array.height_m[0], reach)
+        hi[2] = min(hi[2], cfg.array.height_m[1], size[2] - reach)
+        if np.all(lo <= hi):
+            break
+    else:
+        raise InputError(f"source.distance_m: could not place {cfg.scene.sources_per_room} sources at "
+                         f"{src.distance_m} m from the array in {MAX_PLACEMENT_TRIES} rooms; lower "
+                         "source.distance_m or scene.sources_per_room, or enlarge room.size_m")
+    center = np.array([_u(rng, (a, b)) for a, b in zip(lo, hi, strict=True)])
+    vol, surf = np.prod(size), 2 * (size[0] * size[1] + size[0] * size[2] + size[1] * size[2])
+    absorption = float(SABINE_COEF * vol / (SPEED_OF_SOUND_M_S * surf * rt60))
+    order = min(image_order(rt60, size), cfg.room.max_order)
+    tgs = tuple(Target(center + t[3], t[0], t[1], t[2]) for t in targets)
+
+    noise_pos, noise_az = [], []
+    box_lo, box_hi = np.full(3, m_s), size - m_s
+    for comp in cfg.noise:
+        if comp.placement == "sensor":
+            noise_pos.append(np.zeros((0, 3)))
+            noise_az.append(None)
+            continue
+        pts, az_out = [], None
+        for _p in range(comp.positions):
+            best, best_d = None, -1.0
+            for _t in range(200):
+                if comp.placement == "directional":
+                    az = _u(rng, (0.0, 360.0))
+                    el = _u(rng, src.elevation_deg)
+                    p = center + rot @ _direction(az, el) * _u(rng, comp.distance_m)
+                    ok = bool(np.all(p >= box_lo) and np.all(p <= box_hi))
+                    if ok:
+                        best, az_out = p, az
+                        break
+                else:
+                    p = box_lo + rng.uniform(size=3) * (box_hi - box_lo)
+                    dist = float(np.linalg.norm(p - center))
+                    if dist >= comp.min_distance_m:
+                        best = p
+                        break
+                    if dist > best_d:
+                        best, best_d = p, dist
+            if best is None:  # directional: no fit at that distance; take the farthest wall point
+                az = _u(rng, (0.0, 360.0))
+                u = rot @ _direction(az, 0.0)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    t_wall = np.where(u > 0, (box_hi - center) / u, (box_lo - center) / u)
+                t_max = float(np.min(np.where(np.abs(u) > 1e-12, t_wall, np.inf)))
+                best, az_out = center + u * t_max, az
+            pts.append(best)
+        noise_pos.append(np.stack(pts))
+        noise_az.append(az_out)
+    return RoomPlan(index=r, size_m=size, rt60_s=rt60, absorption=absorption, max_order=int(order),
+                    array_center_m=center, yaw_deg=yaw, mics_m=center + arr.mics_m @ rot.T,
+                    targets=tgs, noise_positions_m=tuple(noise_pos), noise_azimuth_deg=tuple(noise_az))
+
+
+def plan_clip(cfg: SimConfig, i: int) -> ClipPlan:
+    """Draw clip ``i``'s SNR, target, signals and output level (deterministic in ``cfg.seed`` and ``i``)."""
+    if not 0 <= i < cfg.n_clips:
+        raise IndexError(f"clip {i} outside 0..{cfg.n_clips - 1}")
+    rng = _rng(cfg.seed, 1, i)
+    j = i % cfg.scene.clips_per_room
+    source = plan_signal(cfg.source.signal, rng, cfg.duration_s)
+    noise = []
+    for comp in cfg.noise:
+        if comp.placement == "sensor":
+            noise.append(({"kind": "sensor", "seed": int(rng.integers(2**63 - 1)), "name": "sensor"},))
+        else:
+            noise.append(tuple(plan_signal(comp.signal, rng, cfg.duration_s) for _ in range(comp.positions)))
+    return ClipPlan(index=i, room=i // cfg.scene.clips_per_room, target=j % cfg.scene.sources_per_room,
+                    snr_db=float(cfg.snr_db[i % len(cfg.snr_db)]), source=source, noise=tuple(noise),
+                    peak_dbfs=_u(rng, cfg.output.peak_dbfs))
+
+
+def clips_of_room(cfg: SimConfig, r: int, limit: int | None = None) -> range:
+    """Clip indices of room ``r`` (below ``limit`` when given)."""
+    n = cfg.n_clips if limit is None else min(limit, cfg.n_clips)
+    return range(r * cfg.scene.clips_per_room, min((r + 1) * cfg.scene.clips_per_room, n))
