@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "localize_cmd",
     "evaluate_cmd",
     "mpdal_cmd",
+    "simulate_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 
