@@ -22,7 +22,7 @@ def _plot_path(plot: Path, file: Path, several: bool) -> Path:
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @app.command("localize")
     def localize(
-        files: list[Path] = typer.Argument(..., help="Multichannel audio files (channel k = mic k)."),
+        files: list[Path] = typer.Argument(None, help="Multichannel audio files (channel k = mic k)."),
         array: str = typer.Option("respeaker4", "--array", "-a",
                                   help="Built-in array name or geometry JSON path."),
         method: str = typer.Option(DEFAULT_METHOD, "--method", "-m",
@@ -39,6 +39,17 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         frame_s: float = typer.Option(0.17, "--frame-s", help="Analysis frame (s)."),
         hop_s: float | None = typer.Option(None, "--hop-s", help="Hop between frames (s); "
                                            "default half a frame."),
+        # --- live input (issue 7; implemented in live_cmd.py / audio/live.py) ---
+        live: bool = typer.Option(False, "--live", help="Localize from a sound card instead of "
+                                  "files (see docs/live.md; `neuroaudio devices` lists inputs)."),
+        device: str | None = typer.Option(None, "--device", help="--live: input device index or name "
+                                          "(default: the system's default input)."),
+        duration: float | None = typer.Option(None, "--duration", help="--live: stop after this many "
+                                              "seconds (default: until Ctrl-C)."),
+        record: Path | None = typer.Option(None, "--record", help="--live: also write the captured "
+                                           "audio to this WAV (kept if the device is lost)."),
+        track: bool = typer.Option(True, "--track/--no-track", help="--live: temporal tracking of the "
+                                   "direction (birth/death of sources) for steady output."),
     ) -> None:
         """Where does the sound come from? One direction per file, plus per-frame estimates.
 
@@ -55,7 +66,19 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
           neuroaudio localize a.wav b.wav --format csv > directions.csv
 
           neuroaudio localize rec.wav --plot rec_doa.png
+
+          neuroaudio localize --live --device 2 --channels 2,3,4,5 --duration 10 --format jsonl
         """
+        if live:   # issue 7: sound-card input, owned by live_cmd.py
+            from .live_cmd import run_live_localize
+
+            if files:
+                raise InputError("give audio files or --live, not both")
+            run_live_localize(array, method, channels, device, duration,
+                              None if fmt == "table" else fmt, record, frame_s, hop_s, track)
+            return
+        if not files:
+            raise InputError("give one or more audio files, or --live to use a sound card")
         from ..audio.io import parse_channels
         from ..localize.output import (
             CSV_COLUMNS,

@@ -1,0 +1,169 @@
+"""Live audio commands: `neuroaudio devices`, `neuroaudio ros`, and the `localize --live` path.
+
+`neuroaudio localize --live` is parsed by :mod:`neuroaudio.cli.localize_cmd`, which calls
+:func:`run_live_localize` here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import InputError
+
+LIVE_FORMATS = ("jsonl", "table")
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    @app.command("devices")
+    def devices(
+        json_out: bool = typer.Option(False, "--json", help="One JSON object per device."),
+    ) -> None:
+        """List the sound-card inputs (index, name, input channels, default rate).
+
+        Pass the index or name to `neuroaudio localize --live --device`.
+
+        Example: neuroaudio devices
+        """
+        from ..audio.live import list_input_devices
+
+        devs = list_input_devices()
+        if json_out:
+            for d in devs:
+                typer.echo(json.dumps(d.to_json()))
+            return
+        if not devs:
+            typer.echo("no input devices (is a sound card connected / a sound server running?)", err=True)
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table("index", "name", "host API", "input channels", "default rate (Hz)", "default")
+        for d in devs:
+            t.add_row(str(d.index), d.name, d.hostapi, str(d.max_input_channels),
+                      f"{d.default_samplerate_hz:.0f}", "*" if d.is_default else "")
+        Console().print(t)
+
+    @app.command("ros", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def ros(
+        ctx: typer.Context,
+        version: str = typer.Option("auto", "--ros", help="auto | 1 (rospy) | 2 (rclpy)."),
+    ) -> None:
+        """Run the ROS node: live localization published on ~azimuth, ~doa, ~estimate.
+
+        Parameters (ROS 1 private params `_name:=value`, ROS 2 `--ros-args -p name:=value`):
+        device, channels, array, method, model, tracking, frame_id. See docs/live.md.
+
+        Examples:
+
+          neuroaudio ros --ros 1 _device:=pulse _array:=respeaker4
+
+          neuroaudio ros --ros 2 --ros-args -p device:=pulse -p array:=respeaker4
+        """
+        from ..ros.__main__ import run_node
+
+        run_node(version, list(ctx.args))
+
+
+def _live_view(est, summary: dict, method: str, array_name: str):
+    """Rich renderable: a direction needle on a 0..360° dial, a level meter, counters."""
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    width = 72
+    dial = [" "] * width
+    for deg in range(0, 360, 45):
+        dial[int(deg / 360 * width)] = "┊"
+    line = Text("".join(dial), style="dim")
+    raw = est.raw_azimuth_deg
+    if raw is not None:
+        line.stylize("yellow", int(raw / 360 * width), int(raw / 360 * width) + 1)
+    needle = Text(" " * width)
+    if est.azimuth_deg is not None:
+        k = min(int(est.azimuth_deg / 360 * width), width - 1)
+        needle = Text(" " * k + "▲" + " " * (width - k - 1), style="bold green")
+    ticks = Text("".join(f"{d:<9d}" for d in range(0, 360, 45))[:width], style="dim")
+    lvl = max(min(est.level_dbfs, 0.0), -80.0)
+    n_bar = int((lvl + 80) / 80 * 40)
+    meter = Text("█" * n_bar, style="green" if lvl < -6 else "red") + Text("░" * (40 - n_bar), style="dim")
+    t = Table.grid(padding=(0, 1))
+    t.add_row("direction", Text(f"{est.azimuth_deg:6.1f}°" if est.azimuth_deg is not None else "  none",
+                                style="bold"),
+              f"confidence {est.confidence:.2f}")
+    t.add_row("", line, "")
+    t.add_row("", needle, "")
+    t.add_row("", ticks, "")
+    t.add_row("level", meter, f"{est.level_dbfs:6.1f} dBFS")
+    lat = "n/a" if est.latency_s is None else f"{1000 * est.latency_s:.0f} ms"
+    t.add_row("stream", f"t = {est.t_s:7.2f} s   latency {lat}   overflows {summary['overflows']}"
+                        f"   dropped {summary['dropped_blocks']}", "")
+    return Panel(t, title=f"neuroaudio live — {method}, {array_name}, {summary['device']}",
+                 subtitle="Ctrl-C to stop")
+
+
+def run_live_localize(array: str, method: str, channels: str | None, device: str | None,
+                      duration: float | None, fmt: str | None, record: Path | None,
+                      frame_s: float = 0.17, hop_s: float | None = None, tracking: bool = True,
+                      block_s: float = 0.02) -> None:
+    """`neuroaudio localize --live`: estimates per frame until Ctrl-C or ``duration`` (s).
+
+    ``fmt``: "jsonl" (one line per frame, flushed), "table" (the rich live view), or None: the
+    live view when stdout is a terminal, else jsonl. A summary (overflows, latency, recording)
+    goes to stderr at the end.
+    """
+    from ..audio.io import parse_channels
+    from ..audio.live import DeviceLostError, LiveCapture, LiveSession
+    from ..localize.registry import make_localizer
+    from ..tracking import AzimuthTracker
+
+    if fmt is None:
+        fmt = "table" if sys.stdout.isatty() else "jsonl"
+    if fmt not in LIVE_FORMATS:
+        raise InputError(f"--format {fmt} with --live: choose jsonl or table")
+    if duration is not None and duration <= 0:
+        raise InputError("--duration must be positive seconds (or leave it out: run until Ctrl-C)")
+    loc = make_localizer(method, array, frame_s=frame_s, hop_s=hop_s if hop_s is not None else frame_s / 2)
+    capture = LiveCapture(device=device, channels=parse_channels(channels), n_mics=loc.array.n_mics,
+                          fs_hz=loc.fs, block_s=block_s, record=record)
+    session = LiveSession(loc, capture, AzimuthTracker() if tracking else None)
+    lost: DeviceLostError | None = None
+    interrupted = False
+    live_ctx = None
+    try:
+        if fmt == "table":
+            from rich.console import Console
+            from rich.live import Live
+
+            live_ctx = Live(console=Console(stderr=not sys.stdout.isatty()), refresh_per_second=12,
+                            transient=False)
+            live_ctx.start()
+        estimates = session.run(duration)
+        try:
+            for est in estimates:
+                if live_ctx is not None:
+                    live_ctx.update(_live_view(est, session.summary(), method, loc.array.name))
+                else:
+                    print(json.dumps(est.to_json()), flush=True)
+        except DeviceLostError as e:
+            lost = e
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            estimates.close()      # stops the stream and closes the recording now
+    finally:
+        if live_ctx is not None:
+            live_ctx.stop()
+    s = session.summary()
+    msg = (f"neuroaudio: live: {s['captured_s']:.1f} s from '{s['device']}' at {s['capture_fs_hz']} Hz"
+           + (f" (resampled to {s['fs_hz']} Hz)" if s["capture_fs_hz"] != s["fs_hz"] else "")
+           + f"; overflows {s['overflows']}, dropped blocks {s['dropped_blocks']}"
+           + (f"; median latency {1000 * s['median_latency_s']:.0f} ms" if s["median_latency_s"] else "")
+           + (f"; recording: {s['record']}" if s["record"] else "")
+           + ("; stopped by Ctrl-C" if interrupted else ""))
+    print(msg, file=sys.stderr, flush=True)
+    if lost is not None:
+        raise lost

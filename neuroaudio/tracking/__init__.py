@@ -1,0 +1,10 @@
+"""Temporal tracking of source directions (azimuth over time) so live output is steady.
+
+See :mod:`neuroaudio.tracking.kalman` for the filter, its choices and its parameters.
+Tracking is on by default for live output (``neuroaudio localize --live``, the ROS node) and
+off for files and ``evaluate`` (which score the localizer itself, frame by frame).
+"""
+
+from .kalman import AzimuthTracker, Track, TrackerConfig, wrap_deg, wrap_pm180
+
+__all__ = ["AzimuthTracker", "Track", "TrackerConfig", "wrap_deg", "wrap_pm180"]
