@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "evaluate_cmd",
     "mpdal_cmd",
     "simulate_cmd",
+    "live_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 
