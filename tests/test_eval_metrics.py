@@ -72,3 +72,17 @@ def test_group_keys():
     assert group_key("") == "(none)" and group_key("office") == "office"
     assert sort_group_keys(["10", "(none)", "-5", "2.5"]) == ["-5", "2.5", "10", "(none)"]
     assert sort_group_keys(["b", "a"]) == ["a", "b"]
+
+
+def test_report_tables_show_the_numbers():
+    from neuroaudio.eval.report import markdown_table, table_rows, wide_markdown_table
+
+    rows = [_row("a", 2.0, "10"), _row("a", 30.0, "-5"), _row("b", 0.0, "10"), _row("b", None, "-5")]
+    m = compute_metrics(rows)
+    assert table_rows(m)[0] == ["a", "all", "2", "0", "16.0", "16.0", "50.0", "50.0"]
+    assert table_rows(m)[-1] == ["b", "10", "1", "0", "0.0", "0.0", "100.0", "100.0"]
+    md = markdown_table(m)
+    assert md.splitlines()[0].startswith("| method | SNR (dB) | n | failed | MAE")
+    wide = wide_markdown_table(m, "mae_deg").splitlines()
+    assert wide[0] == "| method | -5 dB | 10 dB | all |"
+    assert wide[2] == "| a | 30.0 | 2.0 | 16.0 |" and wide[3] == "| b | 180.0 | 0.0 | 90.0 |"
