@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "mpdal_cmd",
     "simulate_cmd",
     "live_cmd",
+    "encode_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 

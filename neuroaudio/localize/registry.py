@@ -16,6 +16,7 @@ from .base import Localizer
 METHODS: dict[str, str] = {
     # name: "module path relative to neuroaudio.localize:ClassName"
     "gcc-phat": "gcc_phat:GccPhat",
+    "rf-plc": "rf_plc:RFPLCLocalizer",
 }
 
 DEFAULT_METHOD = "gcc-phat"
