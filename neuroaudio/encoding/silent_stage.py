@@ -31,6 +31,8 @@ def step_states(steps: np.ndarray, n_neurons: int, decay: float = 1.0) -> np.nda
     """
     n_steps, length, mics = steps.shape
     n_fft = 2 * n_neurons
+    if n_steps == 0:
+        return np.zeros((0, mics, n_neurons), np.complex128)
     y = steps[:, ::-1, :].astype(np.float64)                     # r = 0 is the step's last sample
     if decay != 1.0:
         y = y * (decay ** np.arange(length))[None, :, None]
