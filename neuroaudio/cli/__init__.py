@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "simulate_cmd",
     "live_cmd",
     "encode_cmd",
+    "kws_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 

@@ -1,0 +1,106 @@
+"""`neuroaudio kws`, `neuroaudio kws-evaluate`, `neuroaudio train kws`: spiking keyword spotting."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import InputError
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "data" / "models" / "kws_fsdd_drf.pt"
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    @app.command("kws")
+    def kws(
+        files: list[Path] = typer.Argument(..., help="Audio files (any rate; resampled to the model's)."),
+        model: Path = typer.Option(DEFAULT_MODEL, "--model", "-m",
+                                   help="Checkpoint from `neuroaudio train kws` (default: the shipped "
+                                        "FSDD spoken-digit model)."),
+        threshold: float = typer.Option(0.5, help="Minimum softmax score of a detection (0..1)."),
+        hop_s: float = typer.Option(0.1, "--hop", help="Sliding-window hop (s)."),
+        all_windows: bool = typer.Option(False, "--all", help="Report every detection, also in short "
+                                                              "files (default: the best one when a file "
+                                                              "is at most two clips long)."),
+        fmt: str = typer.Option("table", "--format", help="table, json (one object per file) or jsonl."),
+    ) -> None:
+        """Keywords (spoken digits with the default model) found in files, with times and scores.
+
+        Example: neuroaudio kws ../shared/data/fsdd/recordings/7_theo_3.wav
+
+        Example: neuroaudio kws long.wav --all --threshold 0.7 --format json
+        """
+        from ..kws.checkpoint import load_model
+        from ..kws.infer import detect_file
+
+        if fmt not in ("table", "json", "jsonl"):
+            raise InputError(f"--format {fmt}: use table, json or jsonl")
+        if not 0 <= threshold <= 1:
+            raise InputError(f"--threshold {threshold}: give a score between 0 and 1, e.g. 0.5")
+        m = load_model(model)
+        failed = 0
+        for f in files:
+            try:
+                res = {**detect_file(m, f, threshold=threshold, hop_s=hop_s,
+                                     single=False if all_windows else None), "status": "ok"}
+            except InputError as e:
+                failed += 1
+                res = {"path": str(f), "detections": [], "status": f"error: {e}"}
+                print(f"neuroaudio: error: {e}", file=sys.stderr)
+            if fmt == "table":
+                dets = ", ".join(f"{d['label']} ({d['score']:.2f}) {d['t_start_s']:.2f}-{d['t_end_s']:.2f} s"
+                                 for d in res["detections"]) or ("-" if res["status"] == "ok" else "")
+                typer.echo(f"{res['path']}: {dets}")
+            else:
+                typer.echo(json.dumps(res, indent=None if fmt == "jsonl" else 1), nl=True)
+        if failed:
+            raise typer.Exit(2)
+
+    @app.command("kws-evaluate")
+    def kws_evaluate(
+        folder: Path = typer.Argument(..., help="Labelled clips: label/*.wav, or an FSDD-style folder of "
+                                                "{digit}_{speaker}_{index}.wav."),
+        model: Path = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Checkpoint to evaluate."),
+        out: Path = typer.Option(Path("runs/kws_eval"), "--out", help="Output folder: predictions.csv, "
+                                 "metrics.json, confusion.png."),
+    ) -> None:
+        """Accuracy, confusion matrix, firing rates and SOP energy of a model on a labelled folder.
+
+        Example: neuroaudio kws-evaluate ../shared/data/fsdd/recordings --out runs/kws_eval
+        """
+        from ..kws.evaluate import evaluate_folder
+
+        m = evaluate_folder(model, folder, out)
+        typer.echo(f"accuracy {100 * m['accuracy']:.2f}% on {m['n']} clips; mean firing rate "
+                   f"{100 * m['mean_firing_rate']:.2f}%; energy {m['energy_pj_per_clip'] / 1e6:.3f} µJ/clip "
+                   f"(dense equivalent {m['energy_dense_pj_per_clip'] / 1e6:.3f} µJ); wrote {out}/")
+
+    @groups["train"].command("kws")
+    def train_kws(
+        config: Path = typer.Option(..., "--config", "-c",
+                                    help="Pipeline YAML, e.g. pipelines/kws_drf.yaml."),
+        overrides: list[str] = typer.Option([], "--set", help="Override a config value: KEY=VALUE (YAML), "
+                                            "e.g. --set train.epochs=5 --set data.test_speakers=[theo]."),
+        resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT_DIR/last.pt."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    ) -> None:
+        """Train a spiking keyword model (D-RF, or RF/BRF/ALIF baselines) from a pipeline config.
+
+        Writes OUT_DIR/model.pt (best validation epoch, with test metrics), last.pt (resume),
+        log.csv, curve.png, metrics.json, confusion.png.
+
+        Example: neuroaudio train kws --config pipelines/kws_drf.yaml --set data.test_speakers=[theo]
+        """
+        from ..kws.config import load_config
+        from ..kws.train import train
+
+        cfg = load_config(config, overrides)
+        m = train(cfg, resume=resume, progress=not quiet)
+        acc = m.get("test_accuracy")
+        typer.echo(f"{cfg.name}: best validation accuracy {100 * m['val_accuracy']:.2f}%"
+                   + (f", test accuracy {100 * acc:.2f}%, test firing rate "
+                      f"{100 * m['test_mean_firing_rate']:.2f}%" if acc is not None else "")
+                   + f"; model in {cfg.out_dir}/model.pt")

@@ -1,0 +1,170 @@
+"""Keyword-spotting pipeline configs: typed dataclasses, validated once from YAML/dicts.
+
+A config is stored in every checkpoint as a plain JSON-able dict (:func:`config_to_dict`), so a
+checkpoint can be loaded with ``torch.load(weights_only=True)`` and rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+
+@dataclass
+class DataConfig:
+    """Where the audio comes from and how it is split.
+
+    ``source``: ``fsdd`` (flat folder of ``{digit}_{speaker}_{index}.wav``), ``folder``
+    (``label/*.wav``), ``speech_commands`` (Speech Commands v2 layout) or ``synthetic`` (espeak-ng).
+    """
+
+    source: str = "fsdd"
+    root: str | None = None
+    sample_rate_hz: int = 8000
+    clip_s: float = 1.0
+    test_speakers: list[str] = field(default_factory=list)
+    """fsdd/folder: speakers held out for testing (speaker-independent evaluation)."""
+    val_speakers: list[str] = field(default_factory=list)
+    """fsdd/folder: speakers for validation; when empty, ``val_fraction`` of the training items."""
+    val_fraction: float = 0.1
+    test_fraction: float = 0.0
+    """folder: fraction of items (by file-name hash) for testing when no test speakers are given."""
+    words: list[str] = field(default_factory=list)
+    """synthetic: the words; speech_commands: keep only these labels (others dropped)."""
+    voices: list[str] = field(default_factory=lambda: ["en", "en-us", "en-gb-x-rp", "en-gb-scotland"])
+    rates_wpm: list[int] = field(default_factory=lambda: [130, 160, 190, 220])
+    pitches: list[int] = field(default_factory=lambda: [30, 45, 60, 75])
+    test_voices: list[str] = field(default_factory=list)
+    max_items: int | None = None
+
+
+@dataclass
+class FrontendConfig:
+    """``raw`` (the waveform, peak-normalised, 1 channel) or ``logmel`` (n_mels channels, 1 per hop)."""
+
+    kind: str = "logmel"
+    n_mels: int = 40
+    n_fft: int = 256
+    hop: int = 80
+    fmin_hz: float = 20.0
+    fmax_hz: float | None = None
+    floor_db: float = 80.0
+
+
+@dataclass
+class ModelConfig:
+    """Residual spiking network: stem 1×1 conv, ``depth`` blocks, time-mean readout."""
+
+    neuron: str = "drf"
+    neuron_kwargs: dict[str, Any] = field(default_factory=dict)
+    spiking_neuron: str = "lif"
+    """the neuron between the two 1×1 convs of a block (``lif``: parallel leaky integrator)."""
+    width: int = 64
+    depth: int = 2
+    dropout: float = 0.1
+    pool: int = 1
+    """average-pool the stem output by this factor (raw audio: fewer steps for later blocks)."""
+
+
+@dataclass
+class AugmentConfig:
+    shift_s: float = 0.15
+    gain_db: float = 6.0
+    noise_snr_db: list[float] = field(default_factory=lambda: [10.0, 40.0])
+    noise_prob: float = 0.5
+    speed: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    freq_mask: int = 6
+    time_mask: int = 10
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    label_smoothing: float = 0.1
+    rate_target: float = 0.05
+    rate_weight: float = 1.0
+    threads: int = 1
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class KWSConfig:
+    name: str = "kws"
+    seed: int = 0
+    out_dir: str = "runs/kws"
+    data: DataConfig = field(default_factory=DataConfig)
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _build(cls, d: Any, where: str):
+    if not isinstance(d, dict):
+        raise InputError(f"config '{where}' must be a mapping, got {type(d).__name__}: fix the YAML")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for k, v in d.items():
+        if k not in names:
+            raise InputError(f"config '{where}.{k}' is not a known field: use one of "
+                             f"{', '.join(names)}")
+        sub = {"data": DataConfig, "frontend": FrontendConfig, "model": ModelConfig,
+               "train": TrainConfig, "augment": AugmentConfig}.get(k)
+        kwargs[k] = _build(sub, v, f"{where}.{k}") if sub is not None and isinstance(v, dict) else v
+    return cls(**kwargs)
+
+
+def config_from_dict(d: dict[str, Any]) -> KWSConfig:
+    """Validate a nested dict (from YAML or a checkpoint) into a :class:`KWSConfig`."""
+    cfg = _build(KWSConfig, d, "kws")
+    if cfg.data.source not in ("fsdd", "folder", "speech_commands", "synthetic"):
+        raise InputError(f"config 'data.source: {cfg.data.source}': use fsdd, folder, speech_commands "
+                         "or synthetic")
+    if cfg.frontend.kind not in ("raw", "logmel"):
+        raise InputError(f"config 'frontend.kind: {cfg.frontend.kind}': use raw or logmel")
+    from ..neurons.drf import NEURON_KINDS
+
+    for key in ("neuron", "spiking_neuron"):
+        if getattr(cfg.model, key) not in NEURON_KINDS:
+            raise InputError(f"config 'model.{key}: {getattr(cfg.model, key)}': use one of "
+                             f"{', '.join(NEURON_KINDS)}")
+    if cfg.model.depth < 1 or cfg.model.width < 1:
+        raise InputError("config 'model.depth' and 'model.width' must be >= 1")
+    if cfg.data.sample_rate_hz <= 0 or cfg.data.clip_s <= 0:
+        raise InputError("config 'data.sample_rate_hz' and 'data.clip_s' must be > 0")
+    return cfg
+
+
+def config_to_dict(cfg: KWSConfig) -> dict[str, Any]:
+    """Plain JSON-able dict (stored in checkpoints)."""
+    return dataclasses.asdict(cfg)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> KWSConfig:
+    """Read a YAML pipeline config; ``overrides`` like ``train.epochs=5`` (YAML values) win."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"config file '{path}' not found: give a path such as pipelines/kws_drf.yaml")
+    try:
+        d = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        first = str(e).splitlines()[0]
+        raise InputError(f"config '{path}' is not valid YAML ({first}): fix the file") from None
+    for ov in overrides or []:
+        if "=" not in ov:
+            raise InputError(f"--set '{ov}': write KEY=VALUE, e.g. --set train.epochs=5")
+        key, val = ov.split("=", 1)
+        node = d
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(val)
+    return config_from_dict(d)

@@ -1,0 +1,258 @@
+"""One loader interface for keyword data: FSDD, Speech Commands v2, ``label/*.wav``, espeak-ng.
+
+:func:`load_splits` turns a :class:`DataConfig` into :class:`Splits` — ``train``/``val``/``test``
+lists of :class:`Item` (label index, speaker, audio or path) and the label names. Items hold audio
+in memory (FSDD, synthetic) or a path read on demand (large folders). :class:`ClipDataset` and
+:func:`make_batch` turn items into fixed-length clips ``[B, clip_samples]`` float32 at the model's
+rate, with the training augmentations (random placement/shift, speed, gain, noise).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .config import AugmentConfig, DataConfig
+
+log = logging.getLogger("neuroaudio")
+
+FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
+
+
+@dataclass
+class Item:
+    label: int
+    speaker: str
+    path: str | None = None
+    audio: np.ndarray | None = None
+    """mono float32 at the data rate (when loaded)."""
+
+
+@dataclass
+class Splits:
+    labels: list[str]
+    fs: int
+    train: list[Item] = field(default_factory=list)
+    val: list[Item] = field(default_factory=list)
+    test: list[Item] = field(default_factory=list)
+
+
+def read_mono(path: str | Path, fs: int) -> np.ndarray:
+    """A file as mono float32 at ``fs`` Hz (channels averaged, resampled with resample_poly)."""
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    try:
+        x, fs_in = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises several types for bad files
+        raise InputError(f"cannot read audio '{path}' ({e}): give a WAV/FLAC file") from None
+    x = x.mean(axis=1)
+    if fs_in != fs:
+        from math import gcd
+
+        g = gcd(int(fs_in), int(fs))
+        x = resample_poly(x, fs // g, fs_in // g).astype(np.float32)
+    return x
+
+
+def _hash_fraction(name: str) -> float:
+    """A stable number in [0, 1) from a name (Speech Commands style: by speaker, not by file)."""
+    return int(hashlib.sha1(name.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def _split_by_speaker(items: list[Item], cfg: DataConfig, names: list[str], seed: int) -> Splits:
+    sp = Splits(labels=names, fs=cfg.sample_rate_hz)
+    test_sp, val_sp = set(cfg.test_speakers), set(cfg.val_speakers)
+    known = {it.speaker for it in items}
+    for s in test_sp | val_sp:
+        if s not in known:
+            raise InputError(f"speaker '{s}' not in the data (have: {', '.join(sorted(known))}): fix "
+                             "data.test_speakers / data.val_speakers")
+    rest = []
+    for it in items:
+        if it.speaker in test_sp:
+            sp.test.append(it)
+        elif it.speaker in val_sp:
+            sp.val.append(it)
+        else:
+            rest.append(it)
+    if not val_sp and cfg.val_fraction > 0:
+        rng = np.random.default_rng(seed)
+        idx = rng.permutation(len(rest))
+        n_val = int(round(cfg.val_fraction * len(rest)))
+        sp.val = [rest[i] for i in idx[:n_val]]
+        rest = [rest[i] for i in idx[n_val:]]
+    sp.train = rest
+    return sp
+
+
+def load_fsdd(cfg: DataConfig, seed: int = 0) -> Splits:
+    """FSDD: ``{digit}_{speaker}_{index}.wav`` in ``cfg.root``; labels '0'..'9'; split by speaker."""
+    root = Path(cfg.root or "")
+    files = sorted(p for p in root.glob("*.wav") if FSDD_NAME.match(p.name)) if root.is_dir() else []
+    if not files:
+        raise InputError(f"no FSDD files ({{digit}}_{{speaker}}_{{index}}.wav) in '{root}': set data.root to "
+                         "the recordings folder, e.g. ../shared/data/fsdd/recordings")
+    names = [str(d) for d in range(10)]
+    items = []
+    for p in files[: cfg.max_items]:
+        digit, speaker, _ = FSDD_NAME.match(p.name).groups()
+        items.append(Item(int(digit), speaker, str(p), read_mono(p, cfg.sample_rate_hz)))
+    return _split_by_speaker(items, cfg, names, seed)
+
+
+def _speaker_of(path: Path) -> str:
+    """Speaker id from a file name: Speech Commands ``{speaker}_nohash_{n}``, FSDD, else the stem."""
+    stem = path.stem
+    if "_nohash_" in stem:
+        return stem.split("_nohash_")[0]
+    m = FSDD_NAME.match(path.name)
+    return m.group(2) if m else stem
+
+
+def load_folder(cfg: DataConfig, seed: int = 0) -> Splits:
+    """``root/label/*.wav``; split by test/val speakers when given, else by a hash of the speaker."""
+    root = Path(cfg.root or "")
+    if not root.is_dir():
+        raise InputError(f"data folder '{root}' not found: set data.root to a folder of label/*.wav")
+    names = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "_"))
+                   and any(d.glob("*.wav")))
+    if not names:
+        raise InputError(f"no label folders with .wav files in '{root}': lay it out as label/*.wav")
+    items = []
+    for k, name in enumerate(names):
+        for p in sorted((root / name).glob("*.wav"))[: cfg.max_items]:
+            items.append(Item(k, _speaker_of(p), str(p)))
+    if cfg.test_speakers or cfg.val_speakers:
+        return _split_by_speaker(items, cfg, names, seed)
+    sp = Splits(labels=names, fs=cfg.sample_rate_hz)
+    for it in items:
+        h = _hash_fraction(it.speaker)
+        (sp.test if h < cfg.test_fraction else sp.val if h < cfg.test_fraction + cfg.val_fraction
+         else sp.train).append(it)
+    return sp
+
+
+def load_speech_commands(cfg: DataConfig, seed: int = 0) -> Splits:
+    """Google Speech Commands v2: ``root/word/*.wav`` + ``validation_list.txt``, ``testing_list.txt``."""
+    root = Path(cfg.root or "")
+    vl, tl = root / "validation_list.txt", root / "testing_list.txt"
+    if not (vl.is_file() and tl.is_file()):
+        raise InputError(f"'{root}' is not a Speech Commands folder (validation_list.txt and "
+                         "testing_list.txt missing): set data.root to the extracted dataset")
+    val_set, test_set = set(vl.read_text().split()), set(tl.read_text().split())
+    words = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(("_", ".")))
+    if cfg.words:
+        missing = [w for w in cfg.words if w not in words]
+        if missing:
+            raise InputError(f"words {missing} not in '{root}': choose from {', '.join(words)}")
+        words = list(cfg.words)
+    sp = Splits(labels=words, fs=cfg.sample_rate_hz)
+    for k, w in enumerate(words):
+        for p in sorted((root / w).glob("*.wav"))[: cfg.max_items]:
+            rel = f"{w}/{p.name}"
+            it = Item(k, _speaker_of(p), str(p))
+            (sp.test if rel in test_set else sp.val if rel in val_set else sp.train).append(it)
+    return sp
+
+
+def load_synthetic(cfg: DataConfig, seed: int = 0) -> Splits:
+    """espeak-ng keywords: every word × voice × rate × pitch via ``neuroaudio.sim.speech.synthesize``.
+
+    The "speaker" of an item is its voice; ``test_voices`` are held out (else a random
+    ``test_fraction``/``val_fraction`` of the items).
+    """
+    if not cfg.words:
+        raise InputError("data.words is empty: list the keywords to synthesise, e.g. words: [yes, no]")
+    try:
+        from ..sim.speech import synthesize
+    except ImportError:
+        raise InputError("speech synthesis (neuroaudio.sim.speech) is not available in this install: "
+                         "use data.source fsdd, folder or speech_commands") from None
+    items = []
+    for k, word in enumerate(cfg.words):
+        for voice in cfg.voices:
+            for rate in cfg.rates_wpm:
+                for pitch in cfg.pitches:
+                    x = synthesize(word, voice=voice, rate_wpm=int(rate), pitch=int(pitch),
+                                   fs=cfg.sample_rate_hz)
+                    items.append(Item(k, voice, None, np.asarray(x, np.float32)))
+    if cfg.test_voices:
+        sub = DataConfig(**{**cfg.__dict__, "test_speakers": list(cfg.test_voices)})
+        return _split_by_speaker(items, sub, list(cfg.words), seed)
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(items))
+    n_te, n_va = int(cfg.test_fraction * len(items)), int(cfg.val_fraction * len(items))
+    return Splits(list(cfg.words), cfg.sample_rate_hz, train=[items[i] for i in idx[n_te + n_va:]],
+                  val=[items[i] for i in idx[n_te:n_te + n_va]], test=[items[i] for i in idx[:n_te]])
+
+
+LOADERS = {"fsdd": load_fsdd, "folder": load_folder, "speech_commands": load_speech_commands,
+           "synthetic": load_synthetic}
+
+
+def load_splits(cfg: DataConfig, seed: int = 0) -> Splits:
+    """The data of a config, split into train/val/test (see module docstring)."""
+    sp = LOADERS[cfg.source](cfg, seed)
+    if not sp.train:
+        raise InputError(f"no training items from data.source {cfg.source} at '{cfg.root}': check "
+                         "the folder and the held-out speakers")
+    return sp
+
+
+def item_audio(it: Item, fs: int) -> np.ndarray:
+    if it.audio is None:
+        return read_mono(it.path, fs)
+    return it.audio
+
+
+def place(x: np.ndarray, n: int, offset: int | None = None) -> np.ndarray:
+    """Fit a clip into ``n`` samples: zero-pad around it (centred unless ``offset``) or crop."""
+    out = np.zeros(n, np.float32)
+    if len(x) >= n:
+        start = (len(x) - n) // 2 if offset is None else min(max(offset, 0), len(x) - n)
+        return x[start:start + n].astype(np.float32)
+    start = (n - len(x)) // 2 if offset is None else min(max(offset, 0), n - len(x))
+    out[start:start + len(x)] = x
+    return out
+
+
+def augment_clip(x: np.ndarray, n: int, fs: int, aug: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Training view of a clip: speed (resampling by linear interpolation), random placement with
+    shift, gain, white noise at a random SNR. Returns ``[n]`` float32."""
+    lo, hi = aug.speed
+    if hi > lo:
+        f = rng.uniform(lo, hi)
+        m = max(2, int(round(len(x) / f)))
+        x = np.interp(np.linspace(0, len(x) - 1, m), np.arange(len(x)), x).astype(np.float32)
+    slack = n - len(x)
+    shift = int(aug.shift_s * fs)
+    centre = slack // 2
+    off = centre + int(rng.integers(-shift, shift + 1))
+    if slack >= 0:
+        off = min(max(off, 0), slack)
+        y = place(x, n, off)
+    else:
+        y = place(x, n, -off)
+    y = y * 10 ** (rng.uniform(-aug.gain_db, aug.gain_db) / 20)
+    if rng.random() < aug.noise_prob:
+        p = float(np.mean(x**2)) + 1e-12
+        snr = rng.uniform(*aug.noise_snr_db)
+        y = y + rng.standard_normal(n).astype(np.float32) * np.sqrt(p / 10 ** (snr / 10))
+    return y.astype(np.float32)
+
+
+def make_batch(items: list[Item], fs: int, n: int, aug: AugmentConfig | None = None,
+               rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Clips ``[B, n]`` float32 and labels ``[B]`` int64 (augmented when ``aug`` is given)."""
+    xs = []
+    for it in items:
+        a = item_audio(it, fs)
+        xs.append(augment_clip(a, n, fs, aug, rng) if aug is not None else place(a, n))
+    return np.stack(xs), np.array([it.label for it in items], np.int64)

@@ -1,0 +1,213 @@
+"""Training a keyword model from a :class:`KWSConfig`: seeds, resume, CSV log, curves, checkpoints.
+
+Outputs in ``cfg.out_dir``: ``last.pt`` (every epoch, for ``resume``), ``model.pt`` (the epoch with
+the best validation accuracy, with test metrics added at the end), ``log.csv`` (one row per
+epoch), ``curve.png`` (learning curves), ``metrics.json`` and ``confusion.png`` (test split).
+
+Loss: cross-entropy (label smoothing) + ``rate_weight`` · Σ_layers max(0, rate − rate_target)²,
+which keeps the spiking layers sparse. AdamW with a cosine learning-rate decay per step.
+Augmentation per epoch is seeded by (seed, epoch), so a resumed run sees the same data.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..io_utils import atomic_path, write_json_atomic
+from .checkpoint import KWSModel, code_revision, read_checkpoint, save_checkpoint
+from .config import KWSConfig, config_to_dict
+from .data import Splits, load_splits, make_batch
+from .evaluate import evaluate_items, plot_confusion
+
+log = logging.getLogger("neuroaudio")
+
+LOG_FIELDS = ["epoch", "train_loss", "train_acc", "val_acc", "val_rate", "lr", "seconds"]
+
+
+def spec_mask(feats: torch.Tensor, freq_mask: int, time_mask: int, gen: torch.Generator) -> torch.Tensor:
+    """SpecAugment-style: one random band of ≤ freq_mask features and ≤ time_mask steps set to the
+    clip's minimum (log-mel only)."""
+    b, f, t = feats.shape
+    out = feats.clone()
+    low = feats.amin(dim=(1, 2))
+    for i in range(b):
+        if freq_mask > 0 and f > freq_mask:
+            w = int(torch.randint(0, freq_mask + 1, (1,), generator=gen))
+            s = int(torch.randint(0, f - w + 1, (1,), generator=gen))
+            out[i, s:s + w] = low[i]
+        if time_mask > 0 and t > time_mask:
+            w = int(torch.randint(0, time_mask + 1, (1,), generator=gen))
+            s = int(torch.randint(0, t - w + 1, (1,), generator=gen))
+            out[i, :, s:s + w] = low[i]
+    return out
+
+
+def plot_curves(rows: list[dict[str, Any]], path: str | Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [r["epoch"] for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax[0].plot(ep, [r["train_loss"] for r in rows])
+    ax[0].set_xlabel("epoch")
+    ax[0].set_ylabel("training loss")
+    ax[1].plot(ep, [100 * r["train_acc"] for r in rows], label="train")
+    ax[1].plot(ep, [100 * r["val_acc"] for r in rows], label="validation")
+    ax[1].plot(ep, [100 * r["val_rate"] for r in rows], "--", label="firing rate (%)")
+    ax[1].set_xlabel("epoch")
+    ax[1].set_ylabel("%")
+    ax[1].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"), disable=not enabled,
+                    transient=False)
+
+
+def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Splits | None = None
+          ) -> dict[str, Any]:
+    """Train (or resume) the model of ``cfg``; returns the final metrics (see module docstring)."""
+    torch.set_num_threads(max(1, cfg.train.threads))
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sp = splits if splits is not None else load_splits(cfg.data, cfg.seed)
+    fs = sp.fs
+    clip = int(round(cfg.data.clip_s * fs))
+    ck = {"config": config_to_dict(cfg), "labels": list(sp.labels), "sample_rate_hz": fs,
+          "clip_samples": clip, "code_revision": code_revision(), "metrics": {}, "epoch": 0}
+    model = KWSModel(ck)
+    opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    rows: list[dict[str, Any]] = []
+    best = -1.0
+    start = 0
+    last = out / "last.pt"
+    if resume and last.is_file():
+        prev = read_checkpoint(last)
+        if _same_run(prev["config"], ck["config"]) and prev["labels"] == ck["labels"]:
+            model.net.load_state_dict(prev["state_dict"])
+            opt.load_state_dict(prev["optimizer"])
+            rows = list(prev.get("history", []))
+            best = float(prev.get("best_val_acc", -1.0))
+            start = int(prev["epoch"])
+            log.warning("resuming %s at epoch %d", last, start)
+        else:
+            log.warning("%s was trained with another config; starting afresh", last)
+    steps_per_epoch = math.ceil(len(sp.train) / cfg.train.batch_size)
+    total = steps_per_epoch * cfg.train.epochs
+    aug = cfg.train.augment
+    val_items = sp.val or sp.train[: max(1, len(sp.train) // 10)]
+    with _progress(progress) as bar:
+        task = bar.add_task(cfg.name, total=total, completed=start * steps_per_epoch, info="")
+        for epoch in range(start, cfg.train.epochs):
+            t0 = time.perf_counter()
+            rng = np.random.default_rng([cfg.seed, epoch])
+            gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+            order = rng.permutation(len(sp.train))
+            model.train()
+            loss_sum, correct, seen = 0.0, 0, 0
+            for b in range(steps_per_epoch):
+                step = epoch * steps_per_epoch + b
+                lr = cfg.train.lr * 0.5 * (1 + math.cos(math.pi * step / max(total, 1)))
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                batch = [sp.train[i] for i in order[b * cfg.train.batch_size:(b + 1) * cfg.train.batch_size]]
+                x, y = make_batch(batch, fs, clip, aug, rng)
+                feats = model.frontend(torch.from_numpy(x))
+                if cfg.frontend.kind == "logmel":
+                    feats = spec_mask(feats, aug.freq_mask, aug.time_mask, gen)
+                logits, spikes = model.net(feats)
+                yt = torch.from_numpy(y)
+                loss = torch.nn.functional.cross_entropy(logits, yt,
+                                                         label_smoothing=cfg.train.label_smoothing)
+                if spikes and cfg.train.rate_weight > 0:
+                    excess = (torch.stack([s.mean() for s in spikes]) - cfg.train.rate_target).clamp_min(0)
+                    loss = loss + cfg.train.rate_weight * excess.pow(2).sum()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.net.parameters(), 5.0)
+                opt.step()
+                loss_sum += float(loss.detach()) * len(batch)
+                correct += int((logits.argmax(-1) == yt).sum())
+                seen += len(batch)
+                bar.update(task, advance=1, info=f"epoch {epoch + 1} loss {loss_sum / seen:.3f} "
+                                                 f"acc {correct / seen:.3f}")
+            ev = evaluate_items(model, val_items)
+            row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                   "val_acc": ev["accuracy"], "val_rate": ev["mean_firing_rate"], "lr": lr,
+                   "seconds": time.perf_counter() - t0}
+            rows.append(row)
+            bar.update(task, info=f"epoch {epoch + 1} val acc {ev['accuracy']:.3f} rate "
+                                  f"{ev['mean_firing_rate']:.3f}")
+            state = {k: v.detach().clone() for k, v in model.net.state_dict().items()}
+            if ev["accuracy"] >= best:
+                best = ev["accuracy"]
+                save_checkpoint(out / "model.pt", {**ck, "state_dict": state, "epoch": epoch + 1,
+                                                   "metrics": {"val_accuracy": best,
+                                                               "val_firing_rate": ev["mean_firing_rate"]}})
+            save_checkpoint(last, {**ck, "state_dict": state, "optimizer": opt.state_dict(),
+                                   "epoch": epoch + 1, "history": rows, "best_val_acc": best})
+            _write_log(out / "log.csv", rows)
+            if (epoch + 1) % 10 == 0:
+                plot_curves(rows, out / "curve.png", cfg.name)
+    if rows:
+        plot_curves(rows, out / "curve.png", cfg.name)
+    return finish(cfg, sp, out, rows)
+
+
+def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Configs equal up to ``train.epochs`` (a run may be extended by resuming with more epochs;
+    the cosine schedule then follows the new total)."""
+    def strip(c):
+        return {**c, "train": {k: v for k, v in c["train"].items() if k != "epochs"}}
+
+    return strip(a) == strip(b)
+
+
+def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+
+
+def finish(cfg: KWSConfig, sp: Splits, out: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Evaluate the best model on the test split; store metrics in ``model.pt`` and ``metrics.json``."""
+    best = read_checkpoint(out / "model.pt")
+    model = KWSModel(best)
+    model.net.load_state_dict(best["state_dict"])
+    metrics: dict[str, Any] = dict(best["metrics"])
+    metrics["epochs"] = len(rows)
+    metrics["train_seconds"] = float(sum(r["seconds"] for r in rows))
+    metrics["n_params"] = int(sum(p.numel() for p in model.net.parameters()))
+    metrics["n_train"], metrics["n_val"], metrics["n_test"] = len(sp.train), len(sp.val), len(sp.test)
+    if sp.test:
+        ev = evaluate_items(model, sp.test)
+        metrics.update({"test_accuracy": ev["accuracy"], "test_firing_rates": ev["firing_rates"],
+                        "test_mean_firing_rate": ev["mean_firing_rate"],
+                        "test_energy_pj_per_clip": ev["energy_pj_per_clip"],
+                        "test_energy_dense_pj_per_clip": ev["energy_dense_pj_per_clip"],
+                        "test_confusion": ev["confusion"]})
+        plot_confusion(ev["confusion"], sp.labels, out / "confusion.png", title=cfg.name)
+    save_checkpoint(out / "model.pt", {**best, "metrics": metrics})
+    write_json_atomic(out / "metrics.json", {"name": cfg.name, "labels": sp.labels, **metrics})
+    return metrics

@@ -1,0 +1,169 @@
+"""Keyword spotting: a tiny D-RF network learns a two-word synthetic task; checkpoints, resume,
+detection times, the CLI and folder evaluation."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from neuroaudio.audio import write_audio
+from neuroaudio.kws.checkpoint import load_model, read_checkpoint
+from neuroaudio.kws.config import config_from_dict, load_config
+from neuroaudio.kws.data import Item, Splits, load_folder, load_fsdd
+from neuroaudio.kws.evaluate import evaluate_items
+from neuroaudio.kws.frontend import Frontend, mel_filterbank
+from neuroaudio.kws.infer import detect
+from neuroaudio.kws.train import train
+
+from .conftest import REPO, run_cli
+
+FS = 8000
+
+
+def chirp(direction: int, rng, dur=0.3):
+    """'Word' 0: rising chirp 500→1800 Hz; 'word' 1: falling. Random length, level and noise."""
+    d = dur * rng.uniform(0.8, 1.2)
+    t = np.arange(int(d * FS)) / FS
+    f0, f1 = (500, 1800) if direction == 0 else (1800, 500)
+    phase = 2 * np.pi * (f0 * t + (f1 - f0) * t**2 / (2 * d))
+    x = np.sin(phase) * np.hanning(len(t)) * rng.uniform(0.05, 0.5)
+    return (x + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def chirp_items(n, seed):
+    rng = np.random.default_rng(seed)
+    return [Item(k % 2, f"s{k % 5}", None, chirp(k % 2, rng)) for k in range(n)]
+
+
+CFG = {
+    "name": "chirps", "seed": 0,
+    "data": {"source": "folder", "sample_rate_hz": FS, "clip_s": 0.5},
+    "frontend": {"kind": "logmel", "n_mels": 20, "n_fft": 256, "hop": 80},
+    "model": {"neuron": "drf", "width": 16, "depth": 1,
+              "neuron_kwargs": {"branches": 4, "tau_range": [2, 16], "freq_range": [0.0, 0.25]}},
+    "train": {"epochs": 12, "batch_size": 16, "lr": 0.01, "augment": {"speed": [0.95, 1.05]}},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kws")
+    cfg = config_from_dict({**CFG, "out_dir": str(out)})
+    sp = Splits(["up", "down"], FS, train=chirp_items(160, 1), val=chirp_items(40, 2),
+                test=chirp_items(60, 3))
+    metrics = train(cfg, resume=False, progress=False, splits=sp)
+    return out, metrics, sp
+
+
+def test_tiny_drf_model_learns_two_word_task(trained):
+    out, metrics, sp = trained
+    assert metrics["test_accuracy"] >= 0.9
+    assert 0 < metrics["test_mean_firing_rate"] < 0.3
+    assert metrics["test_energy_pj_per_clip"] < metrics["test_energy_dense_pj_per_clip"]
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert len(rows) == 12 and float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    assert (out / "curve.png").stat().st_size > 0 and (out / "confusion.png").stat().st_size > 0
+
+
+def test_checkpoint_is_self_contained_and_safe(trained):
+    out, metrics, sp = trained
+    ck = torch.load(out / "model.pt", weights_only=True)           # no pickled code needed
+    assert ck["labels"] == ["up", "down"] and ck["sample_rate_hz"] == FS and ck["clip_samples"] == 4000
+    assert ck["config"]["model"]["neuron"] == "drf" and ck["code_revision"]
+    json.dumps(ck["config"])
+    assert ck["metrics"]["test_accuracy"] == metrics["test_accuracy"]
+    m = load_model(out / "model.pt")
+    ev = evaluate_items(m, sp.test)
+    assert ev["accuracy"] == pytest.approx(metrics["test_accuracy"])
+
+
+def test_resume_continues_from_last_epoch(tmp_path):
+    cfg_d = {**CFG, "out_dir": str(tmp_path), "train": {**CFG["train"], "epochs": 1}}
+    sp = Splits(["up", "down"], FS, train=chirp_items(32, 1), val=chirp_items(8, 2))
+    train(config_from_dict(cfg_d), resume=True, progress=False, splits=sp)
+    first = read_checkpoint(tmp_path / "last.pt")["history"]
+    cfg_d["train"] = {**cfg_d["train"], "epochs": 2}
+    train(config_from_dict(cfg_d), resume=True, progress=False, splits=sp)
+    ck = read_checkpoint(tmp_path / "last.pt")
+    assert ck["epoch"] == 2 and len(ck["history"]) == 2
+    assert ck["history"][0] == first[0]                  # epoch 1 was not trained again
+    cfg_d["model"] = {**CFG["model"], "width": 8}        # another model: starts afresh
+    train(config_from_dict(cfg_d), resume=True, progress=False, splits=sp)
+    assert read_checkpoint(tmp_path / "last.pt")["history"][0] != first[0]
+
+
+def test_detect_finds_words_at_their_times(trained):
+    out, _, _ = trained
+    m = load_model(out / "model.pt")
+    rng = np.random.default_rng(7)
+    x = 0.003 * rng.standard_normal(3 * FS).astype(np.float32)
+    for k, t0 in ((1, 0.5), (0, 2.0)):
+        c = chirp(k, rng)
+        x[int(t0 * FS):int(t0 * FS) + len(c)] += c
+    dets = detect(m, x, threshold=0.6, hop_s=0.05)
+    assert [d.label for d in dets] == ["down", "up"]
+    for d, t0 in zip(dets, (0.5, 2.0), strict=True):
+        assert d.t_start_s - 0.05 <= t0 + 0.15 <= d.t_end_s + 0.05   # the chirp lies in the window
+
+
+def test_cli_kws_and_evaluate_folder(trained, tmp_path):
+    out, _, _ = trained
+    rng = np.random.default_rng(11)
+    for k, name in enumerate(["up", "down"]):
+        for i in range(6):
+            write_audio(tmp_path / "clips" / name / f"spk{i}_nohash_{i}.wav", chirp(k, rng)[:, None], FS)
+    r = run_cli("kws", tmp_path / "clips" / "down" / "spk0_nohash_0.wav", "--model", out / "model.pt",
+                "--format", "json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["detections"][0]["label"] == "down" and res["status"] == "ok"
+    r = run_cli("kws", tmp_path / "missing.wav", "--model", out / "model.pt")
+    assert r.returncode == 2 and "error" in r.stderr
+    r = run_cli("kws-evaluate", tmp_path / "clips", "--model", out / "model.pt", "--out", tmp_path / "ev")
+    assert r.returncode == 0, r.stderr
+    met = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert met["n"] == 12 and met["accuracy"] >= 0.8 and len(met["firing_rates"]) == 2
+    assert (tmp_path / "ev" / "confusion.png").is_file()
+    r = run_cli("kws", tmp_path / "clips" / "up" / "spk0_nohash_0.wav", "--model", tmp_path / "nope.pt")
+    assert r.returncode == 2 and "not found" in r.stderr
+
+
+def test_loaders_split_by_speaker(tmp_path):
+    rng = np.random.default_rng(0)
+    for d in range(3):
+        for spk in ("ann", "bob", "cy"):
+            for i in range(2):
+                write_audio(tmp_path / "fsdd" / f"{d}_{spk}_{i}.wav", chirp(d % 2, rng)[:, None], FS)
+                write_audio(tmp_path / "fold" / f"w{d}" / f"{spk}_nohash_{i}.wav", chirp(0, rng)[:, None],
+                            FS)
+    cfg = config_from_dict({"data": {"source": "fsdd", "root": str(tmp_path / "fsdd"),
+                                     "test_speakers": ["cy"], "val_speakers": ["bob"]}}).data
+    sp = load_fsdd(cfg)
+    assert {it.speaker for it in sp.test} == {"cy"} and {it.speaker for it in sp.val} == {"bob"}
+    assert {it.speaker for it in sp.train} == {"ann"} and len(sp.train) == 6
+    assert sp.labels[:3] == ["0", "1", "2"]
+    cfg = config_from_dict({"data": {"source": "folder", "root": str(tmp_path / "fold"),
+                                     "test_speakers": ["ann"]}}).data
+    sp = load_folder(cfg)
+    assert sp.labels == ["w0", "w1", "w2"] and {it.speaker for it in sp.test} == {"ann"}
+    assert len(sp.train) + len(sp.val) == 12
+    from neuroaudio.errors import InputError
+
+    with pytest.raises(InputError, match="speaker 'zed'"):
+        load_fsdd(config_from_dict({"data": {"root": str(tmp_path / "fsdd"), "test_speakers": ["zed"]}}).data)
+
+
+def test_logmel_frontend_is_level_independent_and_mel_bank_covers_band():
+    fb = mel_filterbank(256, 20, FS)
+    assert fb.shape == (20, 129) and (fb.sum(0)[3:-3] > 0).all()
+    fe = Frontend(config_from_dict({}).frontend, FS)
+    x = torch.from_numpy(chirp(0, np.random.default_rng(0))[None])
+    torch.testing.assert_close(fe(x), fe(10 * x), atol=1e-4, rtol=0)
+    assert fe(x).shape == (1, 40, fe.n_frames(x.shape[-1]))
+
+
+def test_shipped_pipeline_config_is_valid():
+    cfg = load_config(REPO / "pipelines" / "kws_drf.yaml", ["train.epochs=2"])
+    assert cfg.model.neuron == "drf" and cfg.train.epochs == 2 and cfg.data.sample_rate_hz == 8000
