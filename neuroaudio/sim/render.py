@@ -30,7 +30,7 @@ from scipy import fft as sfft
 from .. import SPEED_OF_SOUND_M_S
 from .config import SimConfig
 from .scene import ClipPlan, RoomPlan
-from .signals import render_signal
+from .signals import render_signal, render_spectrum
 
 
 @dataclass
@@ -44,6 +44,8 @@ class RoomResponses:
         nfft: FFT length of the target images.
         rir_len: longest RIR (samples).
         rirs: the time-domain RIRs ``[sources][mics] -> [taps]`` (targets first, then noise positions).
+        lead: samples cut from the start of each image so that sound emitted at clip time 0
+            reaches a mic at ``distance / c`` (:func:`rir_lead`).
     """
 
     target_fft: np.ndarray
@@ -51,6 +53,7 @@ class RoomResponses:
     nfft: int
     rir_len: int
     rirs: list[list[np.ndarray]]
+    lead: int
 
 
 def pra_room(cfg: SimConfig, room: RoomPlan):
@@ -69,12 +72,11 @@ def pra_room(cfg: SimConfig, room: RoomPlan):
 def room_rirs(cfg: SimConfig, room: RoomPlan) -> list[list[np.ndarray]]:
     """RIRs ``[sources][mics] -> [taps]`` of the targets then the noise positions (one simulation).
 
-    pyroomacoustics centres its fractional-delay filters on a fixed lead of
-    ``frac_delay_length // 2`` samples; that lead is cut so that an RIR's tap ``k`` is ``k / fs``
-    seconds after emission (the direct path arrives at ``distance / c``).
+    As pyroomacoustics makes them: tap ``k`` is ``k / fs - lead / fs`` seconds after emission, with
+    ``lead = frac_delay_length // 2`` (:func:`rir_lead`), the centre of its fractional-delay
+    filters; the taps before the lead are not zero (its zero-phase high-pass filter), so the RIRs
+    are kept whole and the lead is removed from the rendered output instead.
     """
-    import pyroomacoustics as pra
-
     r = pra_room(cfg, room)
     for t in room.targets:
         r.add_source(list(t.position_m))
@@ -82,27 +84,32 @@ def room_rirs(cfg: SimConfig, room: RoomPlan) -> list[list[np.ndarray]]:
         for p in pts:
             r.add_source(list(p))
     r.compute_rir()
-    lead = pra.constants.get("frac_delay_length") // 2
-    n_src = len(r.sources)
-    return [[np.asarray(r.rir[m][s][lead:], dtype=np.float64) for m in range(len(room.mics_m))]
-            for s in range(n_src)]
+    return [[np.asarray(r.rir[m][s], dtype=np.float64) for m in range(len(room.mics_m))]
+            for s in range(len(r.sources))]
 
 
-def _fold(h: np.ndarray, n: int) -> np.ndarray:
-    """Fold an RIR modulo ``n`` (circular convolution over ``n`` samples)."""
+def rir_lead() -> int:
+    """Samples by which pyroomacoustics RIRs lead the physical propagation time."""
+    import pyroomacoustics as pra
+
+    return int(pra.constants.get("frac_delay_length")) // 2
+
+
+def _fold(h: np.ndarray, n: int, lead: int) -> np.ndarray:
+    """Fold an RIR modulo ``n`` (circular convolution over ``n`` samples), advanced by ``lead``."""
     out = np.zeros(n)
     for k in range(0, len(h), n):
         seg = h[k:k + n]
         out[:len(seg)] += seg
-    return out
+    return np.roll(out, -lead)
 
 
 def room_responses(cfg: SimConfig, room: RoomPlan) -> RoomResponses:
     """Compute a room's RIRs once and transform them for all of its clips."""
     rirs = room_rirs(cfg, room)
-    n = cfg.n_samples
+    n, lead = cfg.n_samples, rir_lead()
     rir_len = max(len(h) for src in rirs for h in src)
-    nfft = sfft.next_fast_len(n + rir_len - 1, real=True)
+    nfft = sfft.next_fast_len(n + lead + rir_len - 1, real=True)
     n_t = len(room.targets)
     tgt = np.stack([np.stack([sfft.rfft(h, nfft) for h in rirs[s]]) for s in range(n_t)])
     noise_fft: list[np.ndarray | None] = []
@@ -111,10 +118,10 @@ def room_responses(cfg: SimConfig, room: RoomPlan) -> RoomResponses:
         if len(pts) == 0:
             noise_fft.append(None)
             continue
-        noise_fft.append(np.stack([np.stack([sfft.rfft(_fold(h, n)) for h in rirs[s + k]])
+        noise_fft.append(np.stack([np.stack([sfft.rfft(_fold(h, n, lead)) for h in rirs[s + k]])
                                    for k in range(len(pts))]))
         s += len(pts)
-    return RoomResponses(tgt, noise_fft, nfft, rir_len, rirs)
+    return RoomResponses(tgt, noise_fft, nfft, rir_len, rirs, lead)
 
 
 @dataclass
@@ -135,7 +142,8 @@ def render_clip(cfg: SimConfig, room: RoomPlan, resp: RoomResponses, clip: ClipP
     """Render one clip of a room from its plan (pure: same inputs, same samples)."""
     n, fs = cfg.n_samples, cfg.fs
     s = render_signal(clip.source, n, fs)
-    img = sfft.irfft(sfft.rfft(s, resp.nfft)[None, :] * resp.target_fft[clip.target], resp.nfft)[:, :n].T
+    spec = sfft.rfft(s, resp.nfft)[None, :] * resp.target_fft[clip.target]
+    img = sfft.irfft(spec, resp.nfft)[:, resp.lead:resp.lead + n].T
     p_src = float(np.mean(img ** 2))
     if not p_src > 0:
         raise RuntimeError(f"clip {clip.index}: the source signal is silent ({clip.source['name']})")
@@ -146,7 +154,7 @@ def render_clip(cfg: SimConfig, room: RoomPlan, resp: RoomResponses, clip: ClipP
         else:
             spec = 0
             for k, rec in enumerate(recipes):  # sum the positions in the frequency domain
-                spec = spec + sfft.rfft(render_signal(rec, n, fs))[None, :] * h[k]
+                spec = spec + render_spectrum(rec, n, fs)[None, :] * h[k]
             part = sfft.irfft(spec, n).T
         p = float(np.mean(part ** 2))
         if p > 0:

@@ -75,12 +75,6 @@ def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str) -> tuple
 
 def _worker_init() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def _check_out_dir(cfg: SimConfig, out: Path) -> None:

@@ -15,8 +15,9 @@ Kinds (``SignalConfig.kind``):
   variant, rate (words per minute) and pitch.
 - ``folder``: recordings from a folder (any format soundfile reads; mixed to mono, resampled with
   ``resample_poly``); random files with short gaps until the clip is full, each at the same RMS.
-- ``white``, ``pink`` (power ~ 1/f), ``brown`` (power ~ 1/f^2): stationary Gaussian noise shaped
-  in the frequency domain (above 20 Hz).
+- ``white``, ``pink`` (power ~ 1/f), ``brown`` (power ~ 1/f^2): stationary Gaussian noise made
+  in the frequency domain (coloured kinds above 20 Hz); a clip-long period, so its circular
+  convolution with an RIR is the steady state.
 - ``babble``: several espeak talkers summed (equal RMS, random offsets): non-stationary speech-like
   noise.
 - ``am``: amplitude-modulated noise, ``carrier * (1 + depth * sin(2 pi f_m t + phi)) / (1 + depth)``
@@ -68,7 +69,7 @@ def _plan_speech(cfg: SignalConfig, rng: np.random.Generator, duration_s: float)
     rate = int(round(_uniform(rng, cfg.rate_wpm)))
     pitch = int(round(_uniform(rng, cfg.pitch)))
     words = cfg.word_list() or WORDS
-    n_words = max(1, int(np.ceil(duration_s * rate / 60.0)) + 1)
+    n_words = max(1, int(np.ceil(duration_s * rate / 60.0)))  # espeak's words last > 60/rate s
     text = " ".join(str(words[i]) for i in rng.integers(len(words), size=n_words))
     lead_s = _uniform(rng, (0.0, min(0.1, duration_s / 4)))
     return {"kind": "speech", "text": text, "voice": voice, "rate_wpm": rate, "pitch": pitch,
@@ -136,21 +137,34 @@ def _rms_normalise(x: np.ndarray) -> np.ndarray:
     return x / r if r > 0 else x
 
 
-def coloured_noise(rng: np.random.Generator, n: int, fs: int, exponent: float) -> np.ndarray:
-    """Gaussian noise with power spectrum ~ 1/f**exponent above 20 Hz (0 white, 1 pink, 2 brown).
+def coloured_noise_spectrum(rng: np.random.Generator, n: int, fs: int, exponent: float) -> np.ndarray:
+    """rFFT ``[n // 2 + 1]`` of Gaussian noise of ``n`` samples with power ~ 1/f**exponent.
 
-    Shaped in the frequency domain (one rFFT); unit RMS; shape ``[n]``.
+    Made directly in the frequency domain (0 white, 1 pink, 2 brown; coloured kinds are shaped
+    above 20 Hz), scaled so that the time signal ``irfft(X, n)`` has unit RMS.
     """
-    if exponent == 0:
-        return rng.standard_normal(n)
-    m = n + (n % 2)
-    spec = rng.standard_normal(m // 2 + 1) + 1j * rng.standard_normal(m // 2 + 1)
-    f = np.fft.rfftfreq(m, 1.0 / fs)
-    gain = np.zeros_like(f)
-    keep = f >= NOISE_LOW_CUT_HZ
-    gain[keep] = f[keep] ** (-exponent / 2)
-    x = np.fft.irfft(spec * gain, m)[:n]
-    return _rms_normalise(x)
+    k = n // 2 + 1
+    spec = rng.standard_normal(k) + 1j * rng.standard_normal(k)
+    spec[0] = spec[0].real
+    if n % 2 == 0:
+        spec[-1] = spec[-1].real
+    if exponent:
+        f = np.fft.rfftfreq(n, 1.0 / fs)
+        gain = np.zeros_like(f)
+        keep = f >= NOISE_LOW_CUT_HZ
+        gain[keep] = f[keep] ** (-exponent / 2)
+        spec *= gain
+    w = np.full(k, 2.0)
+    w[0] = 1.0
+    if n % 2 == 0:
+        w[-1] = 1.0
+    power = float(np.sum(w * np.abs(spec) ** 2)) / n ** 2
+    return spec / np.sqrt(power) if power > 0 else spec
+
+
+def coloured_noise(rng: np.random.Generator, n: int, fs: int, exponent: float) -> np.ndarray:
+    """Unit-RMS Gaussian noise ``[n]`` with power ~ 1/f**exponent (see :func:`coloured_noise_spectrum`)."""
+    return np.fft.irfft(coloured_noise_spectrum(rng, n, fs, exponent), n)
 
 
 _EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
@@ -230,6 +244,15 @@ def render_signal(recipe: Recipe, n: int, fs: int) -> np.ndarray:
     if kind == "impulsive":
         return _render_impulsive(recipe, n, fs)
     raise ValueError(f"unknown signal kind {kind!r}")
+
+
+def render_spectrum(recipe: Recipe, n: int, fs: int) -> np.ndarray:
+    """``rfft(render_signal(recipe, n, fs))``, ``[n // 2 + 1]`` complex; stationary noises are made
+    directly in the frequency domain (no transform at all)."""
+    if recipe["kind"] in _EXPONENTS:
+        rng = np.random.default_rng(recipe["seed"])
+        return coloured_noise_spectrum(rng, n, fs, _EXPONENTS[recipe["kind"]])
+    return np.fft.rfft(render_signal(recipe, n, fs))
 
 
 # ------------------------------------------------------------------------------------------------
