@@ -47,11 +47,11 @@ def classical_methods() -> list[str]:
     return [m for m in names if m in CLASSICAL] + [m for m in names if m.startswith("pra-")]
 
 
-def simulate(config: Path, clips: Path, workers: int) -> Path:
-    """Run (or resume) the simulator; return the manifest."""
+def simulate(config: Path, clips: Path, workers: int, limit: int | None = None) -> Path:
+    """Run (or resume) the simulator (the first ``limit`` clips only, if given); the manifest."""
     manifest = clips / "manifest.csv"
     cmd = [sys.executable, str(REPO / "cli.py"), "simulate", str(config), "--out", str(clips),
-           "--workers", str(workers)]
+           "--workers", str(workers)] + (["--limit", str(limit)] if limit else [])
     t0 = time.perf_counter()
     r = subprocess.run(cmd, cwd=REPO)
     if r.returncode != 0 or not manifest.is_file():
@@ -123,7 +123,7 @@ def main() -> None:
     args = ap.parse_args()
 
     methods = [m for m in args.methods.split(",") if m] or classical_methods()
-    manifest = simulate(args.config, args.root / "clips", args.sim_workers)
+    manifest = simulate(args.config, args.root / "clips", args.sim_workers, args.limit)
     out = args.root / "eval"
     if args.limit:
         manifest = subset_manifest(manifest, args.limit)

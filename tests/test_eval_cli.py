@@ -21,9 +21,6 @@ def test_bad_manifest_exits_2_with_one_line(tmp_path):
     r = run_cli("evaluate", tmp_path / "nope.csv", "--array", "respeaker4", "--method", TINY,
                 "--out", tmp_path / "o")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no such file" in r.stderr
-    r = run_cli("evaluate", bad, "--array", "respeaker4", "--method", "no-such-method", "--out",
-                tmp_path / "o")
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_kill_9_then_resume_finishes_without_redoing_rows(tmp_path, rng):
@@ -32,7 +29,7 @@ def test_kill_9_then_resume_finishes_without_redoing_rows(tmp_path, rng):
     man = make_manifest(tmp_path, rng)          # 8 rows: 6 clips, a corrupt and a missing file
     out = tmp_path / "out"
     counter = tmp_path / "count.txt"
-    env = {**os.environ, "NEUROAUDIO_TEST_COUNTER": str(counter), "NEUROAUDIO_TEST_SLOW_S": "0.5"}
+    env = {**os.environ, "NEUROAUDIO_TEST_COUNTER": str(counter), "NEUROAUDIO_TEST_SLOW_S": "0.3"}
     args = [sys.executable, str(REPO / "cli.py"), "evaluate", str(man), "--array", "respeaker4",
             "--method", TINY, "--out", str(out), "--quiet"]
     proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.DEVNULL,

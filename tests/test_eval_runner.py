@@ -91,7 +91,7 @@ def test_evaluate_marks_bad_files_and_localizes_the_rest(tmp_path, rng):
 
 
 def test_workers_do_not_change_the_output(tmp_path, rng):
-    man = make_manifest(tmp_path, rng, n=4)
+    man = make_manifest(tmp_path, rng, n=2)
     evaluate(man, "respeaker4", [TINY], tmp_path / "w1", workers=1, plots=False, progress=False)
     evaluate(man, "respeaker4", [TINY], tmp_path / "w2", workers=2, plots=False, progress=False)
     assert (tmp_path / "w1/predictions.csv").read_bytes() == (tmp_path / "w2/predictions.csv").read_bytes()
@@ -109,7 +109,7 @@ class Interrupt(BaseException):
 
 
 def test_resume_after_interruption_skips_done_rows(tmp_path, rng, monkeypatch):
-    man = make_manifest(tmp_path, rng)
+    man = make_manifest(tmp_path, rng, n=4)   # clip0, clip1, corrupt, clip2, clip3, missing
     out = tmp_path / "out"
     counter = tmp_path / "count.txt"
     monkeypatch.setenv("NEUROAUDIO_TEST_COUNTER", str(counter))
@@ -121,25 +121,32 @@ def test_resume_after_interruption_skips_done_rows(tmp_path, rng, monkeypatch):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        evaluate(man, "respeaker4", [TINY], out, progress=False, on_result=stop_after_three)
+        evaluate(man, "respeaker4", [TINY], out, plots=False, progress=False, on_result=stop_after_three)
     assert not (out / "predictions.csv").exists()
     lines = (out / JOURNAL).read_text().splitlines()
     assert len(lines) == 3
-    computed_before = len(counter.read_text().splitlines())   # corrupt row: not computed
+    assert len(counter.read_text().splitlines()) == 2    # the corrupt file never reaches finish
     with open(out / JOURNAL, "a") as f:
-        f.write('{"i": 5, "path": "clip4.wav", "meth')   # a line torn by kill -9
-    res = evaluate(man, "respeaker4", [TINY], out, resume=True, progress=False)
-    assert (res.n_reused, res.n_computed) == (3, 5)
-    # only the 5 remaining rows ran (one of them the missing file, which never reaches finish)
-    assert len(counter.read_text().splitlines()) - computed_before == 4
+        f.write('{"i": 3, "path": "clip2.wav", "meth')   # a line torn by kill -9
+    res = evaluate(man, "respeaker4", [TINY], out, resume=True, plots=False, progress=False)
+    assert (res.n_reused, res.n_computed) == (3, 3)
+    # only the 3 remaining rows ran (one of them the missing file, which never reaches finish)
+    assert len(counter.read_text().splitlines()) == 2 + 2
     fresh = evaluate(man, "respeaker4", [TINY], tmp_path / "fresh", plots=False, progress=False)
     assert res.rows == [{**r, "time_s": r2["time_s"]} for r, r2 in zip(fresh.rows, res.rows, strict=True)]
     # resuming a finished run computes nothing; adding a method computes only that method
-    again = evaluate(man, "respeaker4", [TINY, BROKEN], out, resume=True, progress=False)
-    assert (again.n_reused, again.n_computed) == (8, 8)
+    again = evaluate(man, "respeaker4", [TINY, BROKEN], out, resume=True, plots=False, progress=False)
+    assert (again.n_reused, again.n_computed) == (6, 6)
     # failed rows are kept unless asked to retry them
-    retry = evaluate(man, "respeaker4", [TINY], out, resume=True, retry_failed=True, progress=False)
-    assert (retry.n_reused, retry.n_computed) == (6, 2)
+    retry = evaluate(man, "respeaker4", [TINY], out, resume=True, retry_failed=True, plots=False,
+                     progress=False)
+    assert (retry.n_reused, retry.n_computed) == (4, 2)
+    # once a method's code changes, its old rows are not reused
+    import neuroaudio.eval.runner as runner
+
+    monkeypatch.setattr(runner, "method_fingerprint", lambda m: "edited")
+    edited = evaluate(man, "respeaker4", [TINY], out, resume=True, plots=False, progress=False)
+    assert (edited.n_reused, edited.n_computed) == (0, 6)
 
 
 def test_resume_refuses_another_array(tmp_path, rng):
@@ -147,6 +154,10 @@ def test_resume_refuses_another_array(tmp_path, rng):
     evaluate(man, "respeaker4", [TINY], tmp_path / "o", plots=False, progress=False)
     with pytest.raises(InputError, match="--resume"):
         evaluate(man, "linear4", [TINY], tmp_path / "o", resume=True, progress=False)
+    with pytest.raises(InputError, match="unknown method 'nope'"):
+        evaluate(man, "respeaker4", [TINY, "nope"], tmp_path / "o2", progress=False)
+    with pytest.raises(InputError, match="--model"):
+        evaluate(man, "respeaker4", [TINY], tmp_path / "o2", model="m.pt", progress=False)
 
 
 @pytest.mark.parametrize("text, needle", [

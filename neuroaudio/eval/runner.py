@@ -27,7 +27,8 @@ Resume: every finished (row, method) result is appended to ``DIR/predictions.jou
 ``kill -9``) loses only the rows in flight. ``resume=True`` keeps the rows found in the journal
 and in a previous ``predictions.csv`` whose manifest row (index and path) is unchanged and runs
 only the rest; errors are recomputed against the current manifest's true azimuth. Rows that
-failed are kept too unless ``retry_failed=True``. A resumed run must use the same array
+failed are kept too unless ``retry_failed=True``. Rows of a method whose source code changed
+since (:func:`method_fingerprint`) are run again. A resumed run must use the same array
 geometry, channels and model (checked against ``run.json``); the method list may change (new
 methods run, dropped methods are left out). Without ``resume`` a run starts from scratch and
 removes the previous outputs in ``DIR``. The journal is deleted once the outputs are written.
@@ -172,8 +173,28 @@ def resolve_method(name: str) -> type[Localizer]:
 
 
 def _accepts(cls: type, kw: str) -> bool:
-    params = inspect.signature(cls.__init__).parameters.values()
-    return any(p.name == kw or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    """Whether ``cls(...)`` names the keyword ``kw`` (``**kwargs`` passed on to the base is not enough)."""
+    return kw in inspect.signature(cls.__init__).parameters
+
+
+def method_fingerprint(name: str) -> str:
+    """A hash of the source code of a method's class and its bases (base.py included).
+
+    A resumed run reuses a method's earlier rows only while this is unchanged, so editing a
+    method's code (tuning it) makes ``--resume`` run that method again instead of mixing old and
+    new results.
+    """
+    import hashlib
+
+    h = hashlib.sha1()
+    for klass in resolve_method(name).__mro__:
+        if klass is object or klass.__module__ == "abc":
+            continue
+        try:
+            h.update(Path(inspect.getsourcefile(klass) or "").read_bytes())
+        except (OSError, TypeError):
+            h.update(klass.__qualname__.encode())
+    return h.hexdigest()[:16]
 
 
 def build_localizers(cfg: EvalConfig) -> dict[str, Localizer]:
@@ -272,10 +293,15 @@ def _worker_task(i: int, audio: str, methods: list[str]) -> tuple[int, dict[str,
 
 
 # --- resume --------------------------------------------------------------------------------
-def _load_previous(out_dir: Path, manifest: Manifest, methods: Sequence[str], retry_failed: bool
-                   ) -> dict[tuple[int, str], dict[str, Any]]:
-    """Results already done: ``{(row index, method): {"pred", "confidence", "status", ...}}``."""
+def _load_previous(out_dir: Path, manifest: Manifest, fingerprints: dict[str, str],
+                   csv_fp: dict[str, str], retry_failed: bool) -> dict[tuple[int, str], dict[str, Any]]:
+    """Results already done: ``{(row index, method): {"pred", "confidence", "status", ...}}``.
+
+    Only rows made by the same code are kept: a ``predictions.csv`` row when ``csv_fp`` (from
+    run.json) matches the method's current fingerprint, a journal line when its own ``fp`` does.
+    """
     done: dict[tuple[int, str], dict[str, Any]] = {}
+    methods = [m for m in fingerprints if csv_fp.get(m) == fingerprints[m]]
     paths = [r["path"] for r in manifest.rows]
     pred_csv = out_dir / PREDICTIONS
     if pred_csv.is_file():
@@ -302,7 +328,8 @@ def _load_previous(out_dir: Path, manifest: Manifest, methods: Sequence[str], re
                     i, m = int(rec["i"]), str(rec["method"])
                 except (ValueError, KeyError, TypeError):
                     continue   # a line torn by a kill
-                if m in methods and 0 <= i < len(paths) and rec.get("path") == paths[i]:
+                if (m in fingerprints and rec.get("fp") == fingerprints[m] and 0 <= i < len(paths)
+                        and rec.get("path") == paths[i]):
                     done[(i, m)] = {k: rec.get(k) for k in ("pred", "confidence", "status", "time_s")}
     if retry_failed:
         done = {k: v for k, v in done.items() if v.get("status") == "ok"}
@@ -316,15 +343,17 @@ def _num(v: Any) -> float | None:
         return None
 
 
-def _check_same_run(out_dir: Path, cfg: EvalConfig) -> None:
+def _check_same_run(out_dir: Path, cfg: EvalConfig) -> dict[str, str]:
+    """Refuse to resume a run made with other settings; return its method fingerprints."""
     info = out_dir / RUN_INFO
     if not info.is_file():
-        return
+        return {}
     try:
-        old = json.loads(info.read_text(encoding="utf-8"))["config"]
+        saved = json.loads(info.read_text(encoding="utf-8"))
+        old = saved["config"]
         old_array = MicArray.from_dict(old["array"])
     except (OSError, ValueError, KeyError, TypeError, InputError):
-        return
+        return {}
     problems = []
     if not old_array.same_geometry(cfg.array):
         problems.append(f"array {old_array.name} (now {cfg.array.name})")
@@ -335,6 +364,8 @@ def _check_same_run(out_dir: Path, cfg: EvalConfig) -> None:
     if problems:
         raise InputError(f"--resume: {out_dir} was made with {'; '.join(problems)}; use the same "
                          "settings, or drop --resume (or pick another --out) to start afresh")
+    fp = saved.get("fingerprints")
+    return {str(k): str(v) for k, v in fp.items()} if isinstance(fp, dict) else {}
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -397,15 +428,18 @@ def evaluate(manifest: str | Path | Manifest, array: str | Path | MicArray, meth
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / JOURNAL
+    fingerprints = {m: method_fingerprint(m) for m in methods}
+    csv_fp: dict[str, str] = {}   # fingerprints of the methods in the existing predictions.csv
     if resume:
-        _check_same_run(out, cfg)
-        done = _load_previous(out, man, methods, retry_failed)
+        csv_fp = _check_same_run(out, cfg)
+        done = _load_previous(out, man, fingerprints, csv_fp, retry_failed)
     else:
         for name in (JOURNAL, PREDICTIONS, METRICS, RUN_INFO, *PLOTS):
             (out / name).unlink(missing_ok=True)
         done = {}
-    write_json_atomic(out / RUN_INFO, {"manifest": str(man.path), "rows": len(man.rows),
-                                       "config": cfg.to_json(), "started_unix_s": round(time.time(), 3)})
+    info = {"manifest": str(man.path), "rows": len(man.rows), "config": cfg.to_json(),
+            "fingerprints": csv_fp, "started_unix_s": round(time.time(), 3)}
+    write_json_atomic(out / RUN_INFO, info)
     truth = [parse_azimuth(r["azimuth_deg"]) for r in man.rows]
     results: dict[tuple[int, str], dict[str, Any]] = dict(done)
     todo: list[tuple[int, list[str]]] = []
@@ -427,7 +461,8 @@ def evaluate(manifest: str | Path | Manifest, array: str | Path | MicArray, meth
         def record(i: int, res: dict[str, dict[str, Any]]) -> None:
             for m, r in res.items():
                 results[(i, m)] = r
-                jf.write(json.dumps({"i": i, "path": man.rows[i]["path"], "method": m, **r}) + "\n")
+                jf.write(json.dumps({"i": i, "path": man.rows[i]["path"], "method": m,
+                                     "fp": fingerprints[m], **r}) + "\n")
                 if on_result is not None:
                     on_result(i, m, r)
             jf.flush()
@@ -447,6 +482,8 @@ def evaluate(manifest: str | Path | Manifest, array: str | Path | MicArray, meth
     columns = man.columns + PRED_COLUMNS
     write_predictions(out / PREDICTIONS, columns, rows)
     write_json_atomic(out / METRICS, metrics)
+    write_json_atomic(out / RUN_INFO, {**info, "fingerprints": fingerprints,
+                                       "finished_unix_s": round(time.time(), 3)})
     written = []
     if plots:
         from .plots import error_histogram, mae_vs_snr
