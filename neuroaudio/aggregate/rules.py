@@ -67,16 +67,24 @@ def mpdal_t_star(v: np.ndarray, spikes: np.ndarray, p: SRMParams, too_few: bool)
         return int(sub[np.argmax(v[sub])]) if sub.size else int(np.argmax(v))
     if spikes.size == 0:
         raise ValueError("too many spikes asked of a trace without spikes")
+    peaks, margins = spike_peaks(v, spikes, p)
+    return int(peaks[np.argmin(margins)])
+
+
+def spike_peaks(v: np.ndarray, spikes: np.ndarray, p: SRMParams) -> tuple[np.ndarray, np.ndarray]:
+    """Per output spike k: grid index of the peak of U_k (V without spike k's own reset, over
+    [t_k, t_{k+1})) and its margin above threshold ``P_k - theta`` (see :func:`mpdal_t_star`)."""
+    T = v.size
     decay = np.exp(-p.dt / p.tau_m) ** np.arange(T)
     ends = np.append(spikes[1:], T)
-    best_margin, best_n = np.inf, int(spikes[0])
-    for n_k, end in zip(spikes.tolist(), ends.tolist(), strict=True):  # loop over output spikes only
+    peaks = np.zeros(spikes.size, dtype=np.int64)
+    margins = np.zeros(spikes.size)
+    for k, (n_k, end) in enumerate(zip(spikes.tolist(), ends.tolist(), strict=True)):  # output spikes only
         lag = np.arange(end - n_k)
-        u = v[n_k:end] + np.where(lag > 0, theta * decay[lag], 0.0)
+        u = v[n_k:end] + np.where(lag > 0, p.theta * decay[lag], 0.0)
         j = int(np.argmax(u))
-        if u[j] - theta < best_margin:
-            best_margin, best_n = float(u[j] - theta), n_k + j
-    return best_n
+        peaks[k], margins[k] = n_k + j, u[j] - p.theta
+    return peaks, margins
 
 
 def mpdal_update(trial: SpikeInput, v: np.ndarray, spikes: np.ndarray, desired: int,
