@@ -1,0 +1,179 @@
+"""The framework-free ROS node: parameters, the live pipeline, and the messages as plain data.
+
+The ROS 1 and ROS 2 adapters only read parameters into :class:`NodeParams`, give
+:class:`NodeCore` a :class:`Publisher` that turns :class:`NodeOutput` into ROS messages, and
+stop it on shutdown. Everything else (capture, localizer, tracker, what to publish when) lives
+here and is tested without ROS.
+
+Topics (names relative to the node, i.e. ``~azimuth`` in ROS 1, ``~/azimuth`` in ROS 2):
+
+- ``~azimuth`` (std_msgs/Float32): the direction in degrees [0, 360), array frame
+  (conventions.md); published only while a source is active (tracked, when tracking is on).
+- ``~doa`` (geometry_msgs/PoseStamped): the same direction as an orientation in the array frame
+  (``header.frame_id`` = the ``frame_id`` parameter): the rotation that takes the frame's +x
+  axis onto the unit vector toward the source (yaw = azimuth, pitch = -elevation), position 0;
+  stamped with the capture time of the frame's last sample. Published with ``~azimuth``.
+- ``~estimate`` (std_msgs/String): the frame's JSON estimate (the ``localize --live`` jsonl
+  line), published for every frame, silent ones included.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+from ..errors import InputError
+
+log = logging.getLogger("neuroaudio")
+
+
+@dataclass
+class NodeParams:
+    """Node parameters (ROS parameter names = field names).
+
+    Attributes:
+        device: input device index or name ("" = the system default).
+        channels: 1-based device channels used as mics, in array order ("2,3,4,5" or a list).
+        array: built-in array name or geometry JSON path.
+        method: localization method (``neuroaudio methods``); "" = the default method.
+        model: model/checkpoint path for learned methods ("" = the method's default).
+        tracking: temporal tracking of the direction (birth/death), on by default live.
+        frame_id: TF frame of the array, for ``~doa``.
+        frame_s, hop_s: analysis frame and hop (s).
+        block_s: capture block (s).
+        record: also record the captured audio to this WAV ("" = no).
+    """
+
+    device: str = ""
+    channels: str = ""
+    array: str = "respeaker4"
+    method: str = ""
+    model: str = ""
+    tracking: bool = True
+    frame_id: str = "mic_array"
+    frame_s: float = 0.17
+    hop_s: float = 0.085
+    block_s: float = 0.02
+    record: str = ""
+
+    @classmethod
+    def from_getter(cls, get: Callable[[str, Any], Any]) -> NodeParams:
+        """Read every field with ``get(name, default)`` (e.g. ``rospy.get_param('~' + name, d)``),
+        converting types; InputError naming the parameter on bad values."""
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            default = f.default
+            v = get(f.name, default)
+            if v is None:
+                v = default
+            try:
+                if isinstance(default, bool):
+                    v = v if isinstance(v, bool) else str(v).strip().lower() in ("1", "true", "yes", "on")
+                elif isinstance(default, float):
+                    v = float(v)
+                elif f.name == "channels" and isinstance(v, (list, tuple)):
+                    v = ",".join(str(int(c)) for c in v)
+                else:
+                    v = str(v)
+            except (TypeError, ValueError):
+                raise InputError(f"parameter '{f.name}': cannot read {v!r} as "
+                                 f"{type(default).__name__}") from None
+            kw[f.name] = v
+        return cls(**kw)
+
+    @classmethod
+    def from_mapping(cls, m: Mapping[str, Any]) -> NodeParams:
+        return cls.from_getter(lambda k, d: m.get(k, d))
+
+
+def direction_quaternion(azimuth_deg: float, elevation_deg: float = 0.0) -> tuple[float, float, float, float]:
+    """Quaternion ``(x, y, z, w)`` rotating the array's +x axis onto the direction
+    (azimuth counter-clockwise about +z, elevation up): yaw = azimuth, pitch = -elevation."""
+    yaw, pitch = math.radians(azimuth_deg), -math.radians(elevation_deg)
+    cy, sy = math.cos(yaw / 2), math.sin(yaw / 2)
+    cp, sp = math.cos(pitch / 2), math.sin(pitch / 2)
+    # q = q_yaw(z) * q_pitch(y)
+    return (-sy * sp, cy * sp, sy * cp, cy * cp)
+
+
+@dataclass
+class NodeOutput:
+    """What one frame publishes (None fields are not published)."""
+
+    estimate_json: str
+    azimuth_deg: float | None
+    orientation_xyzw: tuple[float, float, float, float] | None
+    stamp_s: float                 # wall-clock (time.time) capture time of the frame's last sample
+    frame_id: str
+
+
+class Publisher(Protocol):
+    """What an adapter provides: publish one frame's outputs as ROS messages."""
+
+    def publish(self, out: NodeOutput) -> None: ...
+
+
+def node_output(est: Any, frame_id: str, now_wall: float | None = None) -> NodeOutput:
+    """Turn a :class:`~neuroaudio.audio.live.LiveEstimate` into what the topics carry."""
+    now_wall = time.time() if now_wall is None else now_wall
+    stamp = now_wall - (est.latency_s or 0.0)
+    az = est.azimuth_deg
+    return NodeOutput(json.dumps(est.to_json()), az,
+                      None if az is None else direction_quaternion(az), stamp, frame_id)
+
+
+class NodeCore:
+    """The node without ROS: build the pipeline from :class:`NodeParams`, run it, publish.
+
+    Args:
+        params: the node parameters.
+        publisher: the adapter's publisher.
+        capture_factory: builds the capture (``LiveCapture`` by default; tests may pass another).
+    """
+
+    def __init__(self, params: NodeParams, publisher: Publisher,
+                 capture_factory: Callable[..., Any] | None = None):
+        from ..audio.io import parse_channels
+        from ..audio.live import LiveCapture, LiveSession
+        from ..localize.registry import make_localizer
+        from ..tracking import AzimuthTracker
+
+        self.params, self.publisher = params, publisher
+        method = params.method
+        if not method:
+            from ..localize.registry import DEFAULT_METHOD
+
+            method = DEFAULT_METHOD
+        opts: dict[str, Any] = {"frame_s": params.frame_s, "hop_s": params.hop_s}
+        if params.model:
+            opts["model"] = params.model
+        self.localizer = make_localizer(method, params.array, **opts)
+        factory = capture_factory or LiveCapture
+        self.capture = factory(device=params.device or None, channels=parse_channels(params.channels or None),
+                               n_mics=self.localizer.array.n_mics, fs_hz=self.localizer.fs,
+                               block_s=params.block_s, record=params.record or None)
+        self.session = LiveSession(self.localizer, self.capture,
+                                   AzimuthTracker() if params.tracking else None)
+        self.published = 0
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Stop :meth:`run` from any thread (ROS shutdown hooks)."""
+        self._stopped.set()
+        self.session.stop()
+
+    def run(self, duration_s: float | None = None) -> dict[str, Any]:
+        """Capture and publish until :meth:`stop`, ``duration_s`` or the device is lost
+        (DeviceLostError propagates after the recording is closed). Returns the run summary."""
+        for est in self.session.run(duration_s):
+            self.publisher.publish(node_output(est, self.params.frame_id))
+            self.published += 1
+            if self._stopped.is_set():
+                break
+        return self.session.summary()

@@ -1,0 +1,95 @@
+"""ROS 1 (rospy) adapter of the neuroaudio node.
+
+Run::
+
+    python -m neuroaudio.ros --ros 1 _device:=pulse _array:=respeaker4 _frame_id:=mic_array
+
+Private parameters ``~device ~channels ~array ~method ~model ~tracking ~frame_id ~frame_s
+~hop_s ~block_s ~record`` (see :class:`~neuroaudio.ros.core.NodeParams`); topics ``~azimuth``
+(std_msgs/Float32), ``~doa`` (geometry_msgs/PoseStamped), ``~estimate`` (std_msgs/String).
+
+Python environments: rospy comes from the distribution (Debian/Ubuntu ``python3-rospy``, or
+``/opt/ros/noetic``) for its system Python. When neuroaudio runs in another interpreter of the
+same Python version (a virtualenv, pyenv) and ``import rospy`` fails, :func:`import_rospy`
+appends the distribution's package folders to ``sys.path`` (after the interpreter's own, so
+numpy and friends still come from the environment) and tries again. rospy is pure Python, so
+this works whenever the versions match; otherwise the error says what to install.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .core import NodeCore, NodeOutput, NodeParams
+
+log = logging.getLogger("neuroaudio")
+
+ROS1_PYTHON_DIRS = ("/opt/ros/noetic/lib/python3/dist-packages", "/usr/lib/python3/dist-packages")
+
+
+def import_rospy() -> Any:
+    """Import rospy, falling back on the distribution's folders (module docstring)."""
+    try:
+        import rospy
+        return rospy
+    except ImportError:
+        pass
+    major, minor = sys.version_info[:2]
+    same_version = Path(f"/usr/lib/python{major}.{minor}").is_dir()
+    added = [d for d in ROS1_PYTHON_DIRS if Path(d, "rospy").is_dir() and d not in sys.path]
+    if added and same_version:
+        sys.path.extend(added)
+        try:
+            import rospy
+            log.info("rospy found in %s", ", ".join(added))
+            return rospy
+        except ImportError as e:
+            raise InputError(f"rospy found in {added} but does not import here ({e}); run the node "
+                             "with the system python3") from None
+    raise InputError("ROS 1 (rospy) is not installed for this Python: install python3-rospy, "
+                     "python3-std-msgs and python3-geometry-msgs (Debian/Ubuntu) or source ROS Noetic")
+
+
+class Ros1Publisher:
+    """Publishes :class:`NodeOutput` on ``~azimuth``, ``~doa``, ``~estimate``."""
+
+    def __init__(self, rospy: Any):
+        from geometry_msgs.msg import PoseStamped
+        from std_msgs.msg import Float32, String
+
+        self.rospy, self.Float32, self.String, self.PoseStamped = rospy, Float32, String, PoseStamped
+        self.pub_az = rospy.Publisher("~azimuth", Float32, queue_size=10)
+        self.pub_doa = rospy.Publisher("~doa", PoseStamped, queue_size=10)
+        self.pub_est = rospy.Publisher("~estimate", String, queue_size=10)
+
+    def publish(self, out: NodeOutput) -> None:
+        self.pub_est.publish(self.String(data=out.estimate_json))
+        if out.azimuth_deg is None:
+            return
+        self.pub_az.publish(self.Float32(data=float(out.azimuth_deg)))
+        msg = self.PoseStamped()
+        msg.header.stamp = self.rospy.Time.from_sec(out.stamp_s)
+        msg.header.frame_id = out.frame_id
+        x, y, z, w = out.orientation_xyzw
+        msg.pose.orientation.x, msg.pose.orientation.y = x, y
+        msg.pose.orientation.z, msg.pose.orientation.w = z, w
+        self.pub_doa.publish(msg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the node until shutdown (Ctrl-C, rosnode kill) or the device is lost."""
+    rospy = import_rospy()
+    argv = list(sys.argv if argv is None else argv)
+    rospy.init_node("neuroaudio", argv=argv, anonymous=False)
+    params = NodeParams.from_getter(lambda name, d: rospy.get_param("~" + name, d))
+    core = NodeCore(params, Ros1Publisher(rospy))
+    rospy.on_shutdown(core.stop)
+    rospy.loginfo("neuroaudio: localizing from '%s' (%s, %s), publishing ~azimuth ~doa ~estimate",
+                  core.capture.device.name, core.localizer.name, core.localizer.array.name)
+    summary = core.run()
+    rospy.loginfo("neuroaudio: stopped: %s", summary)
+    return 0

@@ -1,0 +1,102 @@
+"""ROS 2 (rclpy) adapter of the neuroaudio node.
+
+Run::
+
+    python -m neuroaudio.ros --ros 2 --ros-args -p device:=pulse -p array:=respeaker4
+
+Parameters ``device channels array method model tracking frame_id frame_s hop_s block_s record``
+(see :class:`~neuroaudio.ros.core.NodeParams`); topics ``~/azimuth`` (std_msgs/Float32),
+``~/doa`` (geometry_msgs/PoseStamped), ``~/estimate`` (std_msgs/String). The capture loop runs
+in a worker thread; the main thread spins the node; shutdown stops the capture cleanly.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import fields
+from typing import Any
+
+from ..errors import InputError
+from .core import NodeCore, NodeOutput, NodeParams
+
+
+def import_rclpy() -> Any:
+    try:
+        import rclpy
+        return rclpy
+    except ImportError:
+        raise InputError("ROS 2 (rclpy) is not importable: source your ROS 2 setup "
+                         "(e.g. /opt/ros/humble/setup.bash) in the shell that runs the node") from None
+
+
+class Ros2Publisher:
+    """Publishes :class:`NodeOutput` on ``~/azimuth``, ``~/doa``, ``~/estimate``."""
+
+    def __init__(self, node: Any):
+        from geometry_msgs.msg import PoseStamped
+        from std_msgs.msg import Float32, String
+
+        self.node, self.Float32, self.String, self.PoseStamped = node, Float32, String, PoseStamped
+        self.pub_az = node.create_publisher(Float32, "~/azimuth", 10)
+        self.pub_doa = node.create_publisher(PoseStamped, "~/doa", 10)
+        self.pub_est = node.create_publisher(String, "~/estimate", 10)
+
+    def publish(self, out: NodeOutput) -> None:
+        self.pub_est.publish(self.String(data=out.estimate_json))
+        if out.azimuth_deg is None:
+            return
+        self.pub_az.publish(self.Float32(data=float(out.azimuth_deg)))
+        msg = self.PoseStamped()
+        sec = int(out.stamp_s)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = sec, int((out.stamp_s - sec) * 1e9)
+        msg.header.frame_id = out.frame_id
+        x, y, z, w = out.orientation_xyzw
+        msg.pose.orientation.x, msg.pose.orientation.y = x, y
+        msg.pose.orientation.z, msg.pose.orientation.w = z, w
+        self.pub_doa.publish(msg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the node until shutdown or the device is lost."""
+    rclpy = import_rclpy()
+    from rclpy.node import Node
+
+    rclpy.init(args=list(sys.argv if argv is None else argv))
+    node = Node("neuroaudio")
+    for f in fields(NodeParams):
+        node.declare_parameter(f.name, f.default)
+    params = NodeParams.from_getter(lambda name, d: node.get_parameter(name).value)
+    core = NodeCore(params, Ros2Publisher(node))
+    node.get_logger().info(f"localizing from '{core.capture.device.name}' ({core.localizer.name}, "
+                           f"{core.localizer.array.name}), publishing ~/azimuth ~/doa ~/estimate")
+    error: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            node.get_logger().info(f"stopped: {core.run()}")
+        except BaseException as e:   # reported by the main thread
+            error.append(e)
+        finally:
+            if rclpy.ok():
+                rclpy.shutdown()
+
+    worker = threading.Thread(target=work, name="neuroaudio-capture", daemon=True)
+    worker.start()
+    try:
+        from rclpy.executors import ExternalShutdownException
+    except ImportError:          # older rclpy
+        ExternalShutdownException = RuntimeError   # noqa: N806
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        core.stop()
+        worker.join(timeout=5.0)
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    if error:
+        raise error[0]
+    return 0
