@@ -16,6 +16,11 @@ from .base import Localizer
 METHODS: dict[str, str] = {
     # name: "module path relative to neuroaudio.localize:ClassName"
     "gcc-phat": "gcc_phat:GccPhat",
+    "srp-phat": "srp_phat:SrpPhat",
+    "pra-srp": "pra:PraSrp",
+    "pra-music": "pra:PraMusic",
+    "pra-normmusic": "pra:PraNormMusic",
+    "pra-tops": "pra:PraTops",
     "rf-plc": "rf_plc:RFPLCLocalizer",
 }
 

@@ -7,6 +7,7 @@ Shapes: frames ``[n, frame_len, mics]`` (float32, at ``fs`` Hz) → spectra ``[n
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft as sfft
 from scipy.signal import get_window
 
 from ..errors import InputError
@@ -46,7 +47,7 @@ def frame_rfft(frames: np.ndarray, window: np.ndarray, nfft: int, bins: np.ndarr
         ``[n, K, mics]`` complex64.
     """
     x = frames * window[None, :, None]
-    return np.fft.rfft(x, n=nfft, axis=1)[:, bins, :].astype(np.complex64, copy=False)
+    return sfft.rfft(x, n=nfft, axis=1)[:, bins, :].astype(np.complex64, copy=False)
 
 
 def stft_snapshots(frames: np.ndarray, nfft: int, hop: int, window: np.ndarray,
@@ -69,12 +70,11 @@ def stft_snapshots(frames: np.ndarray, nfft: int, hop: int, window: np.ndarray,
     if length < nfft:
         raise InputError(f"frame of {length} samples is shorter than the {nfft}-point STFT; "
                          "use a longer --frame-s")
-    s = 1 + (length - nfft) // hop
-    idx = np.arange(s)[:, None] * hop + np.arange(nfft)[None, :]
-    x = frames[:, idx, :] * window[None, None, :, None]           # [n, s, nfft, mics]
-    X = np.fft.rfft(x, axis=2)
+    win = np.lib.stride_tricks.sliding_window_view(frames, nfft, axis=1)[:, ::hop]  # [n, S, M, nfft]
+    X = sfft.rfft(win * window, axis=3)    # scipy.fft keeps float32 (numpy would go to float64)
     if bins is not None:
-        X = X[:, :, bins, :]
+        X = X[..., bins]
+    X = np.moveaxis(X, 3, 2)                                                       # [n, S, K, M]
     return X.astype(np.complex64, copy=False)
 
 

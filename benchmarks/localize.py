@@ -1,0 +1,155 @@
+"""Speed and memory of the localizers.
+
+1. Real-time factor (processing time / audio duration, one core: BLAS/OpenMP/torch threads = 1)
+   of every registered classical method on a 4-channel 16-kHz recording (a talker-like source
+   in a reverberant room plus sensor noise, so that nearly every frame is analysed). The
+   pyroomacoustics references loop over frames (and SRP/TOPS over directions) in Python; they
+   are timed on a shorter excerpt (``--pra-seconds``, TOPS on a tenth of it) and their RTF
+   reported, since the cost per frame is constant.
+2. Peak memory of a 1-hour 4-channel file localized from disk (streamed in 1-s blocks): the hour
+   file is written to a temporary folder, then localized in a fresh subprocess that reports its
+   ``ru_maxrss``.
+
+Usage::
+
+    nice -n 10 python benchmarks/localize.py                 # both parts, 60-s RTF recording
+    python benchmarks/localize.py --skip-hour --seconds 20   # quick look
+
+Targets: RTF <= 0.02 for gcc-phat and srp-phat; peak RSS < 300 MB for the hour.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+FS = 16000
+RTF_TARGET = {"gcc-phat": 0.02, "srp-phat": 0.02}
+RSS_TARGET_MB = 300.0
+
+
+def recording(seconds: float, seed: int = 0) -> np.ndarray:
+    """``[samples, 4]`` float32: harmonic-complex bursts from 120 deg in a 5 x 4 x 3 m room
+    (RT60 0.4 s, image sources up to order 10, one RIR set reused), sensor noise 20 dB below."""
+    import pyroomacoustics as pra
+    from scipy.signal import fftconvolve
+
+    from neuroaudio.arrays import load_array
+
+    rng = np.random.default_rng(seed)
+    arr = load_array("respeaker4")
+    dims = np.array([5.0, 4.0, 3.0])
+    e_abs, _ = pra.inverse_sabine(0.4, dims)
+    centre = np.array([2.0, 1.7, 1.2])
+    room = pra.ShoeBox(dims, fs=FS, materials=pra.Material(e_abs), max_order=10)
+    room.add_source(centre + 1.5 * np.array([np.cos(np.deg2rad(120)), np.sin(np.deg2rad(120)), 0]))
+    room.add_microphone_array((arr.mics_m + centre).T)
+    room.compute_rir()
+    n = int(seconds * FS)
+    t = np.arange(n) / FS
+    f0 = 140 + 40 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / FS
+    src = sum(np.sin(h * phase) / h for h in range(1, 20)) * (np.sin(2 * np.pi * 2 * t) > -0.3)
+    src = src + 0.05 * rng.standard_normal(n)
+    x = np.stack([fftconvolve(src, room.rir[m][0])[:n] for m in range(4)], axis=1)
+    x += rng.standard_normal(x.shape) * np.std(x) * 0.1
+    return (0.3 * x / np.abs(x).max()).astype(np.float32)
+
+
+def rtf_table(seconds: float, pra_seconds: float, methods: list[str]) -> list[dict]:
+    from neuroaudio.localize import make_localizer
+
+    x = recording(seconds)
+    rows = []
+    for m in methods:
+        dur = seconds if not m.startswith("pra-") else (pra_seconds / 10 if m == "pra-tops"
+                                                         else pra_seconds)
+        seg = x[: int(dur * FS)]
+        loc = make_localizer(m, "respeaker4")
+        loc.localize(seg[: loc.frame_len * 2])                  # warm-up (imports, caches)
+        t0 = time.perf_counter()
+        res = loc.localize(seg)
+        el = time.perf_counter() - t0
+        rows.append({"method": m, "audio_s": round(dur, 2), "time_s": round(el, 3),
+                     "rtf": el / dur, "frames": len(res.frames),
+                     "azimuth_deg": res.azimuth_deg})
+    return rows
+
+
+HOUR_CHILD = r"""
+import json, resource, sys, time
+from neuroaudio.localize import make_localizer
+loc = make_localizer(sys.argv[2], "respeaker4")
+t = time.perf_counter()
+res = loc.localize_file(sys.argv[1])
+print(json.dumps({"seconds": time.perf_counter() - t, "frames": len(res.frames),
+                  "azimuth_deg": res.azimuth_deg,
+                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def hour_rss(method: str, hours: float = 1.0) -> dict:
+    import soundfile as sf
+
+    chunk = recording(60.0, seed=1)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "hour.wav"
+        with sf.SoundFile(path, "w", FS, 4, subtype="PCM_16") as f:
+            for _ in range(int(round(hours * 60))):
+                f.write(chunk)
+        del chunk
+        p = subprocess.run([sys.executable, "-c", HOUR_CHILD, str(path), method],
+                           capture_output=True, text=True, cwd=REPO, env={**os.environ})
+        if p.returncode:
+            raise SystemExit(p.stderr)
+        return {"method": method, "hours": hours, **json.loads(p.stdout)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of the RTF recording")
+    ap.add_argument("--pra-seconds", type=float, default=10.0,
+                    help="excerpt for the pyroomacoustics references (TOPS: a tenth)")
+    ap.add_argument("--methods", default="gcc-phat,srp-phat,pra-srp,pra-music,pra-normmusic,pra-tops")
+    ap.add_argument("--hour-method", default="gcc-phat")
+    ap.add_argument("--skip-hour", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the numbers here")
+    args = ap.parse_args()
+    rows = rtf_table(args.seconds, args.pra_seconds, args.methods.split(","))
+    print(f"Real-time factor, one core, 4 ch @ 16 kHz, 0.17-s frames / 0.085-s hop "
+          f"({args.seconds:g}-s recording; pra-* on excerpts)")
+    print(f"{'method':<15}{'audio (s)':>10}{'time (s)':>10}{'RTF':>10}{'target':>9}  pass")
+    for r in rows:
+        tgt = RTF_TARGET.get(r["method"])
+        ok = "" if tgt is None else ("yes" if r["rtf"] <= tgt else "NO")
+        print(f"{r['method']:<15}{r['audio_s']:>10.1f}{r['time_s']:>10.3f}{r['rtf']:>10.4f}"
+              f"{'' if tgt is None else f'{tgt:.2f}':>9}  {ok}")
+    out = {"rtf": rows}
+    if not args.skip_hour:
+        h = hour_rss(args.hour_method)
+        ok = "yes" if h["max_rss_mb"] < RSS_TARGET_MB else "NO"
+        print(f"\n1-hour 4-channel file, {h['method']}, streamed: peak RSS {h['max_rss_mb']:.0f} MB "
+              f"(target < {RSS_TARGET_MB:.0f}: {ok}), {h['seconds']:.0f} s "
+              f"(RTF {h['seconds'] / 3600:.4f}), {h['frames']} frames")
+        out["hour"] = h
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""pyroomacoustics' DOA algorithms as peer references, through the Localizer interface.
+
+Each frame (0.17 s by default) is cut into STFT snapshots (``nfft``-point Hann windows, 50 %
+overlap: the layout pyroomacoustics' own examples use), given to the algorithm's
+``locate_sources`` with its default frequency range (:data:`PRA_FREQ_RANGE_HZ`, pyroomacoustics'
+own default) and one source, and the algorithm's spatial spectrum on our azimuth grid
+(``doa.grid.values``) becomes the frame's spectrum. Activity detection and pooling are the
+shared ones of :class:`~neuroaudio.localize.base.Localizer`, so the comparison with our methods
+differs only in the DOA algorithm.
+
+These are references, not fast paths: pyroomacoustics loops over frames (one ``locate_sources``
+per frame here) and, for SRP and TOPS, over grid directions in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..arrays import MicArray
+from .base import Localizer
+from .spectra import hann, stft_snapshots
+
+PRA_FREQ_RANGE_HZ = (500.0, 4000.0)
+"""pyroomacoustics' default ``freq_range`` of ``locate_sources``."""
+
+
+class PraDoa(Localizer):
+    """Base of the pyroomacoustics wrappers; subclasses name the algorithm.
+
+    Args:
+        array: the microphone array.
+        nfft: STFT snapshot length (samples); hop nfft/2.
+        freq_range_hz: (low, high) band handed to ``locate_sources``.
+        **options: frame, hop, grid and activity options of :class:`Localizer`.
+    """
+
+    algorithm: str = ""
+    algo_options: dict = {}
+
+    def __init__(self, array: MicArray | str, nfft: int = 512,
+                 freq_range_hz: tuple[float, float] = PRA_FREQ_RANGE_HZ, **options):
+        super().__init__(array, **options)
+        import pyroomacoustics as pra
+
+        from .. import SPEED_OF_SOUND_M_S
+
+        self.nfft, self.freq_range = int(nfft), [float(freq_range_hz[0]), float(freq_range_hz[1])]
+        self.window = hann(self.nfft)
+        self.doa = pra.doa.algorithms[self.algorithm](
+            self.array.mics_m.T.copy(), self.fs, self.nfft, c=SPEED_OF_SOUND_M_S, num_src=1,
+            azimuth=np.deg2rad(self.grid_deg), dim=2, **self.algo_options)
+
+    def frames_spectrum(self, frames: np.ndarray) -> np.ndarray:
+        X = stft_snapshots(frames, self.nfft, self.nfft // 2, self.window)     # [n, S, F, M]
+        X = np.transpose(X, (0, 3, 2, 1)).astype(np.complex128)                # [n, M, F, S]
+        out = np.zeros((len(frames), len(self.grid_deg)))
+        for k in range(len(frames)):                     # pyroomacoustics takes one frame at a time
+            self.doa.locate_sources(X[k], num_src=1, freq_range=self.freq_range)
+            out[k] = np.nan_to_num(np.real(self.doa.grid.values))
+        return out
+
+
+class PraSrp(PraDoa):
+    name = "pra-srp"
+    summary = "pyroomacoustics SRP-PHAT (reference; 500-4000 Hz, 32-ms snapshots)"
+    algorithm = "SRP"
+
+
+class PraMusic(PraDoa):
+    name = "pra-music"
+    summary = "pyroomacoustics MUSIC (reference; 500-4000 Hz, 32-ms snapshots)"
+    algorithm = "MUSIC"
+
+
+class PraNormMusic(PraDoa):
+    name = "pra-normmusic"
+    summary = "pyroomacoustics NormMUSIC: MUSIC normalised per frequency (reference)"
+    algorithm = "NormMUSIC"
+
+
+class PraTops(PraDoa):
+    name = "pra-tops"
+    summary = "pyroomacoustics TOPS, test of orthogonality of projected subspaces (reference)"
+    algorithm = "TOPS"
