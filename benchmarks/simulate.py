@@ -9,6 +9,8 @@ SNRs), side by side in one run, on this machine:
 - ours (``neuroaudio.sim.run.render_room``): the RIRs of a room computed once and reused, in the
   frequency domain, by all the clips of the room; 1 process, then ``--workers`` processes.
 
+Wall time and CPU time are both reported: on a shared machine the CPU-time ratio is the stable one.
+
 Usage (a few minutes):
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/simulate.py --limit 36 --workers 2
 """
@@ -16,6 +18,7 @@ Usage (a few minutes):
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import sys
 import tempfile
@@ -63,6 +66,13 @@ def naive_clip(cfg, room, clip) -> np.ndarray:
     return (mix * 10 ** (clip.peak_dbfs / 20) / np.abs(mix).max()).T
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and its reaped children (robust to other load on the machine)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(REPO / "pipelines/dev_bench.yaml"))
@@ -72,31 +82,35 @@ def main() -> None:
     cfg = load_config(args.config)
     n = min(args.limit, cfg.n_clips)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     rooms = {}
     for i in range(n):
         c = plan_clip(cfg, i)
         if c.room not in rooms:
             rooms[c.room] = plan_room(cfg, c.room)
         naive_clip(cfg, rooms[c.room], c)
-    t_naive = time.perf_counter() - t0
+    t_naive, c_naive = time.perf_counter() - t0, _cpu_s() - c0
 
-    results = [("naive: one pyroomacoustics simulation per clip", 1, t_naive)]
+    results = [("naive: one pyroomacoustics simulation per clip", 1, t_naive, c_naive)]
     for w in sorted({1, args.workers}):
         tmp = Path(tempfile.mkdtemp(prefix="simbench_"))
         try:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _cpu_s()
             simulate(cfg, tmp, workers=w, limit=n)
             name = f"neuroaudio.sim (RIRs reused per room), {w} worker(s)"
-            results.append((name, w, time.perf_counter() - t0))
+            results.append((name, w, time.perf_counter() - t0, _cpu_s() - c0))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"\n{Path(args.config).name}: {n} clips of {cfg.duration_s} s, {cfg.array.name}, "
           f"{cfg.scene.clips_per_room} clips per room, RIR order cap {cfg.room.max_order}")
-    print(f"{'method':<58} {'workers':>7} {'time (s)':>9} {'clips/s':>8} {'speed-up':>9}")
-    for name, w, t in results:
-        print(f"{name:<58} {w:>7} {t:>9.2f} {n / t:>8.2f} {t_naive / t:>8.1f}x")
+    print("wall: elapsed time (what a user waits; depends on other load); CPU: CPU seconds of all "
+          "processes (work done)")
+    print(f"{'method':<56} {'workers':>7} {'wall (s)':>8} {'clips/s':>8} {'speed-up':>8} "
+          f"{'CPU (s)':>8} {'clips/CPU-s':>11} {'CPU speed-up':>12}")
+    for name, w, t, c in results:
+        print(f"{name:<56} {w:>7} {t:>8.2f} {n / t:>8.2f} {t_naive / t:>7.1f}x "
+              f"{c:>8.2f} {n / c:>11.2f} {c_naive / c:>11.1f}x")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ class NoiseConfig:
 class RoomConfig:
     size_m: tuple[Range, Range, Range] = ((4.0, 8.0), (3.0, 6.0), (2.5, 3.2))
     rt60_s: Range = (0.15, 0.7)
-    max_order: int = 12
+    max_order: int = 40
     ray_tracing: bool = False
     air_absorption: bool = False
     wall_margin_m: float = 0.3
@@ -361,7 +361,7 @@ def parse_config(d: Any, base_dir: str | Path = ".") -> SimConfig:
     size_r = tuple(_range({"v": s}, "v", f"room.size_m.{'xyz'[i]}", (0, 0), 1.0, 100.0)
                    for i, s in enumerate(size))
     room = RoomConfig(size_m=size_r, rt60_s=_range(r, "rt60_s", "room", RoomConfig().rt60_s, 0.01, 10),
-                      max_order=int(_num(r, "max_order", "room", 12, 0, 60, integer=True)),
+                      max_order=int(_num(r, "max_order", "room", 40, 0, 80, integer=True)),
                       ray_tracing=_bool(r, "ray_tracing", "room", False),
                       air_absorption=_bool(r, "air_absorption", "room", False),
                       wall_margin_m=_num(r, "wall_margin_m", "room", 0.3, 0.0, 10))

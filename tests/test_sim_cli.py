@@ -1,0 +1,112 @@
+"""`neuroaudio simulate` end to end: byte-identical across worker counts, resume, bad configs (exit 2)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .conftest import run_cli
+from .sim_helpers import config_dict, write_config
+
+
+def _files(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_same_bytes_whatever_the_worker_count(tmp_path):
+    cfg = write_config(tmp_path / "sim.yaml", config_dict())  # 4 clips, 2 rooms, espeak speech
+    r1 = run_cli("simulate", cfg, "--out", tmp_path / "w1", "--workers", "1", "-q")
+    r2 = run_cli("simulate", cfg, "--out", tmp_path / "w2", "--workers", "2", "-q")
+    assert r1.returncode == 0, r1.stderr
+    assert r2.returncode == 0, r2.stderr
+    f1, f2 = _files(tmp_path / "w1"), _files(tmp_path / "w2")
+    assert len([k for k in f1 if k.endswith(".wav")]) == 4
+    assert f1.keys() == f2.keys()
+    assert all(f1[k] == f2[k] for k in f1)  # WAVs, manifest.csv and config.yaml
+    # another seed gives other clips
+    r3 = run_cli("simulate", cfg, "--out", tmp_path / "s2", "--seed", "8", "-q")
+    assert r3.returncode == 0, r3.stderr
+    assert _files(tmp_path / "s2")["clips/000000.wav"] != f1["clips/000000.wav"]
+
+
+def test_resume_skips_complete_clips(tmp_path):
+    from neuroaudio.sim.config import parse_config
+    from neuroaudio.sim.run import simulate
+
+    cfg = parse_config(config_dict())
+    out = tmp_path / "out"
+    s = simulate(cfg, out, limit=3)
+    assert (s.written, s.skipped) == (3, 0)
+    before = _files(out)
+    mtimes = {p: p.stat().st_mtime_ns for p in (out / "clips").iterdir()}
+    (out / "clips/000001.wav").unlink()
+    (out / "clips/000002.wav").write_bytes(b"half a file")  # not a complete clip
+    s = simulate(cfg, out)  # the full run: resumes the prefix, adds clip 3
+    assert (s.written, s.skipped) == (3, 1)
+    after = _files(out)
+    assert after["clips/000001.wav"] == before["clips/000001.wav"]
+    assert after["clips/000002.wav"] == before["clips/000002.wav"]
+    assert (out / "clips/000000.wav").stat().st_mtime_ns == mtimes[out / "clips/000000.wav"]
+    assert after["manifest.csv"].decode().count("\n") == 5  # header + 4 clips
+    # a folder made with another config is refused, not mixed
+    with pytest.raises(Exception, match="another config"):
+        simulate(parse_config(config_dict(seed=99)), out)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"source": {"distance_m": [30, 40]}}, "source.distance_m"),
+    ({"room": {"rt60_s": [0.05, 0.3], "size_m": [[8, 10], [8, 10], [3, 4]]}}, "room.rt60_s"),
+    ("empty_folder", "source.signal.path"),
+    ({"room": {"sizes": [4, 5]}}, "room.sizes"),
+    ({"source": {"signal": {"kind": "speech", "voices": ["klingon"]}}}, "source.signal.voices"),
+])
+def test_bad_config_is_refused_up_front(tmp_path, change, field):
+    if change == "empty_folder":
+        (tmp_path / "empty").mkdir()
+        change = {"source": {"signal": {"kind": "folder", "path": str(tmp_path / "empty")}}}
+    cfg = write_config(tmp_path / "bad.yaml", config_dict(**change))
+    r = run_cli("simulate", cfg, "--out", tmp_path / "out")
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and field in lines[0], r.stderr
+    assert not (tmp_path / "out" / "clips").exists()
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"snr_db": "loud"}, "snr_db"),
+    ({"array": {"name": "nosucharray"}}, "array.name"),
+    ({"array": {"height_m": [3.5, 4.0]}}, "array.height_m"),
+    ({"noise": [{"placement": "everywhere"}]}, "noise[0].placement"),
+    ({"noise": []}, "noise"),
+    ({"source": {"signal": {"kind": "opera"}}}, "source.signal.kind"),
+    ({"source": {"azimuth_deg": [90, 10]}}, "source.azimuth_deg"),
+    ({"scene": {"clips_per_room": 2, "sources_per_room": 3}}, "scene.sources_per_room"),
+    ({"output": {"subtype": "MP3"}}, "output.subtype"),
+    ({"room": {"max_order": 2.5}}, "room.max_order"),
+])
+def test_bad_config_fields_named(change, field):
+    from neuroaudio.errors import InputError
+    from neuroaudio.sim.config import parse_config
+
+    with pytest.raises(InputError) as e:
+        parse_config(config_dict(**change))
+    assert field in str(e.value) and "\n" not in str(e.value)
+
+
+def test_missing_and_non_yaml_config(tmp_path):
+    r = run_cli("simulate", tmp_path / "nope.yaml", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "no such config" in r.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("room: [unclosed\n")
+    from neuroaudio.errors import InputError
+    from neuroaudio.sim.config import load_config
+
+    with pytest.raises(InputError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_help_has_an_example():
+    r = run_cli("simulate", "--help")
+    assert r.returncode == 0 and "neuroaudio simulate pipelines/quick.yaml" in r.stdout
+    assert os.path.exists(os.path.join(os.path.dirname(__file__), "..", "pipelines", "quick.yaml"))
