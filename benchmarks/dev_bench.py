@@ -4,9 +4,11 @@ Steps:
 
 1. Simulate the scenes of ``pipelines/dev_bench.yaml`` (respeaker4, RT60 0.15-0.7 s, speech,
    SNR -5 … 30 dB, 40 clips per SNR, 1.2 s) with ``neuroaudio simulate`` into
-   ``runs/dev_bench/clips/``. The simulator skips complete clips, so reruns reuse the cache.
+   ``runs/dev_bench/clips_<hash of the config file>/``. The simulator skips complete clips, so
+   reruns reuse the cache; an edited config gets a new folder.
 2. ``neuroaudio evaluate`` (the library call) every method on the manifest into
-   ``runs/dev_bench/eval/`` with ``--resume`` (rows already done are kept).
+   ``runs/dev_bench/eval_<hash>/`` with ``--resume``: rows already done are kept, except those of
+   a method whose code changed since (evaluate's fingerprint check), which run again.
 3. Print MAE, ACC@5° and ACC@10° per method × SNR, write them as markdown to
    ``runs/dev_bench/dev_bench.md`` and check the targets of issue 3: ``gcc-phat`` and ``srp-phat``
    each at least as accurate (MAE) as ``pra-srp`` at every SNR, and within 1° MAE of
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import os
 import subprocess
 import sys
@@ -123,11 +126,13 @@ def main() -> None:
     args = ap.parse_args()
 
     methods = [m for m in args.methods.split(",") if m] or classical_methods()
-    manifest = simulate(args.config, args.root / "clips", args.sim_workers, args.limit)
-    out = args.root / "eval"
+    # one cache per config text: editing the config makes new clips instead of a refusal
+    tag = hashlib.sha1(args.config.read_bytes()).hexdigest()[:8]
+    manifest = simulate(args.config, args.root / f"clips_{tag}", args.sim_workers, args.limit)
+    out = args.root / f"eval_{tag}"
     if args.limit:
         manifest = subset_manifest(manifest, args.limit)
-        out = args.root / f"eval_subset{args.limit}"
+        out = args.root / f"eval_{tag}_subset{args.limit}"
     t0 = time.perf_counter()
     res = evaluate(manifest, args.array, methods, out, workers=args.workers, resume=True)
     wall = time.perf_counter() - t0

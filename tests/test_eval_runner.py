@@ -128,9 +128,14 @@ def test_resume_after_interruption_skips_done_rows(tmp_path, rng, monkeypatch):
     assert len(counter.read_text().splitlines()) == 2    # the corrupt file never reaches finish
     with open(out / JOURNAL, "a") as f:
         f.write('{"i": 3, "path": "clip2.wav", "meth')   # a line torn by kill -9
+    seen.clear()
+    with pytest.raises(Interrupt):   # interrupted again after one more row
+        evaluate(man, "respeaker4", [TINY], out, resume=True, plots=False, progress=False,
+                 on_result=lambda i, m, r: (_ for _ in ()).throw(Interrupt()))
     res = evaluate(man, "respeaker4", [TINY], out, resume=True, plots=False, progress=False)
-    assert (res.n_reused, res.n_computed) == (3, 3)
-    # only the 3 remaining rows ran (one of them the missing file, which never reaches finish)
+    assert (res.n_reused, res.n_computed) == (4, 2)   # the row after the torn line was kept
+    assert not (out / JOURNAL).exists()
+    # each remaining row ran once (one of them the missing file, which never reaches finish)
     assert len(counter.read_text().splitlines()) == 2 + 2
     fresh = evaluate(man, "respeaker4", [TINY], tmp_path / "fresh", plots=False, progress=False)
     assert res.rows == [{**r, "time_s": r2["time_s"]} for r, r2 in zip(fresh.rows, res.rows, strict=True)]

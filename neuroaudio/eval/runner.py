@@ -458,6 +458,9 @@ def evaluate(manifest: str | Path | Manifest, array: str | Path | MicArray, meth
     n_tasks = sum(len(need) for _, need in todo)
 
     with open(journal, "a", encoding="utf-8") as jf:
+        if jf.tell() > 0 and not journal.read_bytes().endswith(b"\n"):
+            jf.write("\n")   # end a line torn by a kill, so the next record stays readable
+
         def record(i: int, res: dict[str, dict[str, Any]]) -> None:
             for m, r in res.items():
                 results[(i, m)] = r
