@@ -11,7 +11,7 @@ from neuroaudio.arrays import load_array
 from neuroaudio.sim.config import parse_config
 from neuroaudio.sim.render import pra_room, render_clip, room_responses
 from neuroaudio.sim.run import simulate
-from neuroaudio.sim.scene import plan_clip, plan_room
+from neuroaudio.sim.scene import clip_path, plan_clip, plan_room
 from neuroaudio.sim.signals import render_signal
 
 from .sim_helpers import config_dict
@@ -86,7 +86,7 @@ def test_snr_from_premix_equals_request(tmp_path):
     # the written 16-bit clips keep the SNR (quantisation noise is far below 30 dB)
     out = tmp_path / "out"
     simulate(cfg, out, limit=4)
-    x, _ = sf.read(out / plan_clip(cfg, 3).path)
+    x, _ = sf.read(out / clip_path(cfg, room, plan_clip(cfg, 3)))
     c = render_clip(cfg, room, resp, plan_clip(cfg, 3))
     assert np.abs(x - c.mix).max() <= 1.0 / 32768 + 1e-9
 

@@ -112,6 +112,7 @@ class SceneConfig:
 class OutputConfig:
     subtype: str = "PCM_16"
     peak_dbfs: Range = (-9.0, -3.0)
+    filename: str = "clips/{index:06d}.wav"
 
 
 @dataclass(frozen=True)
@@ -401,11 +402,23 @@ def parse_config(d: Any, base_dir: str | Path = ".") -> SimConfig:
         raise InputError(f"scene.sources_per_room={scene.sources_per_room}: more source positions than "
                          f"clips per room ({scene.clips_per_room}); lower it")
 
-    o = _section(d.get("output"), "output", {"subtype", "peak_dbfs"})
+    o = _section(d.get("output"), "output", {"subtype", "peak_dbfs", "filename"})
     subtype = o.get("subtype", "PCM_16")
     if subtype not in ("PCM_16", "PCM_24", "PCM_32", "FLOAT"):
         raise InputError(f"output.subtype: {subtype!r} unsupported; use PCM_16, PCM_24, PCM_32 or FLOAT")
-    output = OutputConfig(subtype=subtype, peak_dbfs=_range(o, "peak_dbfs", "output", (-9.0, -3.0), -60, 0))
+    filename = o.get("filename", OutputConfig().filename)
+    try:
+        sample = str(filename).format(index=1, room=0, array="a", azimuth=1.5, elevation=0.0, snr=0.0)
+    except (KeyError, IndexError, ValueError) as e:
+        raise InputError(f"output.filename: {filename!r} is not a valid pattern ({e}); fields: index, room, "
+                         "array, azimuth, elevation, snr, e.g. 'clips/{index:06d}.wav'") from None
+    if not isinstance(filename, str) or not sample.lower().endswith(".wav") or Path(sample).is_absolute() \
+            or ".." in Path(sample).parts:
+        raise InputError(f"output.filename: {filename!r} must be a relative path ending in .wav")
+    if "{index" not in filename and len(snrs) * clips_per_snr > 1:
+        raise InputError(f"output.filename: {filename!r} has no {{index}}: clips would overwrite each other")
+    output = OutputConfig(subtype=subtype, peak_dbfs=_range(o, "peak_dbfs", "output", (-9.0, -3.0), -60, 0),
+                          filename=filename)
 
     cfg = SimConfig(fs=fs, duration_s=duration, snr_db=snrs, clips_per_snr=clips_per_snr, seed=seed,
                     room=room, array=array, source=source, noise=noise, scene=scene, output=output)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..io_utils import write_text_atomic
 from .config import SimConfig
-from .scene import ClipPlan, RoomPlan
+from .scene import ClipPlan, RoomPlan, clip_path
 
 COLUMNS = ["path", "azimuth_deg", "elevation_deg", "snr_db", "rt60_s", "distance_m", "source", "noise",
            "clip", "room", "room_x_m", "room_y_m", "room_z_m", "absorption", "max_order", "array",
@@ -25,7 +25,8 @@ def manifest_row(cfg: SimConfig, room: RoomPlan, clip: ClipPlan) -> dict[str, ob
         noise_names.append(f"{comp.placement}:{'|'.join(kinds)}")
     az_int = [a for a in room.noise_azimuth_deg if a is not None]
     return {
-        "path": clip.path, "azimuth_deg": round(t.azimuth_deg, 3), "elevation_deg": round(t.elevation_deg, 3),
+        "path": clip_path(cfg, room, clip), "azimuth_deg": round(t.azimuth_deg, 3),
+        "elevation_deg": round(t.elevation_deg, 3),
         "snr_db": round(clip.snr_db, 3), "rt60_s": round(room.rt60_s, 4),
         "distance_m": round(t.distance_m, 4),
         "source": clip.source["name"], "noise": "+".join(noise_names), "clip": clip.index, "room": room.index,

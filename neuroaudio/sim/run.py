@@ -2,8 +2,8 @@
 
 Outputs in ``out_dir``:
 
-- ``clips/NNNNNN.wav``: one multichannel WAV per clip (``[samples, mics]``, ``output.subtype``),
-  written atomically, so a file that exists is complete;
+- ``clips/NNNNNN.wav`` (``output.filename``): one multichannel WAV per clip (``[samples, mics]``,
+  ``output.subtype``), written atomically, so a file that exists is complete;
 - ``manifest.csv``: one row per clip (conventions.md; :mod:`neuroaudio.sim.manifest`);
 - ``config.yaml``: the resolved config (every default filled in, the seed used).
 
@@ -33,7 +33,7 @@ from ..io_utils import write_text_atomic
 from .config import SimConfig, parse_config
 from .manifest import manifest_row, write_manifest
 from .render import render_clip, room_responses
-from .scene import clips_of_room, plan_clip, plan_room
+from .scene import clip_path, clips_of_room, plan_clip, plan_room
 
 log = logging.getLogger("neuroaudio")
 
@@ -67,8 +67,9 @@ def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str) -> tuple
     room = plan_room(cfg, r)
     resp = room_responses(cfg, room)
     for i in clips:
-        c = render_clip(cfg, room, resp, plan_clip(cfg, i))
-        write_audio(Path(out_dir) / plan_clip(cfg, i).path, c.mix.astype("float32"), cfg.fs,
+        plan = plan_clip(cfg, i)
+        c = render_clip(cfg, room, resp, plan)
+        write_audio(Path(out_dir) / clip_path(cfg, room, plan), c.mix.astype("float32"), cfg.fs,
                     subtype=cfg.output.subtype)
     return r, len(clips)
 
@@ -114,8 +115,9 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
     summary = SimSummary(out, n)
     jobs: list[tuple[int, list[int]]] = []
     for r in range(-(-n // cfg.scene.clips_per_room)):
+        room = plan_room(cfg, r)
         todo = [i for i in clips_of_room(cfg, r, n)
-                if not clip_complete(out / plan_clip(cfg, i).path, cfg.n_samples, n_mics)]
+                if not clip_complete(out / clip_path(cfg, room, plan_clip(cfg, i)), cfg.n_samples, n_mics)]
         summary.skipped += len(clips_of_room(cfg, r, n)) - len(todo)
         if todo:
             jobs.append((r, todo))
@@ -164,11 +166,10 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
     rooms: dict[int, object] = {}
     for i in range(n):
         c = plan_clip(cfg, i)
-        if not (out / c.path).exists():
-            continue
         if c.room not in rooms:
             rooms[c.room] = plan_room(cfg, c.room)
-        rows.append(manifest_row(cfg, rooms[c.room], c))
+        if (out / clip_path(cfg, rooms[c.room], c)).exists():
+            rows.append(manifest_row(cfg, rooms[c.room], c))
     summary.manifest = out / MANIFEST_NAME
     write_manifest(summary.manifest, rows)
     return summary

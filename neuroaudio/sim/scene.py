@@ -74,11 +74,6 @@ class ClipPlan:
     noise: tuple[tuple[Recipe, ...], ...]   # per component, one recipe per position (sensor: seed)
     peak_dbfs: float
 
-    @property
-    def path(self) -> str:
-        """Path of the clip relative to the output folder."""
-        return f"clips/{self.index:06d}.wav"
-
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
@@ -218,6 +213,13 @@ def plan_clip(cfg: SimConfig, i: int) -> ClipPlan:
     return ClipPlan(index=i, room=i // cfg.scene.clips_per_room, target=j % cfg.scene.sources_per_room,
                     snr_db=float(cfg.snr_db[i % len(cfg.snr_db)]), source=source, noise=tuple(noise),
                     peak_dbfs=_u(rng, cfg.output.peak_dbfs))
+
+
+def clip_path(cfg: SimConfig, room: RoomPlan, clip: ClipPlan) -> str:
+    """Path of a clip's WAV relative to the output folder (``output.filename`` filled in)."""
+    t = room.targets[clip.target]
+    return cfg.output.filename.format(index=clip.index, room=room.index, array=cfg.array.load().name,
+                                      azimuth=t.azimuth_deg, elevation=t.elevation_deg, snr=clip.snr_db)
 
 
 def clips_of_room(cfg: SimConfig, r: int, limit: int | None = None) -> range:
