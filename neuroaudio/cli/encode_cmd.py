@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import typer
 
 from ..errors import InputError
@@ -50,7 +51,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from ..arrays import load_array
         from ..audio.io import FileBlockStream, parse_channels
         from ..encoding.config import RFPLCConfig
-        from ..encoding.encoder import RFPLCEncoder
+        from ..encoding.encoder import RFPLCEncoder, StepOutput
+        from ..encoding.npz_writer import StreamingNpz
 
         if out.suffix.lower() != ".npz":
             raise InputError(f"--out {out}: give a path ending in .npz")
@@ -61,28 +63,57 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         stream = FileBlockStream(file, fs=enc.fs, channels=parse_channels(channels), n_mics=a.n_mics,
                                  block_s=1.0, min_duration_s=enc.frame_len / enc.fs)
         enc.reset()
-        frames, kept = [], []
-        with Progress(TextColumn("encoding"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                      TimeRemainingColumn(), transient=True) as bar:
-            task = bar.add_task("encode", total=stream.info.frames)
-            for block in stream:
-                f, s = enc.push(block)
-                frames.append(f)
-                if (spikes or plot is not None) and len(s.coincidence):
-                    kept.append(s)
-                bar.update(task, completed=stream.samples_read)
-        result = enc.output(frames, kept)
-        result.save(out, spikes=spikes)
-        n_spk = int(sum(s.n_spikes.sum() for s in kept))
+        writer = StreamingNpz(out)          # bounded memory: frames go to disk as they come
+        n_shape = (len(enc.pairs), len(enc.delays_samples), cfg.n_bands)
+        writer.declare("coincidence", np.int16, (cfg.steps, *n_shape))
+        total = np.zeros(n_shape, np.int64)
+        n_frames, n_spk, shown = 0, 0, []   # shown: the first busy steps, for the raster
+        try:
+            with Progress(TextColumn("encoding"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                          TimeRemainingColumn(), transient=True) as bar:
+                task = bar.add_task("encode", total=stream.info.frames)
+                for block in stream:
+                    f, s = enc.push(block)
+                    writer.append("coincidence", f)
+                    total += f.sum(axis=(0, 1))
+                    n_frames += len(f)
+                    n_spk += int(s.n_spikes.sum())
+                    if spikes:
+                        writer.append("spike_offset_samples", s.spike_offset)
+                        writer.append("n_spikes", s.n_spikes)
+                        writer.append("band_active", s.band_active)
+                    if plot is not None and len(s.coincidence) and sum(len(x.coincidence) for x in shown) < 8:
+                        busy = np.flatnonzero(s.n_spikes.sum(axis=(1, 2)) > 0)
+                        k0 = 0 if shown else (int(busy[0]) if len(busy) else len(s.coincidence))
+                        k1 = min(len(s.coincidence), k0 + 8 - sum(len(x.coincidence) for x in shown))
+                        if k1 > k0:   # consecutive steps from the first one that spikes
+                            shown.append(StepOutput(*(getattr(s, n)[k0:k1] for n in StepOutput.FIELDS)))
+                    bar.update(task, completed=stream.samples_read)
+            result = enc.output([], [])
+            meta = result.to_npz_dict(spikes=False)
+            meta["frame_t_s"] = np.arange(n_frames) * result.hop_s
+            for key, value in meta.items():
+                if key != "coincidence":
+                    writer.put(key, value)
+            if spikes:
+                for key, dt, trail in (("spike_offset_samples", np.float32, (a.n_mics, cfg.n_neurons)),
+                                       ("n_spikes", np.int32, (a.n_mics, cfg.n_neurons)),
+                                       ("band_active", bool, (a.n_mics, cfg.n_bands))):
+                    writer.declare(key, dt, trail)
+        except BaseException:
+            writer.abort()       # a failed run leaves no partial file
+            raise
+        writer.close()
         dur = stream.info.duration_s
-        typer.echo(f"wrote {out}: coincidence {list(result.coincidence.shape)} "
+        typer.echo(f"wrote {out}: coincidence [{n_frames}, {cfg.steps}, {', '.join(map(str, n_shape))}] "
                    f"(frames, steps, pairs, delays, bands), {len(result.delays_samples)} delays "
-                   f"{result.delays_samples[0]:+.2f}…{result.delays_samples[-1]:+.2f} samples"
-                   + (f", {n_spk / max(dur, 1e-9) / len(result.band_hz) / a.n_mics:.0f} "
-                      "spikes/s per band per mic" if kept else ""))
+                   f"{result.delays_samples[0]:+.2f}…{result.delays_samples[-1]:+.2f} samples, "
+                   f"{n_spk / max(dur, 1e-9) / cfg.n_bands / a.n_mics:.0f} spikes/s per band per mic")
         if plot is not None:
             from ..encoding.plot import plot_encoding
 
+            result.coincidence = total[None, None]
+            result.steps = shown
             plot_encoding(result, plot, timing=timing)
             typer.echo(f"wrote {plot}", err=True)
 

@@ -54,6 +54,8 @@ class StepOutput:
     n_spikes: np.ndarray
     band_active: np.ndarray
 
+    FIELDS = ("coincidence", "spike_offset", "n_spikes", "band_active")
+
 
 @dataclass
 class EncoderOutput:
@@ -144,8 +146,7 @@ class RFPLCEncoder:
             outs.append(self._encode_batch(steps[s:s + STEP_BATCH]))
         if len(outs) == 1:
             return outs[0]
-        return StepOutput(*(np.concatenate([getattr(o, k) for o in outs])
-                            for k in ("coincidence", "spike_offset", "n_spikes", "band_active")))
+        return StepOutput(*(np.concatenate([getattr(o, k) for o in outs]) for k in StepOutput.FIELDS))
 
     def _encode_batch(self, steps: np.ndarray) -> StepOutput:
         c = self.config
