@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class SimSummary:
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
     manifest: Path | None = None
+    render_cpu_s: float = 0.0
+    """CPU seconds spent rendering rooms, summed over processes (worker start-up excluded)."""
 
 
 def clip_complete(path: Path, n_samples: int, n_mics: int) -> bool:
@@ -62,8 +65,9 @@ def clip_complete(path: Path, n_samples: int, n_mics: int) -> bool:
     return info.frames == n_samples and info.channels == n_mics
 
 
-def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str) -> tuple[int, int]:
-    """Simulate room ``r`` once and write the given clips; returns (room, clips written)."""
+def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str) -> tuple[int, int, float]:
+    """Simulate room ``r`` once and write the given clips; returns (room, clips written, CPU s)."""
+    cpu0 = time.process_time()
     room = plan_room(cfg, r)
     resp = room_responses(cfg, room)
     for i in clips:
@@ -71,11 +75,21 @@ def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str) -> tuple
         c = render_clip(cfg, room, resp, plan)
         write_audio(Path(out_dir) / clip_path(cfg, room, plan), c.mix.astype("float32"), cfg.fs,
                     subtype=cfg.output.subtype)
-    return r, len(clips)
+    return r, len(clips), time.process_time() - cpu0
 
 
 def _worker_init() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def _mp_context():
+    """Worker start method: a fork server that imported the simulator once (cheap workers, no state
+    inherited from the caller, safe beside torch threads), or spawn where there is no fork."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["neuroaudio.sim.run"])
+        return ctx
+    return mp.get_context("spawn")
 
 
 def _check_out_dir(cfg: SimConfig, out: Path) -> None:
@@ -125,8 +139,10 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
     if progress:
         progress(done, n)
 
-    def _ok(count: int) -> None:
+    def _ok(result: tuple[int, int, float]) -> None:
         nonlocal done
+        count = result[1]
+        summary.render_cpu_s += result[2]
         summary.written += count
         done += count
         if progress:
@@ -144,19 +160,19 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
     if workers == 1 or len(jobs) <= 1:
         for r, clips in jobs:
             try:
-                _ok(render_room(cfg, r, clips, str(out))[1])
+                _ok(render_room(cfg, r, clips, str(out)))
             except InputError:
                 raise
             except Exception as e:  # keep going: other rooms are independent
                 _fail(r, clips, e)
     else:
-        ctx = mp.get_context("spawn")  # safe with threads and torch; same result as fork
+        ctx = _mp_context()
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as ex:
             futs = {ex.submit(render_room, cfg, r, clips, str(out)): (r, clips) for r, clips in jobs}
             for f in as_completed(futs):
                 r, clips = futs[f]
                 try:
-                    _ok(f.result()[1])
+                    _ok(f.result())
                 except InputError:
                     raise
                 except Exception as e:

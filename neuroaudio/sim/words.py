@@ -1,6 +1,6 @@
 """A small English word list for random espeak-ng utterances (common words, written for this project)."""
 
-WORDS: tuple[str, ...] = tuple("""
+WORDS: tuple[str, ...] = tuple(dict.fromkeys("""
 zero one two three four five six seven eight nine ten eleven twelve twenty hundred thousand
 yes no up down left right on off stop go start open close turn move wait look listen follow
 come back forward home house room door window table chair floor wall kitchen garden street city
@@ -22,4 +22,5 @@ make show tell call ask answer begin finish change choose remember forget travel
 paper pencil letter number picture story question answer problem reason moment
 computer phone message network system program language science history picture
 village country world north south east west center corner middle edge side
-""".split())
+""".split()))
+"""Unique words, in a fixed order."""
