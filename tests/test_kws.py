@@ -155,6 +155,20 @@ def test_loaders_split_by_speaker(tmp_path):
         load_fsdd(config_from_dict({"data": {"root": str(tmp_path / "fsdd"), "test_speakers": ["zed"]}}).data)
 
 
+def test_synthetic_keywords_split_by_voice():
+    pytest.importorskip("espeakng_loader")
+    from neuroaudio.kws.data import load_synthetic
+
+    cfg = config_from_dict({"data": {"source": "synthetic", "words": ["yes", "no"],
+                                     "voices": ["en", "en-us+f3"], "rates_wpm": [150, 200], "pitches": [50],
+                                     "test_voices": ["en-us+f3"],
+                                     "val_fraction": 0.0}}).data
+    sp = load_synthetic(cfg)
+    assert sp.labels == ["yes", "no"] and len(sp.train) == 4 and len(sp.test) == 4
+    assert {it.speaker for it in sp.test} == {"en-us+f3"}
+    assert all(0.1 < len(it.audio) / 8000 < 1.0 for it in sp.train + sp.test)
+
+
 def test_logmel_frontend_is_level_independent_and_mel_bank_covers_band():
     fb = mel_filterbank(256, 20, FS)
     assert fb.shape == (20, 129) and (fb.sum(0)[3:-3] > 0).all()

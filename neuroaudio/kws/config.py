@@ -35,7 +35,8 @@ class DataConfig:
     """folder: fraction of items (by file-name hash) for testing when no test speakers are given."""
     words: list[str] = field(default_factory=list)
     """synthetic: the words; speech_commands: keep only these labels (others dropped)."""
-    voices: list[str] = field(default_factory=lambda: ["en", "en-us", "en-gb-x-rp", "en-gb-scotland"])
+    voices: list[str] = field(default_factory=lambda: ["en", "en-us", "en-gb-x-rp", "en-gb-scotland",
+                                                       "en-us+f3", "en+m3", "en-029", "en-us-nyc"])
     rates_wpm: list[int] = field(default_factory=lambda: [130, 160, 190, 220])
     pitches: list[int] = field(default_factory=lambda: [30, 45, 60, 75])
     test_voices: list[str] = field(default_factory=list)

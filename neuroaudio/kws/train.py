@@ -29,7 +29,8 @@ from .evaluate import evaluate_items, plot_confusion
 
 log = logging.getLogger("neuroaudio")
 
-LOG_FIELDS = ["epoch", "train_loss", "train_acc", "val_acc", "val_rate", "lr", "seconds"]
+LOG_FIELDS = ["epoch", "train_loss", "train_acc", "val_acc", "val_rate", "lr", "seconds", "cpu_seconds"]
+"""``seconds``: wall clock; ``cpu_seconds``: this process's CPU time (fair under a shared, loaded CPU)."""
 
 
 def spec_mask(feats: torch.Tensor, freq_mask: int, time_mask: int, gen: torch.Generator) -> torch.Tensor:
@@ -118,7 +119,7 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
     with _progress(progress) as bar:
         task = bar.add_task(cfg.name, total=total, completed=start * steps_per_epoch, info="")
         for epoch in range(start, cfg.train.epochs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             rng = np.random.default_rng([cfg.seed, epoch])
             gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
             order = rng.permutation(len(sp.train))
@@ -153,7 +154,7 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
             ev = evaluate_items(model, val_items)
             row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                    "val_acc": ev["accuracy"], "val_rate": ev["mean_firing_rate"], "lr": lr,
-                   "seconds": time.perf_counter() - t0}
+                   "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
             rows.append(row)
             bar.update(task, info=f"epoch {epoch + 1} val acc {ev['accuracy']:.3f} rate "
                                   f"{ev['mean_firing_rate']:.3f}")
@@ -174,10 +175,11 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
 
 
 def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Configs equal up to ``train.epochs`` (a run may be extended by resuming with more epochs;
-    the cosine schedule then follows the new total)."""
+    """Configs equal up to ``name``, ``out_dir`` and ``train.epochs`` (a run may be moved, or
+    extended by resuming with more epochs; the cosine schedule then follows the new total)."""
     def strip(c):
-        return {**c, "train": {k: v for k, v in c["train"].items() if k != "epochs"}}
+        return {**{k: v for k, v in c.items() if k not in ("name", "out_dir")},
+                "train": {k: v for k, v in c["train"].items() if k != "epochs"}}
 
     return strip(a) == strip(b)
 
@@ -198,6 +200,7 @@ def finish(cfg: KWSConfig, sp: Splits, out: Path, rows: list[dict[str, Any]]) ->
     metrics: dict[str, Any] = dict(best["metrics"])
     metrics["epochs"] = len(rows)
     metrics["train_seconds"] = float(sum(r["seconds"] for r in rows))
+    metrics["train_cpu_seconds"] = float(sum(r.get("cpu_seconds", 0.0) for r in rows))
     metrics["n_params"] = int(sum(p.numel() for p in model.net.parameters()))
     metrics["n_train"], metrics["n_val"], metrics["n_test"] = len(sp.train), len(sp.val), len(sp.test)
     if sp.test:

@@ -1,0 +1,44 @@
+"""Model cards for shipped keyword models: data, licence, config, metrics, from the checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..io_utils import write_text_atomic
+from .checkpoint import read_checkpoint
+
+FSDD_ATTRIBUTION = (
+    "Trained on the Free Spoken Digit Dataset (FSDD; Z. Jackson, C. Souza, J. Flaks, Y. Pan, "
+    "H. Nicolas, A. Thite; https://github.com/Jakobovski/free-spoken-digit-dataset), licensed under "
+    "Creative Commons Attribution-ShareAlike 4.0 International (CC BY-SA 4.0). These weights are "
+    "derived from that data and are shared under the same licence, CC BY-SA 4.0.")
+
+
+def model_card(model_path: str | Path, title: str, data_note: str, extra_metrics: dict | None = None) -> str:
+    """Markdown model card for a checkpoint (config, labels, metrics, licence)."""
+    ck = read_checkpoint(model_path)
+    m = {k: v for k, v in ck["metrics"].items() if "confusion" not in k}
+    size_kb = Path(model_path).stat().st_size / 1024
+    lines = [
+        f"# {title}", "",
+        f"File: `{Path(model_path).name}` ({size_kb:.0f} KB), {m.get('n_params', '?')} parameters; "
+        f"code revision `{ck['code_revision']}`; epoch {ck['epoch']}.", "",
+        "## Use", "",
+        "```", f"neuroaudio kws FILE.wav --model {model_path}", "```", "",
+        f"Input: mono audio, resampled to {ck['sample_rate_hz']} Hz; windows of "
+        f"{ck['clip_samples'] / ck['sample_rate_hz']:.2f} s. Labels: {', '.join(ck['labels'])}.", "",
+        "## Data and licence", "", data_note, "", FSDD_ATTRIBUTION, "",
+        "## Metrics", "", "```json", json.dumps({**m, **(extra_metrics or {})}, indent=1), "```", "",
+        "## Config", "", "```json", json.dumps(ck["config"], indent=1), "```", "",
+        "## Limits", "",
+        "Four adult male speakers only (two US, one Belgian-French, one German accent): expect lower "
+        "accuracy on other voices, children, far-field or noisy audio. Closed set: every window is "
+        "classified as one of the ten digits (no 'unknown' class); use the score threshold and the "
+        "level gate of `neuroaudio kws` to skip non-digits and silence.", "",
+    ]
+    return "\n".join(lines)
+
+
+def write_model_card(model_path: str | Path, card_path: str | Path, **kw) -> None:
+    write_text_atomic(card_path, model_card(model_path, **kw))
