@@ -144,3 +144,20 @@ def test_cli_encode_writes_the_npz_contract(tmp_path, rng):
         r = run_cli(*args)
         assert r.returncode == 2, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and "error" in r.stderr
+
+
+def test_streaming_npz_is_exact_and_atomic(tmp_path, rng):
+    from neuroaudio.encoding.npz_writer import StreamingNpz
+
+    rows = rng.integers(0, 9, (9, 2, 3)).astype(np.int16)
+    w = StreamingNpz(tmp_path / "a.npz")
+    for s in (slice(0, 4), slice(4, 4), slice(4, 9)):
+        w.append("c", rows[s])
+    w.put("fs", np.int64(FS))
+    w.close()
+    d = np.load(tmp_path / "a.npz")
+    assert np.array_equal(d["c"], rows) and int(d["fs"]) == FS
+    w = StreamingNpz(tmp_path / "b.npz")
+    w.append("c", rows)
+    w.abort()                                       # a failed run leaves nothing behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz"]
