@@ -13,6 +13,7 @@ from neuroaudio.aggregate.learner import AggregateLearner
 from neuroaudio.aggregate.rules import (
     critical_threshold,
     mpdal_t_star,
+    mpdal_t_stars,
     mpdal_update,
     mst_gradient,
     spike_peaks,
@@ -68,6 +69,8 @@ def test_t_star_too_few_is_the_highest_subthreshold_peak():
     v, sp = fire(vf, P.theta, P)
     assert sp[0].size == 1 and 390 <= sp[0][0] <= 400
     assert mpdal_t_star(v, sp[0], P, too_few=True) == 250
+    # two spikes missing ("mpdal_multi" reading): the two highest sub-threshold peaks, best first
+    np.testing.assert_array_equal(mpdal_t_stars(v, sp[0], P, too_few=True, k=2), [250, 550])
 
 
 def test_t_star_too_few_without_local_peak_is_the_highest_subthreshold_sample():
@@ -84,6 +87,7 @@ def test_t_star_too_many_is_the_peak_of_the_spike_closest_above_threshold():
     np.testing.assert_array_equal(peaks, [100, 300, 500])
     np.testing.assert_allclose(margins, [0.5, 0.05, 0.3], atol=1e-4)  # + residue of earlier resets
     assert mpdal_t_star(v, sp[0], P, too_few=False) == 300
+    np.testing.assert_array_equal(mpdal_t_stars(v, sp[0], P, too_few=False, k=2), [300, 500])
 
 
 def test_one_spike_too_many_is_removed_by_one_update(rng):

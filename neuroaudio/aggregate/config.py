@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..neurons.srm import SRMParams
 from .clue_experiment import ClueTrainConfig, RuleSetting
 from .clues import ClueTaskConfig
+from .learner import RULES
 
 T = TypeVar("T")
 TASKS = ("clues", "digits")
@@ -101,6 +102,6 @@ def clue_sections(cfg: PipelineConfig) -> tuple[ClueTaskConfig, ClueTrainConfig,
                          "[{rule: mpdal, lr: 0.003}, {rule: mst, lr: 0.003}]")
     rules = [build(RuleSetting, r, f"rules[{i}]") for i, r in enumerate(raw_rules)]
     for i, r in enumerate(rules):
-        if r.rule not in ("mpdal", "mst"):
-            raise InputError(f"rules[{i}].rule={r.rule!r}; use mpdal or mst")
+        if r.rule not in RULES:
+            raise InputError(f"rules[{i}].rule={r.rule!r}; use one of {', '.join(RULES)}")
     return task, train, rules

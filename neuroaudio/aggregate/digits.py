@@ -27,7 +27,7 @@ from ..neurons.srm import SpikeInput
 from .config import PipelineConfig, build
 from .decoding import DynamicDecoder, max_count_decode
 from .encoder import EncoderConfig, SpikeEncoder
-from .learner import AggregateLearner
+from .learner import RULES, AggregateLearner
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^(\d+)_([A-Za-z0-9-]+)_(\d+)\.wav$")
@@ -136,8 +136,8 @@ def digit_sections(cfg: PipelineConfig
     enc = build(EncoderConfig, cfg.sections.get("encoder"), "encoder")
     model = build(DigitModelConfig, cfg.sections.get("model"), "model")
     train = build(DigitTrainConfig, cfg.sections.get("train"), "train")
-    if model.rule not in ("mpdal", "mst"):
-        raise InputError(f"model.rule={model.rule!r}; use mpdal or mst")
+    if model.rule not in RULES:
+        raise InputError(f"model.rule={model.rule!r}; use one of {', '.join(RULES)}")
     if model.neurons_per_class < 1 or model.target_spikes < 1 or train.epochs < 1:
         raise InputError("model.neurons_per_class, model.target_spikes and train.epochs must be >= 1")
     return data, enc, model, train

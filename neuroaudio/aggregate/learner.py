@@ -17,7 +17,8 @@ from ..errors import InputError
 from ..neurons.srm import SpikeInput, SRMParams, fire, free_potential
 from .rules import mpdal_update, mst_update
 
-RULES = ("mpdal", "mst")
+RULES = ("mpdal", "mpdal_multi", "mst")
+"""mpdal: one t* per erroneous trial; mpdal_multi: one t* per missing/extra spike; mst: Gütig 2016."""
 
 
 @dataclass
@@ -71,8 +72,9 @@ class AggregateLearner:
         for m in range(self.n_neurons):
             if sp[m].size == desired[m]:
                 continue
-            if self.rule == "mpdal":
-                r = mpdal_update(trial, v[m], sp[m], int(desired[m]), self.params)
+            if self.rule in ("mpdal", "mpdal_multi"):
+                r = mpdal_update(trial, v[m], sp[m], int(desired[m]), self.params,
+                                 per_error=self.rule == "mpdal_multi")
             else:
                 r = mst_update(trial, self.W[:, m], vf[m], sp[m].size, int(desired[m]), self.params)
             if r is not None:

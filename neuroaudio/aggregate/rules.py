@@ -88,15 +88,39 @@ def spike_peaks(v: np.ndarray, spikes: np.ndarray, p: SRMParams) -> tuple[np.nda
 
 
 def mpdal_update(trial: SpikeInput, v: np.ndarray, spikes: np.ndarray, desired: int,
-                 p: SRMParams) -> tuple[np.ndarray, int] | None:
-    """MPD-AL weight direction for one neuron, trial: ``(+/- PSP_i(t*) [N], t* index)``; None if correct."""
+                 p: SRMParams, per_error: bool = False) -> tuple[np.ndarray, int] | None:
+    """MPD-AL weight direction for one neuron, trial: ``(+/- PSP_i(t*) [N], t* index)``; None if correct.
+
+    ``per_error=False`` (default): one t*, one update per erroneous trial. ``per_error=True`` (the
+    other reading of "one update per error"): |desired - actual| times t*_1..t*_k -- the k highest
+    sub-threshold peaks (too few) or the k spikes easiest to remove (too many) -- and the direction
+    is the sum of the PSPs at all of them; the t* index returned is the first choice.
+    """
     n_out = spikes.size
     if n_out == desired:
         return None
     too_few = n_out < desired
-    n_star = mpdal_t_star(v, spikes, p, too_few)
-    g = psp_at(trial, [n_star * p.dt], p)[0]
-    return (g if too_few else -g), n_star
+    if not per_error or abs(desired - n_out) == 1:
+        n_star = mpdal_t_star(v, spikes, p, too_few)
+        g = psp_at(trial, [n_star * p.dt], p)[0]
+        return (g if too_few else -g), n_star
+    stars = mpdal_t_stars(v, spikes, p, too_few, abs(desired - n_out))
+    g = psp_at(trial, stars * p.dt, p).sum(axis=0)
+    return (g if too_few else -g), int(stars[0])
+
+
+def mpdal_t_stars(v: np.ndarray, spikes: np.ndarray, p: SRMParams, too_few: bool, k: int) -> np.ndarray:
+    """The ``k`` best t* candidates in order (see :func:`mpdal_t_star`); fewer if fewer exist."""
+    if too_few:
+        is_spike = np.zeros(v.size, dtype=bool)
+        is_spike[spikes] = True
+        cand = _local_maxima(v)
+        cand = cand[(v[cand] < p.theta) & ~is_spike[cand]]
+        if not cand.size:
+            return np.array([mpdal_t_star(v, spikes, p, True)])
+        return cand[np.argsort(-v[cand], kind="stable")[:k]]
+    peaks, margins = spike_peaks(v, spikes, p)
+    return peaks[np.argsort(margins, kind="stable")[:k]]
 
 
 # ----------------------------------------------------------------------------------------------- MST
