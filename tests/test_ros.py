@@ -206,3 +206,32 @@ def test_ros_entry_point_help():
     r = subprocess.run([sys.executable, "-m", "neuroaudio.ros", "--help"], cwd=REPO, capture_output=True,
                        text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert r.returncode == 0 and "--ros auto|1|2" in r.stdout
+
+
+@pytest.mark.ros
+def test_ros1_launch_file_loads():
+    """The ROS 1 launch example parses and starts our node executable with the parameters."""
+    why = _ros1_skip_reason()
+    if why:
+        pytest.skip(why)
+    script = REPO / "neuroaudio" / "ros" / "scripts" / "neuroaudio_node"
+    assert os.access(script, os.X_OK)
+    code = textwrap.dedent("""
+        import json, sys
+        from neuroaudio.ros.ros1 import import_rospy
+        import_rospy()
+        import roslaunch.config
+        sys.argv = ["roslaunch", "device:=pulse", "channels:=2,3,4,5"]
+        cfg = roslaunch.config.load_config_default([sys.argv_file], 11311, verbose=False)
+        node = cfg.nodes[0]
+        print(json.dumps({"pkg": node.package, "type": node.type, "name": node.name,
+                          "params": {k: v.value for k, v in cfg.params.items()}}))
+    """).replace("sys.argv_file", repr(str(REPO / "neuroaudio" / "ros" / "launch" / "neuroaudio.launch")))
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (got["pkg"], got["type"], got["name"]) == ("neuroaudio_ros", "neuroaudio_node", "neuroaudio")
+    assert got["params"]["/neuroaudio/device"] == "pulse"
+    assert got["params"]["/neuroaudio/channels"] == "2,3,4,5"
+    assert got["params"]["/neuroaudio/tracking"] is True

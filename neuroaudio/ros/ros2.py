@@ -64,8 +64,17 @@ def main(argv: list[str] | None = None) -> int:
 
     rclpy.init(args=list(sys.argv if argv is None else argv))
     node = Node("neuroaudio")
+    try:   # parameters may come as int or str (device:=2 or device:=pulse): let them
+        from rcl_interfaces.msg import ParameterDescriptor
+
+        descriptor = ParameterDescriptor(dynamic_typing=True)
+    except (ImportError, TypeError):   # rclpy before Humble
+        descriptor = None
     for f in fields(NodeParams):
-        node.declare_parameter(f.name, f.default)
+        if descriptor is None:
+            node.declare_parameter(f.name, f.default)
+        else:
+            node.declare_parameter(f.name, f.default, descriptor)
     params = NodeParams.from_getter(lambda name, d: node.get_parameter(name).value)
     core = NodeCore(params, Ros2Publisher(node))
     node.get_logger().info(f"localizing from '{core.capture.device.name}' ({core.localizer.name}, "
