@@ -111,6 +111,8 @@ def test_config_errors_name_the_fix():
         RFPLCConfig(hop_s=0.05).validate(FS)
     with pytest.raises(InputError, match="timing"):
         RFPLCConfig(timing="fast").validate(FS)
+    with pytest.raises(InputError, match="locking"):
+        RFPLCConfig(locking="cochlea").validate(FS)
     with pytest.raises(InputError, match="band"):
         RFPLCEncoder(load_array("respeaker4"), RFPLCConfig(n_neurons=32, n_bands=30))
 

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import InputError
 
 TIMINGS = ("subsample", "sample")
+LOCKINGS = ("neuron", "band")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class RFPLCConfig:
             step's mean square in the band).
         neuron_rel_db: within an active band, a neuron spikes when its energy |z|² is at least
             the band's mean neuron energy + this many dB (0 dB: the stronger components).
+        locking: "neuron" (default: every RF neuron phase-locks at its own frequency and the
+            band's detectors pool its neurons) or "band" (the alternative, for comparison: one
+            spike train per band, phase-locked to the band-summed state Σ_k z_k rotating at the
+            band centre frequency; the spike arrays are then per band, not per neuron).
     """
 
     n_neurons: int = 512
@@ -53,6 +58,7 @@ class RFPLCConfig:
     band_range_db: float = 30.0
     min_band_dbfs: float = -100.0
     neuron_rel_db: float = 0.0
+    locking: str = "neuron"
 
     def validate(self, fs: int) -> RFPLCConfig:
         """Check the fields against the rate ``fs`` (Hz); raise InputError naming the fix."""
@@ -76,6 +82,8 @@ class RFPLCConfig:
                              f"({step / fs:g} s each)")
         if self.timing not in TIMINGS:
             raise InputError(f"timing='{self.timing}': use one of {', '.join(TIMINGS)}")
+        if self.locking not in LOCKINGS:
+            raise InputError(f"locking='{self.locking}': use one of {', '.join(LOCKINGS)}")
         if self.n_delays < 2:
             raise InputError(f"n_delays={self.n_delays}: use at least 2 detectors (paper: 51)")
         if self.decay_s is not None and self.decay_s <= 0:

@@ -153,6 +153,15 @@ class RFPLCEncoder:
         z = step_states(steps, c.n_neurons, self.decay)
         active, band_active, _ = activity(z, self.neuron_band, c.n_bands, self.step_len,
                                           c.band_range_db, c.min_band_dbfs, c.neuron_rel_db)
+        if c.locking == "band":     # the alternative: one train per band (config docstring)
+            inband = self.neuron_band >= 0
+            onehot = np.eye(c.n_bands)[self.neuron_band[inband]]              # [K', B]
+            zb = z[..., inband] @ onehot                                      # band-summed state
+            omega_c = 2 * np.pi * self.band_hz / self.fs
+            offset, n = phase_locked_spikes(zb, omega_c, band_active, self.step_len)
+            coinc = coincidence_counts(offset, n, 2 * np.pi / omega_c, np.arange(c.n_bands),
+                                       c.n_bands, self.pairs, self.delays_samples, c.timing)
+            return StepOutput(coinc, offset.astype(np.float32), n, band_active)
         offset, n = phase_locked_spikes(z, self.omega, active, self.step_len)
         coinc = coincidence_counts(offset, n, self.period, self.neuron_band, c.n_bands, self.pairs,
                                    self.delays_samples, c.timing)
