@@ -414,3 +414,21 @@ def test_pulse_device_lost_keeps_recording(scene_wav, tmp_path):
     assert "was lost" in err and str(rec) in err, err
     info = sf.info(str(rec))
     assert info.channels == 4 and info.frames >= 12 * 0.085 * 16000
+
+
+def test_docs_embedding_example_runs(rng):
+    """The embedding example of docs/live.md, fed from a fake callback, finds the source."""
+    text = (REPO / "docs" / "live.md").read_text(encoding="utf-8")
+    part = text[text.index("## Embedding in your own node"):]
+    code = part[part.index("```python") + len("```python"):]
+    code = code[:code.index("```")]
+    ns: dict = {}
+    exec(compile(code, "docs/live.md", "exec"), ns)
+    x = _bursty_scene(load_array("respeaker4"), 200.0, 16000, 1.5, rng)
+    out = []
+    for i in range(0, len(x), 441):                      # odd block size, as a callback might give
+        ns["audio_callback"](x[i:i + 441], len(x[i:i + 441]), None, None)
+        out += ns["process_pending"]()
+    tracked = [d[2] for d in out if d[2] is not None]
+    assert len(out) >= 15 and len(tracked) >= 5
+    assert np.median(circular_error_deg(np.array(tracked), 200.0)) < 5
