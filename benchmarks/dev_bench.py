@@ -153,7 +153,8 @@ def main() -> None:
              f"\nEvaluate wall time: {wall:.1f} s for {res.n_computed} computed rows "
              f"({res.n_reused} reused), {args.workers} workers.\n",
              "\nReproduce: `OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --workers 2"
-             + (f" --limit {args.limit}" if args.limit else "") + "`\n"]
+             + (f" --limit {args.limit}" if args.limit else "")
+             + (f" --methods {args.methods}" if args.methods else "") + "`\n"]
     text = "\n".join(parts)
     print(text)
     report = args.root / (f"dev_bench_subset{args.limit}.md" if args.limit else "dev_bench.md")
