@@ -5,7 +5,7 @@ SNRs), side by side in one run, on this machine:
 
 - naive: one ``pyroomacoustics.ShoeBox`` per clip holding the target and every noise position with
   its signal, ``room.simulate(return_premix=True)``, then noise scaled to the SNR from the premix
-  (the textbook way: one simulation per clip);
+  and the WAV written (the textbook way: one simulation per clip);
 - ours (``neuroaudio.sim.run.render_room``): the RIRs of a room computed once and reused, in the
   frequency domain, by all the clips of the room; 1 process, then ``--workers`` processes.
 
@@ -30,6 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from neuroaudio.audio import write_audio  # noqa: E402
 from neuroaudio.sim.config import load_config  # noqa: E402
 from neuroaudio.sim.render import pra_room  # noqa: E402
 from neuroaudio.sim.run import simulate  # noqa: E402
@@ -37,8 +38,8 @@ from neuroaudio.sim.scene import plan_clip, plan_room  # noqa: E402
 from neuroaudio.sim.signals import render_signal  # noqa: E402
 
 
-def naive_clip(cfg, room, clip) -> np.ndarray:
-    """One clip, one full pyroomacoustics simulation. Returns ``[samples, mics]``."""
+def naive_clip(cfg, room, clip, out: Path) -> np.ndarray:
+    """One clip, one full pyroomacoustics simulation, written to ``out`` like ours. ``[samples, mics]``."""
     n, fs = cfg.n_samples, cfg.fs
     r = pra_room(cfg, room)
     r.add_source(list(room.targets[clip.target].position_m), signal=render_signal(clip.source, n, fs))
@@ -63,7 +64,9 @@ def naive_clip(cfg, room, clip) -> np.ndarray:
             noise += part * np.sqrt(10 ** (comp.level_db / 10) / np.mean(part ** 2))
     noise *= np.sqrt(p_src / (np.mean(noise ** 2) * 10 ** (clip.snr_db / 10)))
     mix = img + noise
-    return (mix * 10 ** (clip.peak_dbfs / 20) / np.abs(mix).max()).T
+    mix = (mix * 10 ** (clip.peak_dbfs / 20) / np.abs(mix).max()).T
+    write_audio(out / f"{clip.index:06d}.wav", mix.astype(np.float32), fs, subtype=cfg.output.subtype)
+    return mix
 
 
 def _cpu_s() -> float:
@@ -82,14 +85,18 @@ def main() -> None:
     cfg = load_config(args.config)
     n = min(args.limit, cfg.n_clips)
 
-    t0, c0 = time.perf_counter(), _cpu_s()
-    rooms = {}
-    for i in range(n):
-        c = plan_clip(cfg, i)
-        if c.room not in rooms:
-            rooms[c.room] = plan_room(cfg, c.room)
-        naive_clip(cfg, rooms[c.room], c)
-    t_naive, c_naive = time.perf_counter() - t0, _cpu_s() - c0
+    tmp = Path(tempfile.mkdtemp(prefix="simbench_naive_"))
+    try:
+        t0, c0 = time.perf_counter(), _cpu_s()
+        rooms = {}
+        for i in range(n):
+            c = plan_clip(cfg, i)
+            if c.room not in rooms:
+                rooms[c.room] = plan_room(cfg, c.room)
+            naive_clip(cfg, rooms[c.room], c, tmp)
+        t_naive, c_naive = time.perf_counter() - t0, _cpu_s() - c0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
     results = [("naive: one pyroomacoustics simulation per clip", 1, t_naive, c_naive)]
     for w in sorted({1, args.workers}):

@@ -148,18 +148,30 @@ def coloured_noise_spectrum(rng: np.random.Generator, n: int, fs: int, exponent:
     spec[0] = spec[0].real
     if n % 2 == 0:
         spec[-1] = spec[-1].real
+    gain, weight = _shaping(n, fs, float(exponent))
+    if gain is not None:
+        spec *= gain
+    power = float(np.dot(weight, spec.real ** 2 + spec.imag ** 2)) / n ** 2
+    return spec / np.sqrt(power) if power > 0 else spec
+
+
+@lru_cache(maxsize=32)
+def _shaping(n: int, fs: int, exponent: float) -> tuple[np.ndarray | None, np.ndarray]:
+    """Amplitude gain per rFFT bin (None for white) and the bins' weights in Parseval's sum."""
+    k = n // 2 + 1
+    gain = None
     if exponent:
         f = np.fft.rfftfreq(n, 1.0 / fs)
         gain = np.zeros_like(f)
         keep = f >= NOISE_LOW_CUT_HZ
         gain[keep] = f[keep] ** (-exponent / 2)
-        spec *= gain
+        gain.setflags(write=False)
     w = np.full(k, 2.0)
     w[0] = 1.0
     if n % 2 == 0:
         w[-1] = 1.0
-    power = float(np.sum(w * np.abs(spec) ** 2)) / n ** 2
-    return spec / np.sqrt(power) if power > 0 else spec
+    w.setflags(write=False)
+    return gain, w
 
 
 def coloured_noise(rng: np.random.Generator, n: int, fs: int, exponent: float) -> np.ndarray:
