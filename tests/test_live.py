@@ -432,3 +432,22 @@ def test_docs_embedding_example_runs(rng):
     tracked = [d[2] for d in out if d[2] is not None]
     assert len(out) >= 15 and len(tracked) >= 5
     assert np.median(circular_error_deg(np.array(tracked), 200.0)) < 5
+
+
+def test_live_view_needle_and_meter():
+    from rich.console import Console
+
+    from neuroaudio.audio.live import LiveEstimate
+    from neuroaudio.cli.live_cmd import _live_view
+
+    c = Console(width=100, record=True, color_system=None)
+    est = LiveEstimate(1.0, 180.0, 0.7, 0.05, -40.0, True, 178.0, 1)
+    c.print(_live_view(est, {"overflows": 3, "dropped_blocks": 0, "device": "card"}, "gcc-phat",
+                       "respeaker4", 48))
+    text = c.export_text()
+    lines = text.splitlines()
+    needle = next(ln for ln in lines if "▲" in ln)
+    dial = next(ln for ln in lines if "┊" in ln)
+    assert needle.index("▲") - dial.index("┊") == 24          # 180° = the dial's middle
+    meter = next(ln for ln in lines if "dBFS" in ln)
+    assert meter.count("█") == 20 and "overflows 3" in text

@@ -68,13 +68,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         run_node(version, list(ctx.args))
 
 
-def _live_view(est, summary: dict, method: str, array_name: str):
-    """Rich renderable: a direction needle on a 0..360° dial, a level meter, counters."""
+def _live_view(est, summary: dict, method: str, array_name: str, width: int = 72):
+    """Rich renderable: a direction needle on a 0..360° dial (``width`` characters), a level
+    meter, counters."""
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
-    width = 72
     dial = [" "] * width
     for deg in range(0, 360, 45):
         dial[int(deg / 360 * width)] = "┊"
@@ -86,10 +86,18 @@ def _live_view(est, summary: dict, method: str, array_name: str):
     if est.azimuth_deg is not None:
         k = min(int(est.azimuth_deg / 360 * width), width - 1)
         needle = Text(" " * k + "▲" + " " * (width - k - 1), style="bold green")
-    ticks = Text("".join(f"{d:<9d}" for d in range(0, 360, 45))[:width], style="dim")
+    ticks = Text(" " * width, style="dim")
+    for deg in range(0, 360, 45):
+        k = int(deg / 360 * width)
+        label = str(deg)
+        if k + len(label) <= width:
+            ticks = ticks[:k] + Text(label, style="dim") + ticks[k + len(label):]
     lvl = max(min(est.level_dbfs, 0.0), -80.0)
     n_bar = int((lvl + 80) / 80 * 40)
-    meter = Text("█" * n_bar, style="green" if lvl < -6 else "red") + Text("░" * (40 - n_bar), style="dim")
+    n_meter = min(40, width)
+    n_bar = int(n_bar * n_meter / 40)
+    meter = (Text("█" * n_bar, style="green" if lvl < -6 else "red")
+             + Text("░" * (n_meter - n_bar), style="dim"))
     t = Table.grid(padding=(0, 1))
     t.add_row("direction", Text(f"{est.azimuth_deg:6.1f}°" if est.azimuth_deg is not None else "  none",
                                 style="bold"),
@@ -138,14 +146,16 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
             from rich.console import Console
             from rich.live import Live
 
-            live_ctx = Live(console=Console(stderr=not sys.stdout.isatty()), refresh_per_second=12,
-                            transient=False)
+            console = Console(stderr=not sys.stdout.isatty())
+            dial_width = max(24, min(72, console.width - 36))
+            live_ctx = Live(console=console, refresh_per_second=12, transient=False)
             live_ctx.start()
         estimates = session.run(duration)
         try:
             for est in estimates:
                 if live_ctx is not None:
-                    live_ctx.update(_live_view(est, session.summary(), method, loc.array.name))
+                    live_ctx.update(_live_view(est, session.summary(), method, loc.array.name,
+                                               dial_width))
                 else:
                     print(json.dumps(est.to_json()), flush=True)
         except DeviceLostError as e:
