@@ -14,7 +14,7 @@ from neuroaudio.kws.config import config_from_dict, load_config
 from neuroaudio.kws.data import Item, Splits, load_folder, load_fsdd
 from neuroaudio.kws.evaluate import evaluate_items
 from neuroaudio.kws.frontend import Frontend, mel_filterbank
-from neuroaudio.kws.infer import detect
+from neuroaudio.kws.infer import StreamingDetector, detect
 from neuroaudio.kws.train import train
 
 from .conftest import REPO, run_cli
@@ -106,6 +106,16 @@ def test_detect_finds_words_at_their_times(trained):
     assert [d.label for d in dets] == ["down", "up"]
     for d, t0 in zip(dets, (0.5, 2.0), strict=True):
         assert d.t_start_s - 0.05 <= t0 + 0.15 <= d.t_end_s + 0.05   # the chirp lies in the window
+    # live path: the same detections whatever the blocks
+    det = StreamingDetector(m, threshold=0.6, hop_s=0.05, min_level_dbfs=-45)
+    rng_b = np.random.default_rng(3)
+    got, i = [], 0
+    while i < len(x):
+        k = int(rng_b.integers(1, 3000))
+        got += det.process(x[i:i + k, None])
+        i += k
+    got += det.flush()
+    assert [(d.label, d.t_start_s) for d in got] == [(d.label, d.t_start_s) for d in dets]
 
 
 def test_cli_kws_and_evaluate_folder(trained, tmp_path):
@@ -114,20 +124,25 @@ def test_cli_kws_and_evaluate_folder(trained, tmp_path):
     for k, name in enumerate(["up", "down"]):
         for i in range(6):
             write_audio(tmp_path / "clips" / name / f"spk{i}_nohash_{i}.wav", chirp(k, rng)[:, None], FS)
-    r = run_cli("kws", tmp_path / "clips" / "down" / "spk0_nohash_0.wav", "--model", out / "model.pt",
-                "--format", "json")
-    assert r.returncode == 0, r.stderr
-    res = json.loads(r.stdout)
-    assert res["detections"][0]["label"] == "down" and res["status"] == "ok"
-    r = run_cli("kws", tmp_path / "missing.wav", "--model", out / "model.pt")
-    assert r.returncode == 2 and "error" in r.stderr
+    # one good file and one missing: the good one is reported, the bad one keeps its place, exit 2
+    r = run_cli("kws", tmp_path / "clips" / "down" / "spk0_nohash_0.wav", tmp_path / "missing.wav",
+                "--model", out / "model.pt", "--format", "jsonl")
+    assert r.returncode == 2 and "missing.wav" in r.stderr
+    good, bad = (json.loads(line) for line in r.stdout.splitlines())
+    assert good["detections"][0]["label"] == "down" and good["status"] == "ok"
+    assert bad["status"].startswith("error") and bad["detections"] == []
     r = run_cli("kws-evaluate", tmp_path / "clips", "--model", out / "model.pt", "--out", tmp_path / "ev")
     assert r.returncode == 0, r.stderr
     met = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert met["n"] == 12 and met["accuracy"] >= 0.8 and len(met["firing_rates"]) == 2
     assert (tmp_path / "ev" / "confusion.png").is_file()
-    r = run_cli("kws", tmp_path / "clips" / "up" / "spk0_nohash_0.wav", "--model", tmp_path / "nope.pt")
-    assert r.returncode == 2 and "not found" in r.stderr
+    from neuroaudio.errors import InputError
+
+    with pytest.raises(InputError, match="not found"):
+        load_model(tmp_path / "nope.pt")
+    (tmp_path / "evil.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="cannot be loaded safely"):
+        load_model(tmp_path / "evil.pt")
 
 
 def test_loaders_split_by_speaker(tmp_path):

@@ -16,7 +16,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "data" / "models" / "kws_f
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @app.command("kws")
     def kws(
-        files: list[Path] = typer.Argument(..., help="Audio files (any rate; resampled to the model's)."),
+        files: list[Path] = typer.Argument(None, help="Audio files (any rate; resampled to the model's)."),
         model: Path = typer.Option(DEFAULT_MODEL, "--model", "-m",
                                    help="Checkpoint from `neuroaudio train kws` (default: the shipped "
                                         "FSDD spoken-digit model)."),
@@ -26,12 +26,21 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                                               "files (default: the best one when a file "
                                                               "is at most two clips long)."),
         fmt: str = typer.Option("table", "--format", help="table, json (one object per file) or jsonl."),
+        live: bool = typer.Option(False, "--live", help="Listen to a sound card instead of files; one JSON "
+                                                        "line per detection."),
+        device: str = typer.Option(None, "--device", help="--live: input device index or name part "
+                                                          "(`neuroaudio devices` lists them)."),
+        duration_s: float = typer.Option(None, "--duration", help="--live: stop after this many s."),
+        min_level_dbfs: float = typer.Option(-50.0, "--min-level", help="--live: ignore windows quieter "
+                                                                        "than this (dBFS)."),
     ) -> None:
         """Keywords (spoken digits with the default model) found in files, with times and scores.
 
         Example: neuroaudio kws ../shared/data/fsdd/recordings/7_theo_3.wav
 
         Example: neuroaudio kws long.wav --all --threshold 0.7 --format json
+
+        Example: neuroaudio kws --live --duration 30
         """
         from ..kws.checkpoint import load_model
         from ..kws.infer import detect_file
@@ -41,6 +50,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if not 0 <= threshold <= 1:
             raise InputError(f"--threshold {threshold}: give a score between 0 and 1, e.g. 0.5")
         m = load_model(model)
+        if live:
+            _live(m, threshold, hop_s, device, duration_s, min_level_dbfs)
+            return
+        if not files:
+            raise InputError("give audio files to search, e.g. neuroaudio kws clip.wav, or --live")
         failed = 0
         for f in files:
             try:
@@ -104,3 +118,27 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                    + (f", test accuracy {100 * acc:.2f}%, test firing rate "
                       f"{100 * m['test_mean_firing_rate']:.2f}%" if acc is not None else "")
                    + f"; model in {cfg.out_dir}/model.pt")
+
+
+def _live(m, threshold: float, hop_s: float, device: str | None, duration_s: float | None,
+          min_level_dbfs: float) -> None:
+    """Sound card -> StreamingDetector -> one JSON line per detection (times from the start)."""
+    from ..audio.live import LiveCapture
+    from ..kws.infer import StreamingDetector
+
+    dev: str | int | None = int(device) if device is not None and device.isdigit() else device
+    cap = LiveCapture(device=dev, n_mics=1, fs_hz=m.fs)
+    det = StreamingDetector(m, threshold=threshold, hop_s=hop_s, min_level_dbfs=min_level_dbfs)
+    print(f"neuroaudio: listening on '{cap.device.name}' at {m.fs} Hz for {', '.join(m.labels)}; "
+          "Ctrl-C stops", file=sys.stderr)
+    try:
+        for block, _ in cap.blocks(duration_s):
+            for d in det.process(block[:, 0]):
+                typer.echo(json.dumps(d.to_dict()))
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cap.stop()
+    for d in det.flush():
+        typer.echo(json.dumps(d.to_dict()))

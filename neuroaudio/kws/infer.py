@@ -2,9 +2,10 @@
 
 A window of the model's clip length slides with ``hop_s``; each window is classified (softmax).
 Windows quieter than ``min_level_db`` below the file's loudest window are skipped (silence is not
-a word). A detection is a window whose top score is at least ``threshold`` and is the best window
-of its label within one clip length (non-maximum suppression); with ``single`` (the default for
-short files of one word) only the best window of the file is reported.
+a word). A detection is a window whose top score is at least ``threshold`` and the best within a
+clip length around it (causal non-maximum suppression, :class:`StreamingDetector`, the same code
+as ``neuroaudio kws --live``); with ``single`` (the default for files of at most two clip
+lengths, i.e. one word) only the best window of the file is reported.
 """
 
 from __future__ import annotations
@@ -60,28 +61,94 @@ def window_scores(model: KWSModel, x: np.ndarray, hop_s: float = 0.1, batch: int
     return starts, np.concatenate(probs), level
 
 
+class StreamingDetector:
+    """Keyword detection on audio arriving in blocks (files in blocks, or a sound card).
+
+    Windows of the model's clip length start every ``hop_s``; each is classified once it is
+    complete. Windows below ``min_level_dbfs`` are skipped. Non-maximum suppression is causal: the
+    best candidate so far (score ≥ ``threshold``) is emitted once a window starting a whole clip
+    after it has been seen (or at :meth:`flush`); an overlapping better window replaces it.
+    Feeding a signal in any blocks gives the same detections as feeding it whole.
+    """
+
+    def __init__(self, model: KWSModel, threshold: float = 0.5, hop_s: float = 0.1,
+                 min_level_dbfs: float = -50.0, batch: int = 16):
+        self.model, self.threshold, self.min_level_dbfs, self.batch = model, threshold, min_level_dbfs, batch
+        self.n = model.clip_samples
+        self.hop = max(1, int(round(hop_s * model.fs)))
+        self.buf = np.zeros(0, np.float32)
+        self.buf_start = 0            # absolute index of buf[0]
+        self.next_start = 0           # absolute start of the next window to classify
+        self.pending: tuple[int, int, float] | None = None   # (start, label, score)
+
+    @torch.no_grad()
+    def process(self, block: np.ndarray) -> list[Detection]:
+        """Add mono samples ``[n]`` (or ``[n, 1]``); returns the detections completed so far."""
+        x = np.asarray(block, np.float32).reshape(-1)
+        self.buf = np.concatenate([self.buf, x])
+        starts = []
+        while self.next_start + self.n <= self.buf_start + len(self.buf):
+            starts.append(self.next_start)
+            self.next_start += self.hop
+        out: list[Detection] = []
+        for i in range(0, len(starts), self.batch):
+            chunk = starts[i:i + self.batch]
+            win = np.stack([self.buf[s - self.buf_start:s - self.buf_start + self.n] for s in chunk])
+            level = 10 * np.log10(np.mean(win.astype(np.float64) ** 2, axis=1) + 1e-12)
+            logits, _ = self.model(torch.from_numpy(win))
+            prob = logits.softmax(-1).numpy()
+            for s, lv, p in zip(chunk, level, prob, strict=True):
+                out += self._candidate(s, int(p.argmax()), float(p.max()), lv >= self.min_level_dbfs)
+        drop = self.next_start - self.buf_start
+        if drop > 0:
+            self.buf = self.buf[drop:]
+            self.buf_start += drop
+        return out
+
+    def _candidate(self, start: int, label: int, score: float, loud: bool) -> list[Detection]:
+        out = []
+        if self.pending is not None and start - self.pending[0] >= self.n:
+            out.append(self._emit())
+        if loud and score >= self.threshold and (self.pending is None or score > self.pending[2]):
+            self.pending = (start, label, score)
+        return out
+
+    def _emit(self) -> Detection:
+        s, lab, score = self.pending
+        self.pending = None
+        fs = self.model.fs
+        return Detection(self.model.labels[lab], score, s / fs, (s + self.n) / fs)
+
+    def flush(self) -> list[Detection]:
+        """Detections still pending at the end of the signal."""
+        return [self._emit()] if self.pending is not None else []
+
+
 def detect(model: KWSModel, x: np.ndarray, threshold: float = 0.5, hop_s: float = 0.1,
            min_level_db: float = 30.0, single: bool | None = None) -> list[Detection]:
-    """Keywords in mono ``x`` at the model's rate (see module docstring)."""
-    starts, probs, level = window_scores(model, x, hop_s)
+    """Keywords in mono ``x`` at the model's rate (see module docstring).
+
+    Long signals go through :class:`StreamingDetector` with the level gate set ``min_level_db``
+    below the loudest window; with ``single`` only the best window is reported.
+    """
     n, fs = model.clip_samples, model.fs
     if single is None:
         single = len(x) <= 2 * n
+    if not single and len(x) > n:
+        hop = max(1, int(round(hop_s * fs)))
+        power = np.convolve(x.astype(np.float64) ** 2, np.ones(n) / n, mode="valid")[::hop]
+        top = 10 * np.log10(power.max() + 1e-12)
+        det = StreamingDetector(model, threshold, hop_s, float(top - min_level_db))
+        return det.process(x) + det.flush()
+    starts, probs, level = window_scores(model, x, hop_s)
     ok = level >= level.max() - min_level_db
-    best = probs.max(-1)
-    lab = probs.argmax(-1)
-    cand = [i for i in np.argsort(-best) if ok[i] and best[i] >= threshold]
-    out: list[Detection] = []
-    taken: list[int] = []
-    for i in cand:
-        if any(abs(int(starts[i]) - int(starts[j])) < n for j in taken):
-            continue
-        taken.append(i)
-        s0 = max(0, int(starts[i]))
-        out.append(Detection(model.labels[lab[i]], float(best[i]), s0 / fs, min(len(x), s0 + n) / fs))
-        if single:
-            break
-    return sorted(out, key=lambda d: d.t_start_s)
+    best = np.where(ok, probs.max(-1), -1.0)
+    i = int(best.argmax())
+    if best[i] < threshold:
+        return []
+    s0 = max(0, int(starts[i]))
+    label = model.labels[int(probs[i].argmax())]
+    return [Detection(label, float(best[i]), s0 / fs, min(len(x), s0 + n) / fs)]
 
 
 def detect_file(model: KWSModel, path: str | Path, **kw: Any) -> dict[str, Any]:
