@@ -21,7 +21,7 @@ def manifest_row(cfg: SimConfig, room: RoomPlan, clip: ClipPlan) -> dict[str, ob
     t = room.targets[clip.target]
     noise_names = []
     for comp, recipes in zip(cfg.noise, clip.noise, strict=True):
-        kinds = sorted({r["name"].split(":")[0] if r["kind"] != "folder" else r["name"] for r in recipes})
+        kinds = sorted({r["name"].split(":")[0] for r in recipes})  # kind, or the folder's name
         noise_names.append(f"{comp.placement}:{'|'.join(kinds)}")
     az_int = [a for a in room.noise_azimuth_deg if a is not None]
     return {
