@@ -374,17 +374,21 @@ def test_pulse_live_localize(pulse_card, scene_wav, tmp_path):
 
 @pytest.mark.live
 def test_pulse_bad_channels_and_missing_device(pulse_card):
-    r = subprocess.run(_live_cmd("--channels", "1,2,3,40", "--duration", "1"), env=pulse_card.env,
-                       capture_output=True, text=True, timeout=60, cwd=REPO)
-    assert r.returncode == 2 and "input channels but 40 are needed" in r.stderr, r.stderr
-    cmd = _live_cmd("--duration", "1")
-    cmd[cmd.index("pulse")] = "no-such-card"
-    r = subprocess.run(cmd, env=pulse_card.env, capture_output=True, text=True, timeout=60, cwd=REPO)
-    assert r.returncode == 2 and "no input device 'no-such-card'" in r.stderr, r.stderr
-    r = subprocess.run([sys.executable, str(REPO / "cli.py"), "devices", "--json"], env=pulse_card.env,
-                       capture_output=True, text=True, timeout=60, cwd=REPO)
-    devs = [json.loads(s) for s in r.stdout.splitlines()]
-    assert any(d["name"] == "pulse" and d["input_channels"] >= 4 for d in devs), r.stdout
+    """Too many channels asked of the card, a card that does not exist: exit 2, one clear line;
+    `neuroaudio devices` lists the card (the three commands run side by side)."""
+    missing = _live_cmd("--duration", "1")
+    missing[missing.index("pulse")] = "no-such-card"
+    cmds = [_live_cmd("--channels", "1,2,3,40", "--duration", "1"), missing,
+            [sys.executable, str(REPO / "cli.py"), "devices", "--json"]]
+    procs = [subprocess.Popen(c, env=pulse_card.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, cwd=REPO) for c in cmds]
+    (out0, err0), (out1, err1), (out2, err2) = (p.communicate(timeout=60) for p in procs)
+    assert procs[0].returncode == 2 and "input channels but 40 are needed" in err0, err0
+    assert err0.strip().splitlines()[-1].startswith("neuroaudio: error: input device")
+    assert procs[1].returncode == 2 and "no input device 'no-such-card'" in err1, err1
+    assert procs[2].returncode == 0, err2
+    devs = [json.loads(s) for s in out2.splitlines()]
+    assert any(d["name"] == "pulse" and d["input_channels"] >= 4 for d in devs), out2
 
 
 @pytest.mark.live
