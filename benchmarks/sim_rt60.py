@@ -31,7 +31,7 @@ def main() -> None:
     import pyroomacoustics as pra
 
     cfg = load_config(args.config)
-    print(f"{'room':>4} {'size (m)':>18} {'order':>5} {'target RT60 (s)':>15} {'T20 RT60 (s)':>12} {'ratio':>6}")
+    print(f"{'room':>4} {'size (m)':>16} {'order':>5} {'target RT60 s':>13} {'T20 RT60 s':>10} {'ratio':>6}")
     ratios = []
     for r in range(min(args.rooms, cfg.n_rooms)):
         room = plan_room(cfg, r)
@@ -39,9 +39,10 @@ def main() -> None:
         t = float(np.median([pra.experimental.measure_rt60(h, fs=cfg.fs, decay_db=20) for h in rirs]))
         ratios.append(t / room.rt60_s)
         size = " x ".join(f"{v:.1f}" for v in room.size_m)
-        print(f"{r:>4} {size:>18} {room.max_order:>5} {room.rt60_s:>15.3f} {t:>12.3f} {t / room.rt60_s:>6.2f}")
+        ratio = t / room.rt60_s
+        print(f"{r:>4} {size:>16} {room.max_order:>5} {room.rt60_s:>13.3f} {t:>10.3f} {ratio:>5.2f}")
     q = np.array(ratios)
-    print(f"T20 / target: median {np.median(q):.2f}, min {q.min():.2f}, max {q.max():.2f} over {len(q)} rooms")
+    print(f"T20/target: median {np.median(q):.2f}, min {q.min():.2f}, max {q.max():.2f}, {len(q)} rooms")
 
 
 if __name__ == "__main__":
