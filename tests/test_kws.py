@@ -196,3 +196,22 @@ def test_logmel_frontend_is_level_independent_and_mel_bank_covers_band():
 def test_shipped_pipeline_config_is_valid():
     cfg = load_config(REPO / "pipelines" / "kws_drf.yaml", ["train.epochs=2"])
     assert cfg.model.neuron == "drf" and cfg.train.epochs == 2 and cfg.data.sample_rate_hz == 8000
+
+
+@pytest.mark.parametrize("neuron", ["drf", "rf", "brf", "alif"])
+def test_raw_audio_network_runs_every_neuron_kind(neuron):
+    """The raw front-end feeds the waveform to the network (stem, here pooled by 4, then dendrites)."""
+    from neuroaudio.kws.checkpoint import KWSModel
+    from neuroaudio.kws.config import config_to_dict
+
+    kw = {"branches": 4, "freq_range": [0.0, 0.5], "tau_range": [8, 64]} if neuron == "drf" else {}
+    cfg = config_from_dict({"frontend": {"kind": "raw"},
+                            "model": {"neuron": neuron, "neuron_kwargs": kw, "width": 4, "depth": 1,
+                                      "pool": 4}})
+    m = KWSModel({"config": config_to_dict(cfg), "labels": ["a", "b", "c"], "sample_rate_hz": FS,
+                  "clip_samples": 800})
+    audio = torch.from_numpy(chirp(0, np.random.default_rng(0))[None, :800])
+    logits, spikes = m(audio)
+    assert logits.shape == (1, 3) and len(spikes) == 2 and spikes[0].shape == (1, 4, 200)
+    logits.sum().backward()
+    assert m.net.stem[0].weight.grad.abs().sum() > 0
