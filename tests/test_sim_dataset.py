@@ -29,7 +29,7 @@ def test_dataset_is_deterministic_and_matches_the_files(tmp_path):
     c = SimulatedScenes(cfg, seed=123)
     assert not torch.equal(c[0][0], x0)
     simulate(cfg, tmp_path, limit=4)
-    rows = list(csv.DictReader(open(tmp_path / "manifest.csv")))
+    rows = list(csv.DictReader((tmp_path / "manifest.csv").read_text().splitlines()))
     for x, lab, row in ((x0, lab0, rows[0]), (x3, lab3, rows[3])):
         w, _ = sf.read(tmp_path / row["path"], dtype="float32")
         assert np.abs(w - x.numpy()).max() <= 1.0 / 32768 + 1e-7  # 16-bit rounding only

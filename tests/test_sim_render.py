@@ -38,7 +38,7 @@ def test_far_field_delays_match_geometry(tmp_path):
     simulate(cfg, tmp_path, limit=4)
     import csv
 
-    rows = list(csv.DictReader(open(tmp_path / "manifest.csv")))
+    rows = list(csv.DictReader((tmp_path / "manifest.csv").read_text().splitlines()))
     arr = load_array("respeaker4")
     pairs = arr.pairs()
     errs, yaws = [], set()
