@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -252,15 +253,49 @@ def test_latency_real_time(rng):
 CHANNEL_MAP = "front-left,front-right,rear-left,rear-right"
 
 
+class Player:
+    """Runs a command again and again in a thread until :meth:`terminate`."""
+
+    def __init__(self, cmd: list[str], env: dict):
+        self.cmd, self.env = cmd, env
+        self._stop = threading.Event()
+        self._proc: subprocess.Popen | None = None
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
+            self._proc.wait()
+            if self._proc.returncode != 0:
+                self._stop.wait(0.2)
+
+    def terminate(self) -> None:
+        self._stop.set()
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+        self._thread.join(timeout=10)
+
+    kill = terminate
+
+    def poll(self) -> int | None:
+        return None if self._thread.is_alive() else 0
+
+    def wait(self, timeout: float = 10) -> None:
+        self._thread.join(timeout=timeout)
+
+
 @dataclass
 class PulseCard:
     env: dict
     sink: str
     tmp: Path
 
-    def play(self, wav: Path, sink: str | None = None) -> subprocess.Popen:
-        return subprocess.Popen(["paplay", f"--device={sink or self.sink}", f"--channel-map={CHANNEL_MAP}",
-                                 str(wav)], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def play(self, wav: Path, sink: str | None = None) -> Player:
+        """Play ``wav`` into the card over and over (slow start-ups never miss it) until stopped."""
+        return Player(["paplay", f"--device={sink or self.sink}", f"--channel-map={CHANNEL_MAP}", str(wav)],
+                      self.env)
 
     def pactl(self, *args: str) -> str:
         return subprocess.run(["pactl", *args], env=self.env, capture_output=True, text=True,
@@ -335,9 +370,9 @@ def pulse_card(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scene_wav(tmp_path_factory):
-    """12 s of white-noise bursts from TRUE_AZ on respeaker4, over a quiet floor (16 kHz, 4 ch)."""
+    """6 s of white-noise bursts from TRUE_AZ on respeaker4, over a quiet floor (16 kHz, 4 ch)."""
     rng = np.random.default_rng(7)
-    x = _bursty_scene(load_array("respeaker4"), TRUE_AZ, 16000, 12.0, rng)
+    x = _bursty_scene(load_array("respeaker4"), TRUE_AZ, 16000, 6.0, rng)
     p = tmp_path_factory.mktemp("scene") / "scene_az120.wav"
     sf.write(str(p), x, 16000, subtype="PCM_16")
     return p
@@ -350,14 +385,26 @@ def _live_cmd(*args: str) -> list[str]:
 
 @pytest.mark.live
 def test_pulse_live_localize(pulse_card, scene_wav, tmp_path):
+    """--duration stops it; a second recorder on the same card is stopped by Ctrl-C (SIGINT):
+    both exit 0 with their recordings complete."""
     player = pulse_card.play(scene_wav)
     try:
+        ctrl_c = subprocess.Popen(_live_cmd("--format", "jsonl", "--record", str(tmp_path / "ctrl_c.wav")),
+                                  env=pulse_card.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, cwd=REPO)
         r = subprocess.run(_live_cmd("--duration", "3", "--format", "jsonl", "--record",
                                      str(tmp_path / "rec.wav")),
                            env=pulse_card.env, capture_output=True, text=True, timeout=60, cwd=REPO)
+        ctrl_c.send_signal(signal.SIGINT)
+        out_c, err_c = ctrl_c.communicate(timeout=30)
     finally:
         player.terminate()
         player.wait()
+        if ctrl_c.poll() is None:
+            ctrl_c.kill()
+    assert ctrl_c.returncode == 0 and "stopped by Ctrl-C" in err_c, err_c
+    assert len(out_c.splitlines()) >= 10
+    assert sf.info(str(tmp_path / "ctrl_c.wav")).frames > 16000
     assert r.returncode == 0, r.stderr
     lines = [json.loads(s) for s in r.stdout.splitlines()]
     assert len(lines) >= 30                                  # 3 s / 85 ms hop

@@ -235,3 +235,14 @@ def test_ros1_launch_file_loads():
     assert got["params"]["/neuroaudio/device"] == "pulse"
     assert got["params"]["/neuroaudio/channels"] == "2,3,4,5"
     assert got["params"]["/neuroaudio/tracking"] is True
+
+
+@pytest.mark.ros
+def test_ros1_without_master_is_a_clear_error():
+    why = _ros1_skip_reason()
+    if why:
+        pytest.skip(why)
+    r = subprocess.run([sys.executable, "-m", "neuroaudio.ros", "--ros", "1"], cwd=REPO, capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO),
+                                                      ROS_MASTER_URI=f"http://127.0.0.1:{_free_port()}"))
+    assert r.returncode == 2 and "no ROS master at" in r.stderr, r.stderr

@@ -83,6 +83,11 @@ class Ros1Publisher:
 def main(argv: list[str] | None = None) -> int:
     """Run the node until shutdown (Ctrl-C, rosnode kill) or the device is lost."""
     rospy = import_rospy()
+    import rosgraph
+
+    if not rosgraph.is_master_online():
+        raise InputError(f"no ROS master at {rosgraph.get_master_uri()}: start one (roscore, or "
+                         "rosmaster --core) or set ROS_MASTER_URI")
     argv = list(sys.argv if argv is None else argv)
     rospy.init_node("neuroaudio", argv=argv, anonymous=False)
     params = NodeParams.from_getter(lambda name, d: rospy.get_param("~" + name, d))
