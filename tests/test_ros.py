@@ -246,3 +246,10 @@ def test_ros1_without_master_is_a_clear_error():
                        text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO),
                                                       ROS_MASTER_URI=f"http://127.0.0.1:{_free_port()}"))
     assert r.returncode == 2 and "no ROS master at" in r.stderr, r.stderr
+
+
+def test_model_for_a_classical_method_is_a_clear_error():
+    sd = FakeSD(np.zeros((16000, 4), np.float32))
+    with pytest.raises(InputError, match="does not take these parameters"):
+        NodeCore(NodeParams(method="gcc-phat", model="maa.pt"), _Recorder(),
+                 capture_factory=lambda **kw: LiveCapture(sd=sd, **kw))

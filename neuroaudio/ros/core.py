@@ -153,7 +153,11 @@ class NodeCore:
         opts: dict[str, Any] = {"frame_s": params.frame_s, "hop_s": params.hop_s}
         if params.model:
             opts["model"] = params.model
-        self.localizer = make_localizer(method, params.array, **opts)
+        try:
+            self.localizer = make_localizer(method, params.array, **opts)
+        except TypeError as e:   # e.g. a model given to a method that has none
+            raise InputError(f"method '{method}' does not take these parameters ({e}); leave 'model' "
+                             "empty for classical methods") from None
         factory = capture_factory or LiveCapture
         self.capture = factory(device=params.device or None, channels=parse_channels(params.channels or None),
                                n_mics=self.localizer.array.n_mics, fs_hz=self.localizer.fs,
