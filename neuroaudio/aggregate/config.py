@@ -96,7 +96,7 @@ def parse_config(raw: Any, path: Path | None = None) -> PipelineConfig:
 def clue_sections(cfg: PipelineConfig) -> tuple[ClueTaskConfig, ClueTrainConfig, list[RuleSetting]]:
     task = build(ClueTaskConfig, cfg.sections.get("clues"), "clues")
     train = build(ClueTrainConfig, cfg.sections.get("train"), "train")
-    raw_rules = cfg.sections.get("rules") or [{"rule": "mpdal"}, {"rule": "mst"}]
+    raw_rules = cfg.sections.get("rules") or [{"rule": "mpdal"}, {"rule": "mpdal_multi"}, {"rule": "mst"}]
     if not isinstance(raw_rules, list):
         raise InputError("config `rules` must be a list like "
                          "[{rule: mpdal, lr: 0.003}, {rule: mst, lr: 0.003}]")

@@ -51,6 +51,8 @@ def run_clues(cfg: PipelineConfig, out_dir: Path, on_progress: Progress | None =
         "test_label_histogram": np.bincount(labels).tolist(),
         "chance_accuracy_majority": float(np.bincount(labels).max() / labels.size),
         "rules": summary,
+        "summary": [{k: r[k] for k in ("rule", "lr", "final_test_accuracy", "cpu_s_to_target",
+                                       "trials_to_target", "speedup_vs_mst")} for r in summary],
     }
     write_json_atomic(out_dir / "results.json", result)
     if plots:
