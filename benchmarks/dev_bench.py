@@ -79,6 +79,18 @@ def subset_manifest(manifest: Path, limit: int) -> Path:
     return out
 
 
+def code_revision() -> str:
+    """HEAD's short hash, noting uncommitted changes under neuroaudio/ (the numbers' code)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "neuroaudio"], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" + uncommitted changes under neuroaudio/" if dirty else "")
+
+
 def check_targets(metrics: dict) -> list[str]:
     """Lines stating each target of issue 3 and whether it holds, with the margin (degrees)."""
     lines = []
@@ -139,8 +151,10 @@ def main() -> None:
     n_clips = len(res.rows) // len(methods)
 
     m = res.metrics
+    out_name = out.relative_to(REPO) if out.is_relative_to(REPO) else out
     cfg_name = args.config.relative_to(REPO) if args.config.is_relative_to(REPO) else args.config
     parts = [f"# dev_bench: {n_clips} clips of `{cfg_name}`, array {args.array}\n",
+             f"Code: {code_revision()}; method fingerprints in `{out_name}/run.json`.\n",
              "Failed rows (unreadable clip, method error, or no source detected) count as 180°.\n",
              "## MAE (degrees) per SNR\n", wide_markdown_table(m, "mae_deg"),
              "## ACC@5° (%) per SNR\n", wide_markdown_table(m, "acc5", scale=100),
