@@ -94,5 +94,8 @@ def test_cli_bad_config_exits_2(tmp_path, capsys):
     r = run_cli("train", "mpdal", "--config", cfg, "--out", tmp_path / "o", capsys=capsys)
     assert r.returncode == 2
     assert "clues.n_afferent" in r.stderr and r.stderr.count("\n") == 1
+    cfg.write_text("task: clues\n")
+    r = run_cli("train", "mpdal", "--config", cfg, "--rule", "mst", capsys=capsys)
+    assert r.returncode == 2 and "--rule applies to task: digits" in r.stderr
     r = run_cli("train", "mpdal", "--config", tmp_path / "missing.yaml", capsys=capsys)
     assert r.returncode == 2 and "not found" in r.stderr

@@ -18,6 +18,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                  help="Output folder: log.csv, results.json, *.png."),
         seed: int | None = typer.Option(None, help="Override the config's seed."),
         data: Path | None = typer.Option(None, help="digits: folder of FSDD wavs (overrides data.fsdd_dir)."),
+        rule: str | None = typer.Option(None, help="digits: override model.rule (mpdal, mpdal_multi, mst)."),
         no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
     ) -> None:
         """Train MPD-AL neurons (and the MST baseline) from a pipeline config; print the summary as JSON.
@@ -34,10 +35,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         from ..aggregate.config import load_config
         from ..aggregate.pipeline import run_pipeline
+        from ..errors import InputError
 
         cfg = load_config(config)
         if seed is not None:
             cfg.seed = seed
+        if rule is not None:
+            if cfg.task != "digits":
+                raise InputError("--rule applies to task: digits; for clues edit the config's `rules:` list")
+            cfg.sections["model"] = {**(cfg.sections.get("model") or {}), "rule": rule}
         with Progress(TextColumn("{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), transient=True) as prog:
