@@ -35,6 +35,17 @@ def run(config: str, root: str, kind: str, speaker: str, epochs: int, out: Path)
     return {k: v for k, v in m.items() if k != "test_confusion"}
 
 
+def collect(out: Path) -> dict:
+    """{kind: {speaker: metrics}} from OUT/*/metrics.json of finished runs."""
+    summary: dict = {}
+    for f in sorted(out.glob("*_*/metrics.json")):
+        kind, spk = f.parent.name.split("_", 1)
+        m = json.loads(f.read_text())
+        if "test_accuracy" in m:
+            summary.setdefault(kind, {})[spk] = {k: v for k, v in m.items() if k != "test_confusion"}
+    return summary
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default="../shared/data/fsdd/recordings")
@@ -45,16 +56,14 @@ def main() -> None:
     ap.add_argument("--out", default="runs/kws_fsdd_bench")
     a = ap.parse_args()
     out = Path(a.out)
-    summary_path = out / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     for kind in a.kinds:
         for spk in a.speakers:
             r = run(a.config, a.root, kind, spk, a.epochs, out)
-            summary.setdefault(kind, {})[spk] = r
-            write_json_atomic(summary_path, summary)
             print(f"{kind:5s} test={spk:9s} acc {100 * r['test_accuracy']:6.2f}%  rate "
                   f"{100 * r['test_mean_firing_rate']:5.2f}%  train CPU {r['train_cpu_seconds']:7.0f} s",
                   flush=True)
+    summary = collect(out)                 # every finished fold on disk (several processes may share OUT)
+    write_json_atomic(out / "summary.json", summary)
     print(f"\nFSDD speaker-independent (train 3 speakers, test the 4th), {a.epochs} epochs each")
     print(f"{'neuron':7s} " + " ".join(f"{s:>9s}" for s in SPEAKERS)
           + f" {'mean acc':>9s} {'rate':>6s} {'µJ/clip':>8s} {'CPU s':>8s}")

@@ -66,15 +66,17 @@ class StreamingDetector:
 
     Windows of the model's clip length start every ``hop_s``; each is classified once it is
     complete. Windows below ``min_level_dbfs`` are skipped. Non-maximum suppression is causal: the
-    best candidate so far (score ≥ ``threshold``) is emitted once a window starting a whole clip
-    after it has been seen (or at :meth:`flush`); an overlapping better window replaces it.
+    best candidate so far (score ≥ ``threshold``) is emitted once a window starting ``min_gap_s``
+    (default half a clip: words are shorter than the model's window) after it has been seen, or at
+    :meth:`flush`; a better window within that gap replaces it.
     Feeding a signal in any blocks gives the same detections as feeding it whole.
     """
 
     def __init__(self, model: KWSModel, threshold: float = 0.5, hop_s: float = 0.1,
-                 min_level_dbfs: float = -50.0, batch: int = 16):
+                 min_level_dbfs: float = -50.0, batch: int = 16, min_gap_s: float | None = None):
         self.model, self.threshold, self.min_level_dbfs, self.batch = model, threshold, min_level_dbfs, batch
         self.n = model.clip_samples
+        self.gap = self.n // 2 if min_gap_s is None else max(1, int(round(min_gap_s * model.fs)))
         self.hop = max(1, int(round(hop_s * model.fs)))
         self.buf = np.zeros(0, np.float32)
         self.buf_start = 0            # absolute index of buf[0]
@@ -107,7 +109,7 @@ class StreamingDetector:
 
     def _candidate(self, start: int, label: int, score: float, loud: bool) -> list[Detection]:
         out = []
-        if self.pending is not None and start - self.pending[0] >= self.n:
+        if self.pending is not None and start - self.pending[0] >= self.gap:
             out.append(self._emit())
         if loud and score >= self.threshold and (self.pending is None or score > self.pending[2]):
             self.pending = (start, label, score)
