@@ -74,11 +74,14 @@ def main() -> None:
         for r in runs:
             s = r.summary(a.target)
             s["seed"] = seed
+            s["acc_by_epoch"] = [row["test_accuracy"] for row in r.curve
+                                 if row["trials"] % len(data[0]) == 0]  # before training, after each epoch
             rows.append(s)
             cpu_txt = "-" if s["cpu_s_to_target"] is None else f"{s['cpu_s_to_target']:.2f} s"
             print(f"seed {seed} {r.setting.name:28s} final acc {s['final_test_accuracy']:.3f} "
                   f"best {s['best_test_accuracy']:.3f}  CPU to {a.target}: {cpu_txt} "
-                  f"({s['trials_to_target']} trials, {s['updates_to_target']} updates)", flush=True)
+                  f"({s['trials_to_target']} trials, {s['updates_to_target']} updates); acc by epoch "
+                  f"{'/'.join(f'{x:.2f}' for x in s['acc_by_epoch'])}", flush=True)
     print("\nper rule and learning rate (median over seeds; 'reached' = seeds reaching the target)")
     print(f"{'rule':6s} {'lr':>7s} {'reached':>8s} {'CPU s to target':>16s} {'trials':>7s} {'updates':>8s} "
           f"{'final acc':>10s} {'ms/trial':>9s}")
