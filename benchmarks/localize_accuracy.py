@@ -130,6 +130,25 @@ def mix(scene: dict, snr_db: float) -> np.ndarray:
     return (0.3 * x / np.abs(x).max()).astype(np.float32)
 
 
+def manifest_clips(manifest: Path, snrs: list[float]) -> list[tuple]:
+    """(key, snr, true azimuth, path) of a simulated manifest's clips at the given SNRs."""
+    import csv
+
+    out = []
+    with open(manifest, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            s = float(row["snr_db"])
+            if s in snrs:
+                out.append((row["path"], s, float(row["azimuth_deg"]), str(manifest.parent / row["path"])))
+    return out
+
+
+def read_clip(path: str) -> np.ndarray:
+    from neuroaudio.audio.io import read_audio
+
+    return read_audio(path, fs=FS)[0]
+
+
 def parse_variant(spec: str) -> tuple[str, str, dict]:
     """``label=method:key=val,key=val`` or ``method:...`` → (label, method, options)."""
     label, _, rest = spec.rpartition("=") if "=" in spec.split(":")[0] else ("", "", spec)
@@ -137,6 +156,9 @@ def parse_variant(spec: str) -> tuple[str, str, dict]:
     options = {}
     for kv in filter(None, opts.split(",")):
         k, v = kv.split("=")
+        if v.lower() in ("true", "false"):
+            options[k] = v.lower() == "true"
+            continue
         try:
             options[k] = float(v) if "." in v or "e" in v else int(v)
         except ValueError:
@@ -152,35 +174,42 @@ def main() -> None:
                     help="extra 'method:key=val,...' (repeatable)")
     ap.add_argument("--snrs", default=",".join(map(str, SNRS_DB)))
     ap.add_argument("--cache", default=str(REPO / "runs" / "loc_tune"))
+    ap.add_argument("--manifest", help="evaluate on a simulated set (neuroaudio simulate) instead")
     args = ap.parse_args()
     snrs = [float(s) for s in args.snrs.split(",")]
     specs = [parse_variant(m) for m in args.methods.split(",")] + [parse_variant(v) for v in args.variant]
     locs = {label: make_localizer(m, "respeaker4", **o) for label, m, o in specs}
-    scenes = [load_scene(1000 + k, Path(args.cache)) for k in range(args.scenes)]
+    if args.manifest:
+        clips = manifest_clips(Path(args.manifest), snrs)
+        memo_path = Path(args.manifest).parent / "reference_errors.json"
+    else:
+        scenes = [load_scene(1000 + k, Path(args.cache)) for k in range(args.scenes)]
+        clips = [(f"{1000 + k}|{s:g}", s, sc["azimuth_deg"], (sc, s))
+                 for s in snrs for k, sc in enumerate(scenes)]
+        memo_path = Path(args.cache) / "reference_errors.json"
     err = {label: {s: [] for s in snrs} for label in locs}
     secs = dict.fromkeys(locs, 0.0)
     # the pyroomacoustics references are slow and never change: their errors are cached
-    memo_path = Path(args.cache) / "reference_errors.json"
     memo = json.loads(memo_path.read_text()) if memo_path.exists() else {}
-    for s in snrs:
-        for k, sc in enumerate(scenes):
-            x = mix(sc, s)
-            for label, loc in locs.items():
-                key = f"{label}|{1000 + k}|{s:g}"
-                if label.startswith("pra-") and key in memo:
-                    err[label][s].append(memo[key])
-                    continue
-                t = time.perf_counter()
-                r = loc.localize(x)
-                secs[label] += time.perf_counter() - t
-                e = 180.0 if r.azimuth_deg is None else float(circular_error_deg(r.azimuth_deg,
-                                                                                 sc["azimuth_deg"]))
-                err[label][s].append(e)
-                if label.startswith("pra-"):
-                    memo[key] = e
-                    memo_path.write_text(json.dumps(memo))
+    for key0, s, true_az, src in clips:
+        x = mix(*src) if isinstance(src, tuple) else read_clip(src)
+        for label, loc in locs.items():
+            key = f"{label}|{key0}"
+            if label.startswith("pra-") and key in memo:
+                err[label][s].append(memo[key])
+                continue
+            t = time.perf_counter()
+            r = loc.localize(x)
+            secs[label] += time.perf_counter() - t
+            e = 180.0 if r.azimuth_deg is None else float(circular_error_deg(r.azimuth_deg, true_az))
+            err[label][s].append(e)
+            if label.startswith("pra-"):
+                memo[key] = e
+                memo_path.write_text(json.dumps(memo))
+    n_per = {s: len(err[next(iter(locs))][s]) for s in snrs}
+    print(f"clips per SNR: {n_per}")
     width = max(map(len, locs))
-    print(f"MAE (deg) over {len(scenes)} scenes per SNR; ACC@5 in brackets")
+    print("MAE (deg) per SNR; ACC@5 in brackets")
     print(f"{'method':<{width}} " + " ".join(f"{s:>12g}" for s in snrs) + "   all   time(s)")
     for label in locs:
         cells = [f"{np.mean(err[label][s]):6.2f} ({np.mean(np.array(err[label][s]) <= 5):.2f})"

@@ -1,4 +1,9 @@
-"""`neuroaudio localize` and `neuroaudio methods` as a user runs them."""
+"""`neuroaudio localize` and `neuroaudio methods` as a user runs them.
+
+One test runs the real entry point in a subprocess (`python cli.py`); the rest call the same
+``neuroaudio.cli.main(argv)`` in-process (same parsing, printing and exit codes, without paying
+for an interpreter start each time).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,28 @@ from neuroaudio.localize import circular_error_deg
 from neuroaudio.localize.registry import DEFAULT_METHOD, method_names
 
 from .conftest import plane_wave, run_cli
+
+
+class _Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli(*args)`` → result with returncode/stdout/stderr, through neuroaudio.cli.main."""
+    from neuroaudio.cli import main
+
+    def run(*args):
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        out = capsys.readouterr()
+        return _Result(code, out.out, out.err)
+    return run
 
 FS = 16000
 
@@ -71,23 +98,23 @@ def test_json_schema_exact(files):
     assert all(f["azimuth_deg"] is None for f in silent["frames"])
 
 
-def test_channels_jsonl_and_csv(files):
-    p = run_cli("localize", files["six"], "--channels", "2,3,4,5", "--method", "srp-phat",
+def test_channels_jsonl_and_csv(files, cli):
+    p = cli("localize", files["six"], "--channels", "2,3,4,5", "--method", "srp-phat",
                 "--format", "jsonl")
     assert p.returncode == 0, p.stderr
     lines = [json.loads(s) for s in p.stdout.strip().splitlines()]
     assert all(list(o) == ["t_s", "azimuth_deg", "confidence"] for o in lines)
     az = [o["azimuth_deg"] for o in lines if o["azimuth_deg"] is not None]
     assert az and all(circular_error_deg(a, 45.0) <= 3 for a in az)
-    p = run_cli("localize", files["good"], files["three"], "--format", "csv")
+    p = cli("localize", files["good"], files["three"], "--format", "csv")
     assert p.returncode == 2
     rows = list(csv.DictReader(io.StringIO(p.stdout)))
     assert [r["status"] for r in rows][0] == "ok" and rows[1]["status"].startswith("error: ")
     assert circular_error_deg(float(rows[0]["azimuth_deg"]), 200.0) <= 2
 
 
-def test_several_files_one_bad_others_still_run(files):
-    p = run_cli("localize", files["good"], files["dir"] / "missing.wav", files["silent"],
+def test_several_files_one_bad_others_still_run(files, cli):
+    p = cli("localize", files["good"], files["dir"] / "missing.wav", files["silent"],
                 "--format", "json")
     assert p.returncode == 2
     assert len(p.stdout.strip().splitlines()) == 2
@@ -101,26 +128,26 @@ def test_several_files_one_bad_others_still_run(files):
     ("array", "unknown array 'nope'"),
     ("nan", "NaN"),
 ])
-def test_bad_inputs_exit_2_one_line(files, case, needle):
+def test_bad_inputs_exit_2_one_line(files, case, needle, cli):
     args = {"missing": [files["dir"] / "missing.wav"],
             "channels": [files["three"]],
             "method": [files["good"], "--method", "nope"],
             "array": [files["good"], "--array", "nope"],
             "nan": [files["nan"]]}[case]
-    line = _one_line_error(run_cli("localize", *args))
+    line = _one_line_error(cli("localize", *args))
     assert needle in line
 
 
-def test_plot_and_table(files, tmp_path):
+def test_plot_and_table(files, tmp_path, cli):
     out = tmp_path / "doa.png"
-    p = run_cli("localize", files["good"], "--plot", out)
+    p = cli("localize", files["good"], "--plot", out)
     assert p.returncode == 0, p.stderr
     assert out.stat().st_size > 10_000
     assert "200.0" in p.stdout
 
 
-def test_methods_lists_every_method():
-    p = run_cli("methods")
+def test_methods_lists_every_method(cli):
+    p = cli("methods")
     assert p.returncode == 0
     lines = p.stdout.strip().splitlines()
     assert len(lines) == len(method_names())

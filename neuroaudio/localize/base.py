@@ -229,7 +229,8 @@ def coherence_threshold(frame_len: int, fs: int, margin: float) -> float:
 
 def frame_levels_dbfs(frames: np.ndarray) -> np.ndarray:
     """Mean power over samples and mics in dB re full scale, ``[n, len, mics]`` → ``[n]``."""
-    p = np.mean(np.square(frames, dtype=np.float64), axis=(1, 2))
+    f = frames.reshape(len(frames), -1)
+    p = np.einsum("ij,ij->i", f, f, dtype=np.float64) / max(1, f.shape[1])
     return 10.0 * np.log10(p + 1e-20)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft as sfft
-from scipy.signal import get_window
 
 from ..errors import InputError
 
@@ -84,5 +83,47 @@ def phat(X: np.ndarray) -> np.ndarray:
 
 
 def hann(n: int) -> np.ndarray:
-    """Periodic Hann window of ``n`` samples, float32."""
-    return get_window("hann", n).astype(np.float32)
+    """Periodic Hann window of ``n`` samples, float32 (= scipy.signal.get_window("hann", n))."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
+
+
+class BinNoiseTracker:
+    """Causal per-frequency noise floor and speech-presence weights (streaming state kept).
+
+    Each frame's power ``P[k]`` (any non-negative per-bin power, ``[n, K]``) is compared with a
+    floor ``N[k]`` tracked from the *previous* frames: instant fall, slow rise of
+    ``rise_db_per_s`` (minimum tracking, as the level floor of the activity detector). The weight
+    of bin ``k`` in frame ``t`` is the power-subtraction gain
+
+        w = clip(1 - over * N[k] / P[k], floor_gain, 1)
+
+    (``over`` > 1 makes up for a minimum's low bias). The first frame of a stream has no floor
+    yet and gets weight 1 everywhere; so does a frame in which nothing stands above the floor
+    (mean weight under ``min_mean``: noise alone, or a source as steady as the noise), so that a
+    steady source keeps its direction instead of being whitened away. One vectorised step per
+    frame (not per sample or bin).
+    """
+
+    def __init__(self, hop_s: float, rise_db_per_s: float = 3.0, over: float = 2.0,
+                 floor_gain: float = 0.0, min_mean: float = 0.005):
+        self.rise = 10 ** (rise_db_per_s * hop_s / 10)
+        self.min_mean = min_mean
+        self.over, self.floor_gain = over, floor_gain
+        self.reset()
+
+    def reset(self) -> None:
+        self.noise: np.ndarray | None = None
+
+    def weights(self, power: np.ndarray) -> np.ndarray:
+        """``[n, K]`` powers of consecutive frames → ``[n, K]`` weights in [floor_gain, 1]."""
+        w = np.ones_like(power, dtype=np.float32)
+        for t in range(len(power)):
+            p = np.maximum(power[t], 1e-20)
+            if self.noise is not None:
+                wt = np.clip(1.0 - self.over * self.noise / p, self.floor_gain, 1.0)
+                if wt.mean() >= self.min_mean:     # else: nothing stands out, keep all bins
+                    w[t] = wt
+                self.noise = np.minimum(p, self.noise * self.rise)
+            else:
+                self.noise = p.copy()
+        return w

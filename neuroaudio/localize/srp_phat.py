@@ -28,9 +28,9 @@ import numpy as np
 from ..arrays import MicArray
 from ..errors import InputError
 from .base import Localizer
-from .spectra import band_bins, hann, phat, stft_snapshots
+from .spectra import BinNoiseTracker, band_bins, hann, phat, stft_snapshots
 
-SRP_FMIN_HZ = 100.0
+SRP_FMIN_HZ = 200.0
 SRP_FMAX_HZ = 7000.0
 
 
@@ -41,6 +41,8 @@ class SrpPhat(Localizer):
         array: the microphone array.
         fmin_hz, fmax_hz: band used (Hz).
         nfft: snapshot length (samples, even); hop = nfft / 2.
+        coherence_power: extra weight ``|Rbar_ij(f)|**coherence_power`` on each bin (0: plain
+            SRP-PHAT); ``|Rbar|`` is the phase consistency of the bin over the snapshots.
         **options: frame, hop, grid and activity options of :class:`Localizer`.
     """
 
@@ -49,7 +51,9 @@ class SrpPhat(Localizer):
                "by one matrix product")
 
     def __init__(self, array: MicArray | str, fmin_hz: float = SRP_FMIN_HZ,
-                 fmax_hz: float = SRP_FMAX_HZ, nfft: int = 512, **options):
+                 fmax_hz: float = SRP_FMAX_HZ, nfft: int = 512, coherence_power: float = 0.0,
+                 bin_weighting: bool = True, noise_over: float = 2.0,
+                 noise_rise_db_per_s: float = 3.0, noise_floor_gain: float = 0.0, **options):
         super().__init__(array, **options)
         if nfft < 16 or nfft % 2:
             raise InputError(f"nfft={nfft}: give an even snapshot length of at least 16 samples")
@@ -57,6 +61,10 @@ class SrpPhat(Localizer):
             raise InputError(f"nfft={nfft} samples is longer than the frame ({self.frame_len}); "
                              "use a longer --frame-s or a smaller nfft")
         self.nfft, self.snap_hop = int(nfft), int(nfft) // 2
+        self.coherence_power = float(coherence_power)
+        self.tracker = (BinNoiseTracker(self.hop / self.fs, noise_rise_db_per_s, noise_over,
+                                        noise_floor_gain)
+                        if bin_weighting else None)
         self.window = hann(self.nfft)
         self.bins = band_bins(self.nfft, self.fs, fmin_hz, fmax_hz)
         self.pairs = self.array.pairs()
@@ -68,11 +76,25 @@ class SrpPhat(Localizer):
         self.steer = np.concatenate([np.cos(phase).reshape(p * k, -1),
                                      -np.sin(phase).reshape(p * k, -1)]).astype(np.float32) * scale
 
+    def reset_method_state(self) -> None:
+        if getattr(self, "tracker", None) is not None:
+            self.tracker.reset()
+
     def cross_spectra(self, frames: np.ndarray) -> np.ndarray:
         """Snapshot-averaged whitened cross-spectra ``[n, pairs, bins]`` (complex64)."""
-        X = phat(stft_snapshots(frames, self.nfft, self.snap_hop, self.window, self.bins))
+        X = stft_snapshots(frames, self.nfft, self.snap_hop, self.window, self.bins)
+        w = None
+        if self.tracker is not None:
+            power = np.mean(np.abs(X) ** 2, axis=(1, 3))                             # [n, K]
+            w = self.tracker.weights(power)
+        X = phat(X)
         C = np.conj(X[..., self.pairs[:, 0]]) * X[..., self.pairs[:, 1]]             # [n, S, K, P]
-        return np.moveaxis(C.mean(axis=1), 2, 1)                                     # [n, P, K]
+        C = C.mean(axis=1)
+        if w is not None:
+            C = C * w[:, :, None]
+        if self.coherence_power:      # |Rbar| is the bin's phase consistency over snapshots
+            C = C * np.abs(C) ** self.coherence_power
+        return np.moveaxis(C, 2, 1)                                                  # [n, P, K]
 
     def frames_spectrum(self, frames: np.ndarray) -> np.ndarray:
         C = self.cross_spectra(frames)
