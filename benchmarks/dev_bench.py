@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -37,6 +38,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from neuroaudio.eval.metrics import compute_metrics  # noqa: E402
 from neuroaudio.eval.report import wide_markdown_table  # noqa: E402
 from neuroaudio.eval.runner import evaluate, read_manifest  # noqa: E402
 from neuroaudio.localize.registry import method_names  # noqa: E402
@@ -124,6 +126,27 @@ def check_targets(metrics: dict) -> list[str]:
     return lines
 
 
+def subset_section(full, subset_dir: Path) -> list[str]:
+    """Markdown tables of every method on the clips of a subset run: the full run's rows for
+    those clips plus the subset run's rows of methods the full run lacks."""
+    pred = subset_dir / "predictions.csv"
+    if not pred.is_file():
+        return [f"(no subset run in {subset_dir})\n"]
+    with open(pred, newline="", encoding="utf-8") as f:
+        sub = list(csv.DictReader(f))
+    paths = {r["path"] for r in sub}
+    extra = [m for m in dict.fromkeys(r["method"] for r in sub) if m not in full.methods]
+    rows = [r for r in full.rows if r["path"] in paths] + [r for r in sub if r["method"] in extra]
+    m = compute_metrics(rows, full.methods + extra)
+    sub_m = json.loads((subset_dir / "metrics.json").read_text(encoding="utf-8"))
+    times = [f"Processing time per clip of {e}: {1000 * sub_m[e]['time_per_clip_s']:.0f} ms (one process)\n"
+             for e in extra if sub_m.get(e, {}).get("time_per_clip_s") is not None]
+    n = len(paths)
+    return [f"## All methods on the {n}-clip subset ({', '.join(extra)} run on it only)\n",
+            "MAE (degrees):\n", wide_markdown_table(m, "mae_deg"),
+            "ACC@10° (%):\n", wide_markdown_table(m, "acc10", scale=100)] + times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, default=REPO / "pipelines" / "dev_bench.yaml")
@@ -135,6 +158,9 @@ def main() -> None:
     ap.add_argument("--sim-workers", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None,
                     help="evaluate only this many clips, spread over the SNRs (timing check)")
+    ap.add_argument("--with-subset", type=int, default=None, metavar="N",
+                    help="also tabulate every method on the clips of an earlier `--limit N` run "
+                         "(e.g. a slow method run on a subset only), side by side")
     args = ap.parse_args()
 
     methods = [m for m in args.methods.split(",") if m] or classical_methods()
@@ -168,7 +194,10 @@ def main() -> None:
              f"({res.n_reused} reused), {args.workers} workers.\n",
              "\nReproduce: `OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --workers 2"
              + (f" --limit {args.limit}" if args.limit else "")
-             + (f" --methods {args.methods}" if args.methods else "") + "`\n"]
+             + (f" --methods {args.methods}" if args.methods else "")
+             + (f" --with-subset {args.with_subset}" if args.with_subset else "") + "`\n"]
+    if args.with_subset and not args.limit:
+        parts += subset_section(res, args.root / f"eval_{tag}_subset{args.with_subset}")
     text = "\n".join(parts)
     print(text)
     report = args.root / (f"dev_bench_subset{args.limit}.md" if args.limit else "dev_bench.md")
