@@ -149,8 +149,22 @@ def test_plot_and_table(files, tmp_path, cli):
 def test_methods_lists_every_method(cli):
     p = cli("methods")
     assert p.returncode == 0
-    lines = p.stdout.strip().splitlines()
+    lines = p.stdout.rstrip("\n").splitlines()
     assert len(lines) == len(method_names())
     for name in method_names():
         assert any(line[2:].startswith(name + " ") for line in lines)
-    assert any(line.startswith("* " + DEFAULT_METHOD) for line in lines)
+    assert any(line.startswith("* " + DEFAULT_METHOD) for line in lines), p.stdout
+
+
+def test_method_options_from_the_command_line(files, cli):
+    p = cli("localize", files["good"], "--method", "gcc-phat", "-o", "fmin_hz=300",
+            "-o", "fusion=tdoa", "-o", "bin_weighting=false", "--format", "csv")
+    assert p.returncode == 0, p.stderr
+    row = next(csv.DictReader(io.StringIO(p.stdout)))
+    assert circular_error_deg(float(row["azimuth_deg"]), 200.0) <= 2
+    line = _one_line_error(cli("localize", files["good"], "-o", "fmin=300"))
+    assert "no option 'fmin'" in line and "fmin_hz" in line
+    line = _one_line_error(cli("localize", files["good"], "-o", "fmin_hz=abc"))
+    assert "--option fmin_hz=abc" in line
+    p = cli("methods", "--options")
+    assert "fmin_hz=200.0" in p.stdout

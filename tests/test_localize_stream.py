@@ -107,3 +107,15 @@ def test_noise_only_is_not_a_confident_direction(rng):
     x = (0.01 * rng.standard_normal((3 * FS, 4))).astype(np.float32)
     res = make_localizer("srp-phat", array).localize(x)
     assert sum(f.azimuth_deg is not None for f in res.frames) <= 0.1 * len(res.frames)
+
+
+def test_non_finite_block_is_refused():
+    from neuroaudio.errors import InputError
+
+    loc = make_localizer("gcc-phat", "respeaker4")
+    x = np.zeros((FS, 4), np.float32)
+    x[100, 1] = np.inf
+    with pytest.raises(InputError, match="NaN or Inf"):
+        loc.process(x)
+    with pytest.raises(InputError, match=r"expected \[samples, 4\]"):
+        loc.process(np.zeros((FS, 3), np.float32))

@@ -19,6 +19,33 @@ def _plot_path(plot: Path, file: Path, several: bool) -> Path:
     return plot.with_name(f"{plot.stem}-{file.stem}{plot.suffix or '.png'}") if several else plot
 
 
+def parse_options(items: list[str] | None) -> dict:
+    """``["fmin_hz=300", "fusion=tdoa", "bin_weighting=false", "freq_range_hz=300,3500"]`` →
+    keyword options (numbers, booleans, comma-separated number tuples, else strings)."""
+    out: dict = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--option '{item}': write KEY=VALUE, e.g. -o fmin_hz=300")
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+def _value(v: str):
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    if v.lower() in ("none", "null"):
+        return None
+    if "," in v:
+        return tuple(_value(p) for p in v.split(","))
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v
+
+
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @app.command("localize")
     def localize(
@@ -36,6 +63,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         plot: Path | None = typer.Option(None, "--plot",
                                          help="PNG: spatial spectrum over time + final direction "
                                               "(several files: PLOT-<stem>.png)."),
+        option: list[str] = typer.Option(None, "--option", "-o",
+                                         help="Method option KEY=VALUE (repeatable), e.g. -o "
+                                              "fmin_hz=300 -o fmax_hz=4000; list them with "
+                                              "`neuroaudio methods --options`."),
         frame_s: float = typer.Option(0.17, "--frame-s", help="Analysis frame (s)."),
         hop_s: float | None = typer.Option(None, "--hop-s", help="Hop between frames (s); "
                                            "default half a frame."),
@@ -92,8 +123,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if fmt not in FORMATS:
             raise InputError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
         chans = parse_channels(channels)
-        loc = make_localizer(method, array, frame_s=frame_s,
-                             hop_s=hop_s if hop_s is not None else frame_s / 2)
+        opts = {"frame_s": frame_s, "hop_s": hop_s if hop_s is not None else frame_s / 2,
+                **parse_options(option)}
+        try:
+            loc = make_localizer(method, array, **opts)
+        except (TypeError, ValueError) as e:
+            if not option:
+                raise
+            raise InputError(f"--option {' '.join(option)}: {e}; see `neuroaudio methods "
+                             "--options` for names and defaults") from None
         loc.keep_frame_spectra = plot is not None
         several = len(files) > 1
         writer = None
@@ -142,15 +180,26 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             raise typer.Exit(2)
 
     @app.command("methods")
-    def methods() -> None:
+    def methods(
+        options: bool = typer.Option(False, "--options",
+                                     help="Also list each method's options and defaults "
+                                          "(for `neuroaudio localize -o KEY=VALUE`)."),
+    ) -> None:
         """List the localization methods, one line each (the default is marked *).
 
-        Example: neuroaudio methods
+        Examples:
+
+          neuroaudio methods
+
+          neuroaudio methods --options
         """
-        from ..localize.registry import method_summaries
+        from ..localize.registry import method_options, method_summaries
 
         summaries = method_summaries()
         width = max(map(len, summaries))
         for name, summary in summaries.items():
             mark = "*" if name == DEFAULT_METHOD else " "
             typer.echo(f"{mark} {name:<{width}}  {summary}")
+            if options:
+                opts = ", ".join(f"{k}={v!r}" for k, v in method_options(name).items())
+                typer.echo(f"  {'':<{width}}  options: {opts}")

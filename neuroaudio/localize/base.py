@@ -318,18 +318,22 @@ class Localizer(ABC):
         if block.ndim != 2 or block.shape[1] != self.array.n_mics:
             raise InputError(f"block of shape {list(block.shape)}: expected [samples, "
                              f"{self.array.n_mics}] for array {self.array.name}")
+        if block.size and not np.isfinite(block).all():
+            raise InputError("block holds NaN or Inf samples; feed finite audio (check the "
+                             "source or the file)")
         first = self.framer.n_frames
         frames = self.framer.push(block)
         if not len(frames):
             return []
         levels = frame_levels_dbfs(frames)
         audible = levels >= self.detector.silence_dbfs
-        coh = None
+        active = self.detector.update(levels)
         if self.detector.coherence_threshold is not None:
-            coh = np.zeros(len(frames))
-            if audible.any():
-                coh[audible] = spatial_coherence(frames[audible], self._pairs, self.fs)
-        active = self.detector.update(levels, coh)
+            # coherence only where the level alone did not already decide (same result, less work)
+            need = audible & ~active
+            if need.any():
+                coh = spatial_coherence(frames[need], self._pairs, self.fs)
+                active[need] = coh > self.detector.coherence_threshold
         spectra = np.zeros((len(frames), len(self.grid_deg)))
         if audible.any():
             spectra[audible] = self.normalise(self.frames_spectrum(frames[audible]))

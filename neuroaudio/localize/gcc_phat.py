@@ -59,8 +59,8 @@ class GccPhat(Localizer):
     """
 
     name = "gcc-phat"
-    summary = ("GCC-PHAT per mic pair (whole-frame FFT, 1/16-sample lag interpolation), "
-               "pairs' correlations summed at each direction's TDOA")
+    summary = ("GCC-PHAT per mic pair (whole-frame FFT, speech-presence bin weights, 1/16-sample "
+               "lags), pairs' correlations summed at each direction's TDOA")
 
     def __init__(self, array: MicArray | str, fmin_hz: float = GCC_FMIN_HZ,
                  fmax_hz: float = GCC_FMAX_HZ, interp: int = 16, fusion: str = "gcc",

@@ -24,9 +24,10 @@ METHODS: dict[str, str] = {
     "rf-plc": "rf_plc:RFPLCLocalizer",
 }
 
-DEFAULT_METHOD = "gcc-phat"
+DEFAULT_METHOD = "srp-phat"
 """Method used when none is named (`neuroaudio localize` without --method): the best classical
-one on our simulated scenes until the shipped MAA model replaces it. Change it only here."""
+one on our simulated dev_bench-like scenes (docs/localize.md: lowest MAE over all SNRs) until
+the shipped MAA model replaces it. Change it only here."""
 
 
 def method_names() -> list[str]:
@@ -43,9 +44,35 @@ def localizer_class(name: str) -> type[Localizer]:
     return getattr(importlib.import_module(f"neuroaudio.localize.{module}"), cls)
 
 
+def method_options(name: str) -> dict[str, Any]:
+    """Keyword options the method ``name`` accepts (its own and the Localizer's) → defaults."""
+    import inspect
+
+    out: dict[str, Any] = {}
+    for klass in reversed(localizer_class(name).__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        for p in list(inspect.signature(init).parameters.values())[2:]:
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+                out[p.name] = p.default
+    return out
+
+
 def make_localizer(name: str, array: Any, **options: Any) -> Localizer:
-    """Build the localizer ``name`` for ``array`` with method ``options``."""
-    return localizer_class(name)(array, **options)
+    """Build the localizer ``name`` for ``array`` with method ``options``.
+
+    Unknown option names raise :class:`InputError` listing the valid ones.
+    """
+    cls = localizer_class(name)
+    try:
+        return cls(array, **options)
+    except TypeError as e:
+        if "unexpected keyword argument" not in str(e):
+            raise
+        unknown = sorted(set(options) - set(method_options(name)))
+        raise InputError(f"method '{name}' has no option {', '.join(map(repr, unknown)) or str(e)}; "
+                         f"its options: {', '.join(method_options(name))}") from None
 
 
 def method_summaries() -> dict[str, str]:

@@ -47,8 +47,8 @@ class SrpPhat(Localizer):
     """
 
     name = "srp-phat"
-    summary = ("SRP-PHAT: whitened cross-spectra of 32-ms snapshots, steered to every direction "
-               "by one matrix product")
+    summary = ("SRP-PHAT: whitened cross-spectra of 32-ms snapshots with speech-presence bin "
+               "weights, steered to every direction by one matrix product")
 
     def __init__(self, array: MicArray | str, fmin_hz: float = SRP_FMIN_HZ,
                  fmax_hz: float = SRP_FMAX_HZ, nfft: int = 512, coherence_power: float = 0.0,
