@@ -146,7 +146,7 @@ def main() -> None:
     ap.add_argument("--pra-seconds", type=float, default=10.0,
                     help="excerpt for the pyroomacoustics references (TOPS: a tenth)")
     ap.add_argument("--methods", default="gcc-phat,srp-phat,pra-srp,pra-music,pra-normmusic,pra-tops")
-    ap.add_argument("--hour-method", default="gcc-phat")
+    ap.add_argument("--hour-method", default=None, help="default: the default method")
     ap.add_argument("--skip-hour", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
@@ -163,7 +163,9 @@ def main() -> None:
               f"{r['rtf_wall']:>10.4f}{'' if tgt is None else f'{tgt:.2f}':>8}  {ok}")
     out = {"rtf": rows}
     if not args.skip_hour:
-        h = hour_rss(args.hour_method)
+        from neuroaudio.localize.registry import DEFAULT_METHOD
+
+        h = hour_rss(args.hour_method or DEFAULT_METHOD)
         ok = "yes" if h["max_rss_mb"] < RSS_TARGET_MB else "NO"
         print(f"\n1-hour 4-channel file, {h['method']}, streamed: peak RSS {h['max_rss_mb']:.0f} MB "
               f"(target < {RSS_TARGET_MB:.0f}: {ok}); CPU {h['cpu_s']:.0f} s (RTF "
