@@ -2,11 +2,16 @@
 
 Per frame and ordered pair (i, j) (``tau_ij = t_j - t_i``, conventions.md):
 
-    C_ij(f) = conj(X_i(f)) X_j(f) / |conj(X_i(f)) X_j(f)|           (PHAT)
-    R_ij(tau) = (1/K) sum_{f in band} Re( C_ij(f) exp(+j 2 pi f tau) )  (peaks at tau = tau_ij)
+    C_ij(f) = conj(X_i(f)) X_j(f) / |conj(X_i(f)) X_j(f)|                (PHAT)
+    R_ij(tau) = (1/K) sum_{f in band} w(f) Re( C_ij(f) exp(+j 2 pi f tau) )  (peaks at tau_ij)
 
 Choices (measured on simulated reverberant speech scenes, see docs/localize.md):
 
+- Band 200-7000 Hz (``fmin_hz``/``fmax_hz``; beat 500-4000, 300-3000, 200-5000, 200-8000).
+- Speech-presence bin weights ``w(f)`` (``bin_weighting=True``): each bin's power against its own
+  causally tracked noise floor (:class:`~neuroaudio.localize.spectra.BinNoiseTracker`), so bins
+  holding only noise stop voting. Plain PHAT (``bin_weighting=False``) gives every bin the same
+  vote and, at low SNR, follows the noise: MAE over -5..30 dB 15.7 deg without, 5.6 deg with.
 - Spectrum: one Hann-windowed rfft of the whole frame (0.17 s), only the bins in
   ``[fmin_hz, fmax_hz]``. No zero padding: the correlation is evaluated only at lags of a few
   samples, where the circular wrap of a frame-length FFT touches nothing but the window's
@@ -55,6 +60,9 @@ class GccPhat(Localizer):
             votes around each pair's interpolated peak).
         sigma_samples: width of the ``"tdoa"`` votes (samples).
         coherence_power: extra weight ``|mean of a bin group|**coherence_power`` (0: plain PHAT).
+        bin_weighting: speech-presence weights per bin (module docstring); False: plain PHAT.
+        noise_over, noise_rise_db_per_s, noise_floor_gain: the bin noise tracker's
+            over-subtraction, floor rise rate (dB/s) and smallest weight.
         **options: frame, hop, grid and activity options of :class:`Localizer`.
     """
 

@@ -9,7 +9,10 @@ shared ones of :class:`~neuroaudio.localize.base.Localizer`, so the comparison w
 differs only in the DOA algorithm.
 
 These are references, not fast paths: pyroomacoustics loops over frames (one ``locate_sources``
-per frame here) and, for SRP and TOPS, over grid directions in Python.
+per frame here) and, for SRP and TOPS, over grid directions in Python (pra-tops costs about
+one second per frame). Measured on our scenes: all four meet 2 deg on free-field pure delays;
+pra-tops misses a RT60 0.3-s room by 14 deg while the others stay within 5 (tests and
+docs/localize.md).
 """
 
 from __future__ import annotations

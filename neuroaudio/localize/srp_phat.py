@@ -16,9 +16,13 @@ The steering phases of every (pair, bin, direction) are precomputed once as a re
 over frequencies or directions.
 
 Choices (measured on simulated reverberant speech, docs/localize.md): 512-point snapshots
-(32 ms) with 50 % overlap, the band :data:`SRP_FMIN_HZ`–:data:`SRP_FMAX_HZ`. The averaging of
-whitened cross-spectra over snapshots before steering is what separates this from
-:mod:`~neuroaudio.localize.gcc_phat` (one long FFT per frame, pair-wise whitening).
+(32 ms, beat 256 and 1024) with 50 % overlap, the band :data:`SRP_FMIN_HZ`–:data:`SRP_FMAX_HZ`
+(200-7000 Hz, beat pyroomacoustics' 500-4000), and speech-presence bin weights ``w(f)``
+multiplying ``Rbar_ij(f)`` (``bin_weighting=True``; each bin's power against its own causally
+tracked noise floor, :class:`~neuroaudio.localize.spectra.BinNoiseTracker`): MAE over -5..30 dB
+20.7 deg without, 5.2 deg with. The averaging of whitened cross-spectra over snapshots before
+steering is what separates this from :mod:`~neuroaudio.localize.gcc_phat` (one long FFT per
+frame, pair-wise whitening).
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ class SrpPhat(Localizer):
         nfft: snapshot length (samples, even); hop = nfft / 2.
         coherence_power: extra weight ``|Rbar_ij(f)|**coherence_power`` on each bin (0: plain
             SRP-PHAT); ``|Rbar|`` is the phase consistency of the bin over the snapshots.
+        bin_weighting: speech-presence weights per bin (module docstring); False: plain PHAT.
+        noise_over, noise_rise_db_per_s, noise_floor_gain: the bin noise tracker's
+            over-subtraction, floor rise rate (dB/s) and smallest weight.
         **options: frame, hop, grid and activity options of :class:`Localizer`.
     """
 
