@@ -25,8 +25,8 @@ from neuroaudio.kws.train import train
 SPEAKERS = ["jackson", "nicolas", "theo", "yweweler"]
 
 
-def run(config: str, root: str, kind: str, speaker: str, epochs: int, out: Path) -> dict:
-    ov = [f"data.root={root}", f"data.test_speakers=[{speaker}]", f"model.neuron={kind}",
+def run(config: str, root: str, kind: str, speaker: str, epochs: int, out: Path, extra: list[str]) -> dict:
+    ov = [*extra, f"data.root={root}", f"data.test_speakers=[{speaker}]", f"model.neuron={kind}",
           f"train.epochs={epochs}", f"out_dir={out / f'{kind}_{speaker}'}", f"name=fsdd_{kind}_{speaker}"]
     if kind != "drf":
         ov.append("model.neuron_kwargs={}")       # the baseline's own (paper) defaults
@@ -54,11 +54,13 @@ def main() -> None:
     ap.add_argument("--speakers", nargs="+", default=SPEAKERS)
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--out", default="runs/kws_fsdd_bench")
+    ap.add_argument("--set", dest="overrides", action="append", default=[],
+                    help="extra config override KEY=VALUE for every run, e.g. --set frontend.cmn=true")
     a = ap.parse_args()
     out = Path(a.out)
     for kind in a.kinds:
         for spk in a.speakers:
-            r = run(a.config, a.root, kind, spk, a.epochs, out)
+            r = run(a.config, a.root, kind, spk, a.epochs, out, a.overrides)
             print(f"{kind:5s} test={spk:9s} acc {100 * r['test_accuracy']:6.2f}%  rate "
                   f"{100 * r['test_mean_firing_rate']:5.2f}%  train CPU {r['train_cpu_seconds']:7.0f} s",
                   flush=True)

@@ -9,8 +9,8 @@ from ..io_utils import write_text_atomic
 from .checkpoint import read_checkpoint
 
 FSDD_ATTRIBUTION = (
-    "Trained on the Free Spoken Digit Dataset (FSDD; Z. Jackson, C. Souza, J. Flaks, Y. Pan, "
-    "H. Nicolas, A. Thite; https://github.com/Jakobovski/free-spoken-digit-dataset), licensed under "
+    "Trained on the Free Spoken Digit Dataset (FSDD; Z. Jackson et al., "
+    "https://github.com/Jakobovski/free-spoken-digit-dataset), licensed under "
     "Creative Commons Attribution-ShareAlike 4.0 International (CC BY-SA 4.0). These weights are "
     "derived from that data and are shared under the same licence, CC BY-SA 4.0.")
 

@@ -54,6 +54,9 @@ class FrontendConfig:
     fmin_hz: float = 20.0
     fmax_hz: float | None = None
     floor_db: float = 80.0
+    cmn: bool = False
+    """logmel: subtract each mel channel's mean over the clip's active frames (within 40 dB of its
+    loudest frame): cepstral-mean-style normalisation against speaker and channel colouring."""
 
 
 @dataclass

@@ -73,4 +73,10 @@ class Frontend(nn.Module):
         logmel = torch.log(self.mel @ power + 1e-12)
         ref = logmel.amax(dim=(1, 2), keepdim=True)
         floor = self.cfg.floor_db * math.log(10) / 10
-        return (logmel - ref).clamp_min(-floor) / 10.0
+        feats = (logmel - ref).clamp_min(-floor)
+        if self.cfg.cmn:
+            frame = feats.amax(dim=1, keepdim=True)                            # [B, 1, T]
+            active = (frame > -40 * math.log(10) / 10).to(feats.dtype)
+            mean = (feats * active).sum(-1, keepdim=True) / active.sum(-1, keepdim=True).clamp_min(1)
+            feats = feats - mean
+        return feats / 10.0
