@@ -191,6 +191,16 @@ def test_logmel_frontend_is_level_independent_and_mel_bank_covers_band():
     x = torch.from_numpy(chirp(0, np.random.default_rng(0))[None])
     torch.testing.assert_close(fe(x), fe(10 * x), atol=1e-4, rtol=0)
     assert fe(x).shape == (1, 40, fe.n_frames(x.shape[-1]))
+    cmn = Frontend(config_from_dict({"frontend": {"cmn": True}}).frontend, FS)
+    y = cmn(x)
+    torch.testing.assert_close(y, cmn(10 * x), atol=1e-4, rtol=0)
+    # a fixed spectral colouring (a channel gain per mel band) is removed: filtered == unfiltered
+    from scipy.signal import lfilter
+
+    xc = torch.from_numpy(lfilter([1.0, -0.9], [1.0], x.numpy()[0]).astype(np.float32)[None])
+    plain = fe(x) - fe(xc)
+    normed = y - cmn(xc)
+    assert normed.abs().mean() < 0.3 * plain.abs().mean()
 
 
 def test_shipped_pipeline_config_is_valid():
