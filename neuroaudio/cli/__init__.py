@@ -19,13 +19,13 @@ from ..errors import InputError
 
 COMMAND_MODULES = [
     "arrays_cmd",
+    "simulate_cmd",
     "localize_cmd",
     "evaluate_cmd",
-    "mpdal_cmd",
-    "simulate_cmd",
-    "live_cmd",
     "encode_cmd",
+    "live_cmd",
     "kws_cmd",
+    "mpdal_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 
