@@ -142,6 +142,7 @@ def test_resume_after_interruption_skips_done_rows(tmp_path, rng, monkeypatch):
     # resuming a finished run computes nothing; adding a method computes only that method
     again = evaluate(man, "respeaker4", [TINY, BROKEN], out, resume=True, plots=False, progress=False)
     assert (again.n_reused, again.n_computed) == (6, 6)
+    assert again.metrics[TINY]["time_per_clip_s"] > 0     # reused rows keep their timings
     # failed rows are kept unless asked to retry them
     retry = evaluate(man, "respeaker4", [TINY], out, resume=True, retry_failed=True, plots=False,
                      progress=False)

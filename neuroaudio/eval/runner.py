@@ -12,6 +12,8 @@ Outputs in ``DIR`` (each written atomically: it appears whole or not at all):
   on a clip with a true azimuth is a failed row: ``error: no source detected (null azimuth)``.
 - ``metrics.json``: :func:`neuroaudio.eval.metrics.compute_metrics` (failed rows count as 180°).
 - ``run.json``: what was run (manifest, array geometry, channels, model, methods, options).
+- ``times.json``: processing time (s) per row and method (``"row|method"``), so a resumed run
+  keeps ``time_per_clip_s`` of the rows it reuses.
 - ``mae_vs_snr.png`` (when the manifest has ``snr_db``) and ``error_hist.png``.
 
 Execution: each manifest row is one task. A task reads the file once, streamed in 1-s blocks
@@ -61,6 +63,8 @@ PREDICTIONS = "predictions.csv"
 METRICS = "metrics.json"
 RUN_INFO = "run.json"
 JOURNAL = "predictions.journal.jsonl"
+TIMES = "times.json"
+"""Per-row processing times (s) of the rows in predictions.csv (which has no column for them)."""
 PLOTS = ("mae_vs_snr.png", "error_hist.png")
 NO_SOURCE = "error: no source detected (null azimuth)"
 BLOCK_S = 1.0
@@ -304,6 +308,11 @@ def _load_previous(out_dir: Path, manifest: Manifest, fingerprints: dict[str, st
     methods = [m for m in fingerprints if csv_fp.get(m) == fingerprints[m]]
     paths = [r["path"] for r in manifest.rows]
     pred_csv = out_dir / PREDICTIONS
+    try:
+        times = json.loads((out_dir / TIMES).read_text(encoding="utf-8"))
+        times = times if isinstance(times, dict) else {}
+    except (OSError, ValueError):
+        times = {}
     if pred_csv.is_file():
         try:
             with open(pred_csv, newline="", encoding="utf-8") as f:
@@ -316,7 +325,7 @@ def _load_previous(out_dir: Path, manifest: Manifest, fingerprints: dict[str, st
                         done[(i, m)] = {"pred": _num(row.get("pred_azimuth_deg")),
                                         "confidence": _num(row.get("confidence")),
                                         "status": row.get("status") or "error: unknown",
-                                        "time_s": None}
+                                        "time_s": _num(times.get(f"{i}|{m}"))}
         except (OSError, csv.Error, UnicodeDecodeError):
             pass    # an unreadable old output is redone, not trusted
     journal = out_dir / JOURNAL
@@ -434,7 +443,7 @@ def evaluate(manifest: str | Path | Manifest, array: str | Path | MicArray, meth
         csv_fp = _check_same_run(out, cfg)
         done = _load_previous(out, man, fingerprints, csv_fp, retry_failed)
     else:
-        for name in (JOURNAL, PREDICTIONS, METRICS, RUN_INFO, *PLOTS):
+        for name in (JOURNAL, PREDICTIONS, METRICS, RUN_INFO, TIMES, *PLOTS):
             (out / name).unlink(missing_ok=True)
         done = {}
     info = {"manifest": str(man.path), "rows": len(man.rows), "config": cfg.to_json(),
@@ -484,6 +493,8 @@ def evaluate(manifest: str | Path | Manifest, array: str | Path | MicArray, meth
     metrics = compute_metrics(rows, methods, group_by)
     columns = man.columns + PRED_COLUMNS
     write_predictions(out / PREDICTIONS, columns, rows)
+    write_json_atomic(out / TIMES, {f"{i}|{m}": results[(i, m)].get("time_s")
+                                    for i in range(len(man.rows)) for m in methods})
     write_json_atomic(out / METRICS, metrics)
     write_json_atomic(out / RUN_INFO, {**info, "fingerprints": fingerprints,
                                        "finished_unix_s": round(time.time(), 3)})
