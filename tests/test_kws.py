@@ -225,3 +225,14 @@ def test_raw_audio_network_runs_every_neuron_kind(neuron):
     assert logits.shape == (1, 3) and len(spikes) == 2 and spikes[0].shape == (1, 4, 200)
     logits.sum().backward()
     assert m.net.stem[0].weight.grad.abs().sum() > 0
+
+
+def test_shipped_model_loads_safely_with_its_card():
+    path = REPO / "data" / "models" / "kws_fsdd_drf.pt"
+    m = load_model(path)
+    assert m.labels == [str(d) for d in range(10)] and m.fs == 8000 and m.clip_samples == 8000
+    assert path.stat().st_size < 300_000
+    card = (REPO / "data" / "models" / "kws_fsdd_drf.md").read_text()
+    assert "CC BY-SA 4.0" in card and "Free Spoken Digit Dataset" in card
+    logits, spikes = m(torch.zeros(1, 8000))
+    assert logits.shape == (1, 10) and len(spikes) == 4
