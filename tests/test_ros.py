@@ -250,6 +250,6 @@ def test_ros1_without_master_is_a_clear_error():
 
 def test_model_for_a_classical_method_is_a_clear_error():
     sd = FakeSD(np.zeros((16000, 4), np.float32))
-    with pytest.raises(InputError, match="does not take these parameters"):
+    with pytest.raises(InputError, match="takes no model"):
         NodeCore(NodeParams(method="gcc-phat", model="maa.pt"), _Recorder(),
                  capture_factory=lambda **kw: LiveCapture(sd=sd, **kw))

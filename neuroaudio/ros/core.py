@@ -152,12 +152,13 @@ class NodeCore:
             method = DEFAULT_METHOD
         opts: dict[str, Any] = {"frame_s": params.frame_s, "hop_s": params.hop_s}
         if params.model:
+            from ..localize.registry import method_options
+
+            if "model" not in method_options(method):
+                raise InputError(f"method '{method}' takes no model; leave 'model' empty for "
+                                 "classical methods or pick a learned method")
             opts["model"] = params.model
-        try:
-            self.localizer = make_localizer(method, params.array, **opts)
-        except TypeError as e:   # e.g. a model given to a method that has none
-            raise InputError(f"method '{method}' does not take these parameters ({e}); leave 'model' "
-                             "empty for classical methods") from None
+        self.localizer = make_localizer(method, params.array, **opts)
         factory = capture_factory or LiveCapture
         self.capture = factory(device=params.device or None, channels=parse_channels(params.channels or None),
                                n_mics=self.localizer.array.n_mics, fs_hz=self.localizer.fs,
