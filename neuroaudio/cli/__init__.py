@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "live_cmd",
     "kws_cmd",
     "mpdal_cmd",
+    "train_ssl_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 

@@ -22,6 +22,7 @@ METHODS: dict[str, str] = {
     "pra-normmusic": "pra:PraNormMusic",
     "pra-tops": "pra:PraTops",
     "rf-plc": "rf_plc:RFPLCLocalizer",
+    "maa": "maa:MAALocalizer",
 }
 
 DEFAULT_METHOD = "gcc-phat"

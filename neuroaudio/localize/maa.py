@@ -1,0 +1,96 @@
+"""`maa`: the trained MAA spiking network on RF-PLC coincidence frames (Zhang et al., NeurIPS 2024).
+
+Each analysis frame (the checkpoint's frame length; 170 ms by default) is encoded by the RF-PLC
+encoder with the checkpoint's encoder settings, the network runs its T steps, and the frame's
+spatial spectrum is the softmax over the 360 one-degree bins averaged over the T steps. The
+Localizer base class pools the spectra of the frames that carry the source for the file estimate.
+
+The checkpoint is loaded with ``weights_only=True`` (no code runs from the file). A checkpoint
+trained for another array (mic positions differing by more than 1 mm, :meth:`MicArray.same_geometry`)
+or another sample rate is refused with an :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..arrays import load_array
+from ..errors import InputError
+from .base import Localizer
+
+DEFAULT_MODEL: Path | None = None
+"""The shipped default model (none yet: issue 5 ships data/models/maa_respeaker4.pt)."""
+
+
+class MAALocalizer(Localizer):
+    """MAA spiking network read-out.
+
+    Args:
+        array: the input's microphone array (must match the checkpoint's geometry within 1 mm).
+        model: path of a checkpoint from ``neuroaudio train ssl`` (``--model``).
+        fs: the input's rate (must equal the checkpoint's).
+        frame_s: ignored when it differs from the checkpoint's frame (the network only knows the
+            frame it was trained on; a warning is logged). hop_s, ...: see :class:`Localizer`
+            (hop default: half the checkpoint's frame).
+        batch_frames: frames per network call (bounds memory).
+    """
+
+    name: ClassVar[str] = "maa"
+    summary: ClassVar[str] = ("MAA spiking network (FSJA attention + short-term memory, LIF) on RF-PLC "
+                              "spikes; needs a trained checkpoint (-o model=PATH)")
+
+    def __init__(self, array: Any, model: str | Path | None = None, fs: int | None = None,
+                 frame_s: float | None = None, hop_s: float | None = None, batch_frames: int = 64,
+                 **kwargs: Any):
+        import torch
+
+        from ..encoding.encoder import RFPLCEncoder
+        from ..maa.checkpoint import build_model, checkpoint_array, checkpoint_encoder, read
+
+        path = model or DEFAULT_MODEL
+        if path is None:
+            raise InputError("method 'maa' needs a trained model: give --model PATH (-o model=PATH), "
+                             "a checkpoint from `neuroaudio train ssl`")
+        ck = read(path)
+        arr_in = load_array(array)
+        arr_ck = checkpoint_array(ck)
+        if not arr_in.same_geometry(arr_ck):
+            raise InputError(f"model '{path}' was trained for array '{arr_ck.name}' "
+                             f"({arr_ck.n_mics} mics), not this array '{arr_in.name}' ({arr_in.n_mics} mics, "
+                             "positions differ by more than 1 mm): use a model trained for this array")
+        fs_ck = int(ck["sample_rate_hz"])
+        fs_in = int(fs or arr_in.fs)
+        if fs_in != fs_ck:
+            raise InputError(f"model '{path}' was trained at {fs_ck} Hz, the input is at {fs_in} Hz: "
+                             f"resample the input to {fs_ck} Hz or use a model trained at {fs_in} Hz")
+        enc_cfg = checkpoint_encoder(ck)
+        frame_ck = enc_cfg.frame_samples(fs_ck) / fs_ck
+        if frame_s is not None and abs(frame_s - frame_ck) * fs_ck >= 1:
+            logging.getLogger("neuroaudio").warning(
+                "maa: frame %.4g s ignored; the model %s works on %.4g-s frames", frame_s, path, frame_ck)
+        hop = frame_ck / 2 if hop_s is None else hop_s
+        super().__init__(arr_in, fs=fs_ck, frame_s=frame_ck, hop_s=hop, **kwargs)
+        self.encoder = RFPLCEncoder(self.array, enc_cfg, self.fs)
+        self.net = build_model(ck)
+        self.model_path = str(path)
+        self.meta = {k: ck.get(k) for k in ("code_revision", "metrics", "epoch")}
+        self.batch_frames = max(1, int(batch_frames))
+        if self.net.cfg.n_azimuth != len(self.grid_deg):
+            raise InputError(f"model '{path}' has {self.net.cfg.n_azimuth} azimuth bins; use grid_step_deg="
+                             f"{360 / self.net.cfg.n_azimuth:g}")
+        self._torch = torch
+
+    def frames_spectrum(self, frames: np.ndarray) -> np.ndarray:
+        """``[n, frame_len, mics]`` → time-averaged softmax ``[n, 360]``."""
+        torch = self._torch
+        coinc = self.encoder.encode_frames(np.asarray(frames, dtype=np.float32))
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(coinc), self.batch_frames):
+                x = torch.from_numpy(np.minimum(coinc[s:s + self.batch_frames], 255).astype(np.uint8))
+                out.append(self.net.predict_proba(x).numpy().astype(np.float64))
+        return np.concatenate(out) if out else np.zeros((0, len(self.grid_deg)))

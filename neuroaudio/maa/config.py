@@ -1,0 +1,107 @@
+"""The ``neuroaudio train ssl`` pipeline config: YAML ↔ a JSON-able dict with defaults filled in.
+
+Sections (pipelines/ssl_maa.yaml documents every field):
+
+- ``out_dir``: where checkpoints, log and plots go (runs/... is git-ignored).
+- ``data``: ``sim`` (simulator YAML, relative to this file), ``mode`` (``cached`` or ``online``),
+  ``train_clips``, ``val_clips``, ``train_seed``, ``val_seed``, ``cache_dir`` (default
+  ``<out_dir>/cache``), ``min_frame_spikes``, ``workers``.
+- ``encoder``: RF-PLC fields (:class:`RFPLCConfig`).
+- ``model``: MAA fields (:class:`MAAConfig`).
+- ``train``: ``epochs``, ``batch_size`` (frames; clips per batch in online mode), ``lr``,
+  ``weight_decay``, ``sigma_deg`` (soft-label width), ``seed``, ``grad_clip``.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..encoding.config import RFPLCConfig
+from ..errors import InputError
+from .model import MAAConfig
+
+DEFAULTS: dict[str, Any] = {
+    "out_dir": "runs/ssl_maa",
+    "data": {"sim": "quick.yaml", "mode": "cached", "train_clips": 256, "val_clips": 48,
+             "train_seed": 101, "val_seed": 202, "cache_dir": None, "min_frame_spikes": 1, "workers": 0},
+    "encoder": {},
+    "model": {},
+    "train": {"epochs": 20, "batch_size": 64, "lr": 1e-3, "weight_decay": 5e-3, "sigma_deg": 5.0,
+              "seed": 0, "grad_clip": 5.0},
+}
+
+
+def _merge(base: dict[str, Any], new: dict[str, Any], where: str) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in new.items():
+        if k not in base and where in ("", "data", "train"):
+            raise InputError(f"{where or 'config'}: unknown key '{k}'; known: {', '.join(base)}")
+        out[k] = _merge(base[k], v, k) if isinstance(base.get(k), dict) and isinstance(v, dict) else v
+    return out
+
+
+def parse_set(items: list[str] | None) -> dict[str, Any]:
+    """``["train.epochs=5", "model.stm=false"]`` → nested dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise InputError(f"--set {item}: use SECTION.KEY=VALUE, e.g. --set train.epochs=5")
+        key, val = item.split("=", 1)
+        d = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            d = d.setdefault(p, {})
+        d[parts[-1]] = yaml.safe_load(val)
+    return out
+
+
+def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = None) -> dict[str, Any]:
+    """Defaults + ``d``, validated; ``data.sim`` resolved against ``base_dir``. JSON-able."""
+    cfg = _merge(DEFAULTS, d or {}, "")
+    data = cfg["data"]
+    if data["mode"] not in ("cached", "online"):
+        raise InputError(f"data.mode={data['mode']!r}: use 'cached' or 'online'")
+    if base_dir is not None and data["sim"] and not Path(data["sim"]).is_absolute():
+        cand = Path(base_dir) / data["sim"]
+        if cand.is_file():
+            data["sim"] = str(cand)
+    if data["cache_dir"] is None:
+        data["cache_dir"] = str(Path(cfg["out_dir"]) / "cache")
+    for k in ("train_clips", "val_clips"):
+        if int(data[k]) < 1:
+            raise InputError(f"data.{k}={data[k]}: give at least 1 clip")
+    t = cfg["train"]
+    if int(t["epochs"]) < 1 or int(t["batch_size"]) < 1:
+        raise InputError("train.epochs and train.batch_size must be at least 1")
+    try:
+        RFPLCConfig(**cfg["encoder"])
+    except TypeError as e:
+        raise InputError(f"encoder: {e}; see RFPLCConfig fields in docs/encoder.md") from None
+    cfg["model"] = MAAConfig.from_dict(cfg["model"]).to_dict()
+    return cfg
+
+
+def load_pipeline(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a pipeline YAML, apply ``overrides`` (nested dict, e.g. from :func:`parse_set`)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such config; see pipelines/ssl_maa.yaml")
+    try:
+        d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise InputError(f"{p}: not valid YAML ({str(e).splitlines()[0]}); fix the syntax") from None
+    if not isinstance(d, dict):
+        raise InputError(f"{p}: expected a mapping (out_dir, data, encoder, model, train)")
+    d = _merge_loose(d, overrides or {})
+    return make_config(d, base_dir=p.parent)
+
+
+def _merge_loose(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(a)
+    for k, v in b.items():
+        out[k] = _merge_loose(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out

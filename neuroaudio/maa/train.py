@@ -1,0 +1,255 @@
+"""Training MAA from a pipeline config: seeds, resume, CSV log, curve, checkpoints, DDP.
+
+Outputs in ``out_dir`` (rank 0 only): ``last.pt`` (every epoch, for resume), ``model.pt`` (the
+epoch with the lowest validation MAE), ``log.csv`` (one row per epoch), ``curve.png``,
+``metrics.json``. Optimiser: AdamW (lr 1e-3, weight decay 5e-3) with a cosine learning-rate
+decay per step (the authors' code). Launch under ``torchrun --nproc_per_node N`` to train data-
+parallel; nothing in the code or config changes (:mod:`neuroaudio.train.distributed`).
+
+Metrics are per frame (each 170-ms frame's argmax of the time-averaged output) and per clip
+(``val_clip_mae``: the time- and frame-averaged softmax of all frames of a clip).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+from ..arrays import MicArray
+from ..encoding.config import RFPLCConfig
+from ..encoding.encoder import RFPLCEncoder
+from ..errors import InputError
+from ..io_utils import write_json_atomic
+from ..train import distributed as D
+from ..train.checkpoint import code_revision
+from ..train.logging_io import plot_learning_curve, write_csv_log
+from ..train.seeding import seed_everything
+from . import checkpoint as C
+from .config import make_config
+from .data import FrameSet, OnlineFrames, build_cache, collate_frames
+from .loss import circular_error_deg, predict_azimuth_deg, soft_label_loss
+from .model import MAAConfig, MAANet
+
+log = logging.getLogger("neuroaudio")
+
+LOG_FIELDS = ["epoch", "train_loss", "train_acc5", "val_loss", "val_mae", "val_acc5", "val_acc10",
+              "val_clip_mae", "lr", "seconds", "cpu_seconds"]
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), disable=not enabled, transient=True)
+
+
+@torch.no_grad()
+def evaluate_frames(net: MAANet, data: FrameSet, batch_size: int = 256, sigma_deg: float = 5.0
+                    ) -> dict[str, float]:
+    """Loss, MAE (deg), ACC@5°, ACC@10° per frame, and MAE per clip (pooled softmax), on ``data``."""
+    was = net.training
+    net.eval()
+    losses, errs, probs = [], [], []
+    dev = next(net.parameters()).device
+    for s in range(0, len(data), batch_size):
+        x = torch.from_numpy(data.x[s:s + batch_size]).to(dev)
+        az = torch.from_numpy(data.azimuth_deg[s:s + batch_size]).to(dev)
+        y = net(x).cpu()
+        az = az.cpu()
+        losses.append(float(soft_label_loss(y, az, sigma_deg)) * len(x))
+        errs.append(circular_error_deg(predict_azimuth_deg(y), az).numpy())
+        probs.append(torch.softmax(y, -1).mean(0).numpy())
+    net.train(was)
+    if not errs:
+        return {"val_loss": math.nan, "val_mae": math.nan, "val_acc5": math.nan, "val_acc10": math.nan,
+                "val_clip_mae": math.nan}
+    e, p = np.concatenate(errs), np.concatenate(probs)
+    clip_err = []
+    for c in np.unique(data.clip):
+        m = data.clip == c
+        pred = float(np.argmax(p[m].mean(0))) * 360.0 / p.shape[1]
+        d = abs(pred - float(data.azimuth_deg[m][0])) % 360.0
+        clip_err.append(min(d, 360.0 - d))
+    return {"val_loss": sum(losses) / len(data), "val_mae": float(e.mean()),
+            "val_acc5": float((e <= 5).mean()), "val_acc10": float((e <= 10).mean()),
+            "val_clip_mae": float(np.mean(clip_err))}
+
+
+def _strip_run(c: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a config that must agree for a resume (epochs may grow; the run folder may move)."""
+    c = json.loads(json.dumps(c))
+    c.pop("out_dir", None)
+    c["train"].pop("epochs", None)
+    c["data"].pop("workers", None)
+    c["data"].pop("cache_dir", None)
+    return c
+
+
+def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
+                 ) -> tuple[Any, FrameSet, MicArray, int]:
+    """Training data (FrameSet or OnlineFrames), validation FrameSet, array, rate from the config.
+
+    In cached mode rank 0 builds the shards while the other ranks wait, then all load them.
+    """
+    d, enc = cfg["data"], RFPLCConfig(**cfg["encoder"])
+    cache = Path(d["cache_dir"])
+
+    def build(split: str, n: int, seed: int) -> FrameSet:
+        return build_cache(d["sim"], n, enc, cache / split, seed=seed,
+                           min_frame_spikes=int(d["min_frame_spikes"]), progress=progress and info.is_main)
+
+    if info.is_main:
+        val = build("val", int(d["val_clips"]), int(d["val_seed"]))
+        train = build("train", int(d["train_clips"]), int(d["train_seed"])) if d["mode"] == "cached" else None
+    D.barrier(info)
+    if not info.is_main:
+        val = build("val", int(d["val_clips"]), int(d["val_seed"]))
+        train = build("train", int(d["train_clips"]), int(d["train_seed"])) if d["mode"] == "cached" else None
+    if train is None:
+        train = OnlineFrames(d["sim"], int(d["train_clips"]), enc, seed=int(d["train_seed"]),
+                             min_frame_spikes=int(d["min_frame_spikes"]))
+        array, fs = train.array, train.base.fs
+    else:
+        from ..sim.config import load_config
+
+        sc = load_config(d["sim"])
+        array, fs = sc.array.load(), sc.fs
+    return train, val, array, fs
+
+
+def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
+          val_set: FrameSet | None = None, array: MicArray | None = None, fs: int | None = None,
+          resume: bool = True, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) the network described by ``cfg`` (see :mod:`.config`).
+
+    Args:
+        cfg: pipeline config (dict; defaults filled by :func:`make_config`).
+        train_set, val_set, array, fs: data given directly (tests, notebooks); when None they come
+            from ``cfg["data"]`` (simulated, cached or on the fly).
+        resume: continue from ``out_dir/last.pt`` when it exists and the config agrees.
+
+    Returns: ``{"metrics": best validation metrics, "epoch", "out_dir", "model": the trained
+    MAANet (last epoch)}``.
+    """
+    cfg = make_config(cfg)
+    info = D.init_distributed()
+    t_cfg = cfg["train"]
+    seed_everything(int(t_cfg["seed"]))
+    if train_set is None:
+        train_set, val_set, array, fs = prepare_data(cfg, info, progress)
+    if array is None or fs is None or val_set is None:
+        raise InputError("train(): give array, fs and val_set together with train_set")
+    enc_cfg = RFPLCConfig(**cfg["encoder"])
+    enc = RFPLCEncoder(array, enc_cfg, fs)
+    input_shape = (len(enc.pairs), len(enc.delays_samples), enc_cfg.n_bands)
+    frame_shape = (enc_cfg.steps, *input_shape)
+    if tuple(val_set.frame_shape) != frame_shape:
+        raise InputError(f"validation frames of shape {list(val_set.frame_shape)} do not match the encoder "
+                         f"config ({list(frame_shape)}); rebuild the cache with the same encoder settings")
+
+    net = MAANet(MAAConfig.from_dict(cfg["model"]), *input_shape).to(info.device())
+    model = D.wrap_model(net, info)
+    online = isinstance(train_set, OnlineFrames)
+    bs = int(t_cfg["batch_size"])
+    if info.enabled:
+        sampler = DistributedSampler(train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True,
+                                     seed=int(t_cfg["seed"]))
+    else:
+        sampler = RandomSampler(train_set, generator=torch.Generator().manual_seed(int(t_cfg["seed"])))
+    loader = DataLoader(train_set, batch_size=bs, sampler=sampler, num_workers=int(cfg["data"]["workers"]),
+                        collate_fn=collate_frames if online else None, drop_last=False)
+    epochs = int(t_cfg["epochs"])
+    steps_per_epoch = max(1, len(loader))
+    opt = torch.optim.AdamW(net.parameters(), lr=float(t_cfg["lr"]),
+                            weight_decay=float(t_cfg["weight_decay"]))
+    total = epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+
+    out = Path(cfg["out_dir"])
+    rows: list[dict[str, Any]] = []
+    start, best = 0, {"val_mae": math.inf}
+    last = out / "last.pt"
+    if resume and last.is_file():
+        ck = C.read(last)
+        if _strip_run(ck["config"]) != _strip_run(cfg):
+            raise InputError(f"{last} was trained with another config; give another out_dir, or "
+                             "--no-resume to start over")
+        net.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        rows, start = list(ck.get("history", [])), int(ck["epoch"])
+        best = dict(ck.get("best", best))
+        if info.is_main:
+            log.info("resuming from %s at epoch %d", last, start)
+
+    base_meta = {"model": net.cfg.to_dict(), "input_shape": list(input_shape), "encoder": enc_cfg.to_dict(),
+                 "array": array.to_dict(), "sample_rate_hz": int(fs), "config": cfg,
+                 "code_revision": code_revision() if info.is_main else "unknown"}
+    sigma = float(t_cfg["sigma_deg"])
+    dev = info.device()
+    for epoch in range(start, epochs):
+        t0, c0 = time.time(), time.process_time()
+        if info.enabled:
+            sampler.set_epoch(epoch)
+        if online:
+            train_set.set_epoch(epoch)
+        model.train()
+        loss_sum = n_sum = hit_sum = 0.0
+        with _progress(progress and info.is_main) as bar:
+            task = bar.add_task(f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch)
+            for x, az in loader:
+                x, az = x.to(dev), az.float().to(dev)
+                if len(x) == 0:
+                    bar.advance(task)
+                    continue
+                y = model(x)
+                loss = soft_label_loss(y, az, sigma)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if t_cfg["grad_clip"]:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), float(t_cfg["grad_clip"]))
+                opt.step()
+                sched.step()
+                with torch.no_grad():
+                    err = circular_error_deg(predict_azimuth_deg(y.detach()), az)
+                loss_sum += float(loss.detach()) * len(x)
+                hit_sum += float((err <= 5).sum())
+                n_sum += len(x)
+                bar.advance(task)
+        loss_sum, hit_sum, n_sum = D.all_reduce_sum([loss_sum, hit_sum, n_sum], info)
+        D.broadcast_buffers(model, info)
+        val = evaluate_frames(net, val_set, sigma_deg=sigma)
+        row = {"epoch": epoch + 1, "train_loss": loss_sum / max(n_sum, 1),
+               "train_acc5": hit_sum / max(n_sum, 1),
+               **val, "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2),
+               "cpu_seconds": round(time.process_time() - c0, 2)}
+        rows.append(row)
+        improved = val["val_mae"] < best.get("val_mae", math.inf) or not math.isfinite(best["val_mae"])
+        if improved:
+            best = {**val, "epoch": epoch + 1}
+        if info.is_main:
+            state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+            meta = {**base_meta, "state_dict": state, "metrics": val, "epoch": epoch + 1}
+            if improved:
+                C.save(out / "model.pt", {**meta, "metrics": best})
+            C.save(last, {**meta, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                          "history": rows, "best": best})
+            write_csv_log(out / "log.csv", rows, LOG_FIELDS)
+            plot_learning_curve(rows, out / "curve.png", f"MAA ({out.name})",
+                                loss_keys=("train_loss", "val_loss"),
+                                metric_keys=("train_acc5", "val_acc5", "val_acc10"), metric_label="accuracy")
+            write_json_atomic(out / "metrics.json", {"best": best, "last": row})
+            log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) if isinstance(v, float) else v
+                                                  for k, v in row.items()})
+        D.barrier(info)
+    return {"metrics": best, "epoch": epochs, "out_dir": str(out), "model": net.cpu().eval(),
+            "history": rows, "dist": info}

@@ -1,0 +1,7 @@
+"""Generic training pieces shared by the trainable models (MAA, ...).
+
+- :mod:`.checkpoint`: save atomically, load with ``weights_only=True``, code revision.
+- :mod:`.logging_io`: CSV log (one row per epoch) and learning-curve plot.
+- :mod:`.seeding`: seeds for python, numpy and torch.
+- :mod:`.distributed`: DDP that works unchanged under ``torchrun`` (init only when WORLD_SIZE is set).
+"""

@@ -1,0 +1,57 @@
+"""Checkpoints as plain dicts of tensors and JSON-able values, loadable with ``weights_only=True``.
+
+A checkpoint never needs code from the file to be loaded: only tensors, numbers, strings, lists and
+dicts. Writing is atomic (a crash never leaves a half-written ``last.pt``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import InputError
+from ..io_utils import atomic_path
+
+
+def code_revision() -> str:
+    """The git commit of the code (``+dirty`` when neuroaudio/ has local changes), or ``unknown``."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "neuroaudio"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (rev + ("+dirty" if dirty else "")) or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def save_checkpoint(path: str | Path, ckpt: dict[str, Any], fmt: str) -> None:
+    """Write ``{"format": fmt, **ckpt}`` to ``path`` atomically (parent folders created)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save({"format": fmt, **ckpt}, tmp)
+
+
+def load_checkpoint(path: str | Path, fmt: str, hint: str) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``: no code runs from the file).
+
+    Args:
+        path: the .pt file. fmt: the expected ``format`` tag. hint: how to make a valid one
+            (ends the error message), e.g. "train one with `neuroaudio train ssl`".
+
+    Raises InputError when the file is missing, not loadable safely, or of another format.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"model '{path}' not found: give a .pt checkpoint ({hint})")
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise InputError(f"model '{path}' cannot be loaded safely ({type(e).__name__}): {hint}") from None
+    if not isinstance(ck, dict) or ck.get("format") != fmt:
+        raise InputError(f"'{path}' is not a {fmt} checkpoint: {hint}")
+    return ck
