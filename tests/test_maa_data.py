@@ -1,0 +1,85 @@
+"""MAA data path: simulated clips → encoded frame shards (resumable, checked) == on-the-fly frames;
+and `neuroaudio train ssl` end to end on a tiny simulated set."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from neuroaudio.encoding.config import RFPLCConfig
+from neuroaudio.errors import InputError
+from neuroaudio.maa.data import OnlineFrames, build_cache, collate_frames
+from neuroaudio.sim.config import load_config
+
+from .conftest import REPO, run_cli
+
+ENC = RFPLCConfig(n_neurons=64, n_bands=8, n_delays=11, frame_s=0.064, steps=4)
+SIM = REPO / "pipelines" / "quick.yaml"
+
+
+def test_cache_shards_match_online_frames_and_resume(tmp_path):
+    cache = tmp_path / "cache"
+    fs = build_cache(SIM, 3, ENC, cache, seed=5, shard_clips=2, progress=False)
+    shards = sorted(cache.glob("shard_*.npz"))
+    assert [s.name for s in shards] == ["shard_00000.npz", "shard_00001.npz"]
+    assert fs.frame_shape == (4, 6, 11, 8) and fs.x.dtype == np.uint8
+    assert sorted(set(fs.clip.tolist())) == [0, 1, 2]
+    online = OnlineFrames(SIM, 3, ENC, seed=5)
+    x, az = collate_frames([online[i] for i in range(3)])
+    assert torch.equal(x, torch.from_numpy(fs.x))
+    assert np.allclose(az.numpy(), fs.azimuth_deg)
+    # labels = the simulator's true azimuths (same seed → same clips)
+    cfg = load_config(SIM, {"seed": 5})
+    from neuroaudio.sim.dataset import SimulatedScenes
+
+    truth = [SimulatedScenes(cfg, length=3)[i][1]["azimuth_deg"] for i in range(3)]
+    assert np.allclose([fs.azimuth_deg[fs.clip == i][0] for i in range(3)], truth, atol=1e-4)
+    # resume: a missing shard is rebuilt, the kept one is not rewritten
+    t0 = shards[0].stat().st_mtime_ns
+    shards[1].unlink()
+    again = build_cache(SIM, 3, ENC, cache, seed=5, shard_clips=2, progress=False)
+    assert shards[0].stat().st_mtime_ns == t0 and shards[1].is_file()
+    assert np.array_equal(again.x, fs.x)
+    with pytest.raises(InputError, match="other settings"):
+        build_cache(SIM, 3, RFPLCConfig(n_neurons=64, n_bands=4, n_delays=11, frame_s=0.064), cache,
+                    seed=5, shard_clips=2, progress=False)
+    # online mode draws other clips each epoch
+    online.set_epoch(1)
+    assert not torch.equal(online[0][0][:1], x[:1]) or online[0][1][0] != az[0]
+
+
+def test_train_ssl_command_end_to_end(tmp_path):
+    cfg = {"out_dir": str(tmp_path / "run"),
+           "data": {"sim": str(SIM), "train_clips": 3, "val_clips": 2},
+           "encoder": ENC.to_dict(), "model": {"channels": [2, 4]},
+           "train": {"epochs": 1, "batch_size": 16}}
+    path = tmp_path / "ssl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    p = run_cli("train", "ssl", "--config", path, "--quiet", "--set", "train.epochs=2")
+    assert p.returncode == 0, p.stderr
+    assert "validation MAE" in p.stdout
+    run = tmp_path / "run"
+    assert (run / "model.pt").is_file() and (run / "cache" / "train" / "meta.json").is_file()
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["last"]["epoch"] == 2
+    ck = torch.load(run / "last.pt", weights_only=True)
+    assert ck["config"]["train"]["epochs"] == 2 and ck["array"]["name"] == "respeaker4"
+
+
+def test_bad_pipeline_settings_are_one_line_input_errors(tmp_path):
+    from neuroaudio.maa.config import load_pipeline, parse_set
+
+    with pytest.raises(InputError, match="unknown key"):
+        load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["model.x=1"]))
+    with pytest.raises(InputError, match="unknown key 'epoch'"):
+        load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["train.epoch=1"]))
+    with pytest.raises(InputError, match="SECTION.KEY=VALUE"):
+        parse_set(["epochs"])
+    with pytest.raises(InputError, match="cached"):
+        load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["data.mode=stream"]))
+    cfg = load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["model.stm=false"]))
+    assert cfg["model"]["stm"] is False and cfg["data"]["sim"].endswith("quick.yaml")
