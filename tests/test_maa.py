@@ -218,3 +218,36 @@ def test_checkpoint_loading_is_safe(tmp_path):
         C.read(other)
     with pytest.raises(InputError, match="not found"):
         C.read(tmp_path / "missing.pt")
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """A run stopped after epoch 1 and resumed ends with exactly the weights of an unbroken run
+    (the optimizer, schedule and sample order are restored)."""
+    import neuroaudio.maa.train as T
+
+    rng = np.random.default_rng(3)
+    data = FrameSet(rng.integers(0, 4, (24, 4, 6, 11, 8)).astype(np.uint8),
+                    rng.uniform(0, 360, 24).astype(np.float32))
+    array = load_array("respeaker4")
+
+    def run(out):
+        cfg = {"out_dir": str(out), "encoder": ENC.to_dict(), "model": {"channels": [2, 4]},
+               "train": {"epochs": 2, "batch_size": 8, "seed": 3}}
+        return train(cfg, train_set=data, val_set=data, array=array, fs=FS, progress=False)
+
+    whole = run(tmp_path / "a")["model"].state_dict()
+    real_save = T.C.save
+
+    def crash_at_epoch_2(path, ck):
+        if ck["epoch"] == 2:
+            raise KeyboardInterrupt
+        real_save(path, ck)
+
+    monkeypatch.setattr(T.C, "save", crash_at_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b")
+    monkeypatch.setattr(T.C, "save", real_save)
+    resumed = run(tmp_path / "b")
+    assert [r["epoch"] for r in resumed["history"]] == [1, 2]
+    for k, v in resumed["model"].state_dict().items():
+        assert torch.equal(v, whole[k]), k

@@ -163,7 +163,8 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
         sampler = DistributedSampler(train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True,
                                      seed=int(t_cfg["seed"]))
     else:
-        sampler = RandomSampler(train_set, generator=torch.Generator().manual_seed(int(t_cfg["seed"])))
+        order_gen = torch.Generator()
+        sampler = RandomSampler(train_set, generator=order_gen)
     loader = DataLoader(train_set, batch_size=bs, sampler=sampler, num_workers=int(cfg["data"]["workers"]),
                         collate_fn=collate_frames if online else None, drop_last=False)
     epochs = int(t_cfg["epochs"])
@@ -200,6 +201,8 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
         t0, c0 = time.time(), time.process_time()
         if info.enabled:
             sampler.set_epoch(epoch)
+        else:
+            order_gen.manual_seed(int(t_cfg["seed"]) * 100003 + epoch)   # same order after a resume
         if online:
             train_set.set_epoch(epoch)
         model.train()
