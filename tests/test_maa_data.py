@@ -83,3 +83,17 @@ def test_bad_pipeline_settings_are_one_line_input_errors(tmp_path):
         load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["data.mode=stream"]))
     cfg = load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["model.stm=false"]))
     assert cfg["model"]["stm"] is False and cfg["data"]["sim"].endswith("quick.yaml")
+
+
+def test_online_mode_trains_on_fresh_clips(tmp_path):
+    from neuroaudio.maa.train import train
+
+    cfg = {"out_dir": str(tmp_path / "run"),
+           "data": {"sim": str(SIM), "mode": "online", "train_clips": 2, "val_clips": 1},
+           "encoder": ENC.to_dict(), "model": {"channels": [2, 4]},
+           "train": {"epochs": 2, "batch_size": 2}}
+    res = train(cfg, progress=False)
+    assert [r["epoch"] for r in res["history"]] == [1, 2]
+    assert all(np.isfinite(r["train_loss"]) for r in res["history"])
+    assert not (tmp_path / "run" / "cache" / "train").exists()      # only validation is cached
+    assert (tmp_path / "run" / "cache" / "val" / "shard_00000.npz").is_file()
