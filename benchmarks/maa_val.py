@@ -44,6 +44,7 @@ def main() -> None:
             for m in methods}
     errs: dict[str, dict[float, list[float]]] = {m: defaultdict(list) for m in methods}
     secs = dict.fromkeys(methods, 0.0)
+    rates: dict[str, list[float]] = defaultdict(list)
     for i in range(n):
         audio, lab = scenes[i]
         x = audio.numpy()
@@ -51,6 +52,9 @@ def main() -> None:
             t = time.process_time()
             r = loc.localize(x)
             secs[m] += time.process_time() - t
+            if m == "maa":
+                for k, v in loc.net.stats.rates.items():
+                    rates[k].append(v)
             az = lab["azimuth_deg"]
             e = 180.0 if r.azimuth_deg is None else float(circular_error_deg(r.azimuth_deg, az))
             errs[m][lab["snr_db"]].append(e)
@@ -64,6 +68,9 @@ def main() -> None:
                  for s in snrs]
         allv = np.concatenate([errs[m][s] for s in snrs])
         print(f"| {m} | " + " | ".join(cells) + f" | {allv.mean():.1f}° | {secs[m] / n:.3f} |")
+    if rates:
+        print("maa firing rates (mean over clips, last network batch of each): "
+              + ", ".join(f"{k} {100 * np.mean(v):.1f}%" for k, v in rates.items()))
 
 
 if __name__ == "__main__":
