@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+
+COLLECTIVE_TIMEOUT_H = 4
+"""Hours a collective (e.g. the barrier while rank 0 builds the frame cache) may wait."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,9 @@ def init_distributed() -> DistInfo:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         if backend == "nccl":
             torch.cuda.set_device(info.local_rank)
-        dist.init_process_group(backend=backend, rank=info.rank, world_size=world)
+        # long timeout: rank 0 may build a data cache (minutes to hours) while the others wait
+        dist.init_process_group(backend=backend, rank=info.rank, world_size=world,
+                                timeout=timedelta(hours=COLLECTIVE_TIMEOUT_H))
     return info
 
 
