@@ -127,13 +127,15 @@ def test_several_files_one_bad_others_still_run(files, cli):
     ("method", "unknown method 'nope'"),
     ("array", "unknown array 'nope'"),
     ("nan", "NaN"),
+    ("model", "has no option 'model'"),
 ])
 def test_bad_inputs_exit_2_one_line(files, case, needle, cli):
     args = {"missing": [files["dir"] / "missing.wav"],
             "channels": [files["three"]],
             "method": [files["good"], "--method", "nope"],
             "array": [files["good"], "--array", "nope"],
-            "nan": [files["nan"]]}[case]
+            "nan": [files["nan"]],
+            "model": [files["good"], "--model", files["dir"] / "m.pt"]}[case]
     line = _one_line_error(cli("localize", *args))
     assert needle in line
 

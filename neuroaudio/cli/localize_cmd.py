@@ -67,6 +67,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                          help="Method option KEY=VALUE (repeatable), e.g. -o "
                                               "fmin_hz=300 -o fmax_hz=4000; list them with "
                                               "`neuroaudio methods --options`."),
+        model: Path | None = typer.Option(None, "--model", help="Model checkpoint for a learned "
+                                          "method (e.g. --method maa --model my_maa.pt); the same "
+                                          "as -o model=PATH."),
         frame_s: float = typer.Option(0.17, "--frame-s", help="Analysis frame (s)."),
         hop_s: float | None = typer.Option(None, "--hop-s", help="Hop between frames (s); "
                                            "default half a frame."),
@@ -125,6 +128,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         chans = parse_channels(channels)
         opts = {"frame_s": frame_s, "hop_s": hop_s if hop_s is not None else frame_s / 2,
                 **parse_options(option)}
+        if model is not None:
+            opts["model"] = str(model)
         try:
             loc = make_localizer(method, array, **opts)
         except (TypeError, ValueError) as e:
