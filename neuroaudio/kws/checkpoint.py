@@ -7,14 +7,13 @@ pipeline config as a JSON-able dict), ``labels``, ``sample_rate_hz``, ``clip_sam
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import InputError
-from ..io_utils import atomic_path
+from ..train.checkpoint import load_checkpoint
+from ..train.checkpoint import save_checkpoint as _save
 from .config import config_from_dict
 from .frontend import Frontend
 from .model import KWSNet
@@ -22,40 +21,17 @@ from .model import KWSNet
 FORMAT = "neuroaudio-kws-1"
 
 
-def code_revision() -> str:
-    """The git commit of the code (``+dirty`` when it has local changes), or ``unknown``."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "neuroaudio"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return (rev + ("+dirty" if dirty else "")) or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+KWS_HINT = "use a checkpoint written by `neuroaudio train kws` (e.g. data/models/kws_fsdd_drf.pt)"
 
 
 def save_checkpoint(path: str | Path, ckpt: dict[str, Any]) -> None:
-    """Write atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, **ckpt}, tmp)
+    """Write a KWS checkpoint atomically."""
+    _save(path, ckpt, FORMAT)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint safely (``weights_only=True``: no code runs from the file)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"model '{path}' not found: give a .pt file written by `neuroaudio train kws` "
-                         "(e.g. data/models/kws_fsdd_drf.pt)")
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise InputError(f"model '{path}' cannot be loaded safely ({type(e).__name__}): use a checkpoint "
-                         "written by `neuroaudio train kws`") from None
-    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
-        raise InputError(f"'{path}' is not a neuroaudio KWS checkpoint: use one written by "
-                         "`neuroaudio train kws`")
-    return ck
+    """Load a KWS checkpoint safely (``weights_only=True``: no code runs from the file)."""
+    return load_checkpoint(path, FORMAT, KWS_HINT)
 
 
 class KWSModel(torch.nn.Module):

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from ..io_utils import atomic_path, write_json_atomic
-from .checkpoint import KWSModel, code_revision, read_checkpoint, save_checkpoint
+from ..train.checkpoint import code_revision
+from .checkpoint import KWSModel, read_checkpoint, save_checkpoint
 from .config import KWSConfig, config_to_dict
 from .data import Splits, load_splits, make_batch
 from .evaluate import evaluate_items, plot_confusion
