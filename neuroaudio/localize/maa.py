@@ -53,8 +53,8 @@ class MAALocalizer(Localizer):
 
         path = model or DEFAULT_MODEL
         if path is None:
-            raise InputError("method 'maa' needs a trained model: give -o model=PATH (evaluate: --model "
-                             "PATH), a checkpoint from `neuroaudio train ssl`")
+            raise InputError("method 'maa' needs a trained model: give --model PATH, a checkpoint from "
+                             "`neuroaudio train ssl`")
         ck = read(path)
         arr_in = load_array(array)
         arr_ck = checkpoint_array(ck)
