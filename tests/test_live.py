@@ -35,7 +35,7 @@ from neuroaudio.errors import InputError
 from neuroaudio.localize.base import circular_error_deg
 from neuroaudio.localize.registry import make_localizer
 
-from .conftest import REPO, plane_wave
+from .conftest import REPO, plane_wave, run_cli
 
 TRUE_AZ = 120.0
 
@@ -502,3 +502,11 @@ def test_live_view_needle_and_meter():
     assert needle.index("▲") - dial.index("┊") == 24          # 180° = the dial's middle
     meter = next(ln for ln in lines if "dBFS" in ln)
     assert meter.count("█") == 20 and "overflows 3" in text
+
+
+def test_live_takes_method_options_like_files():
+    """`-o`/`--model` reach the live localizer too (checked before any sound card is opened)."""
+    r = run_cli("localize", "--live", "--duration", "1", "--model", "m.pt")
+    assert r.returncode == 2 and "method 'gcc-phat' has no option 'model'" in r.stderr, r.stderr
+    r = run_cli("localize", "--live", "--duration", "1", "-o", "no_such_option=1")
+    assert r.returncode == 2 and "no option 'no_such_option'" in r.stderr, r.stderr

@@ -116,8 +116,10 @@ def _live_view(est, summary: dict, method: str, array_name: str, width: int = 72
 def run_live_localize(array: str, method: str, channels: str | None, device: str | None,
                       duration: float | None, fmt: str | None, record: Path | None,
                       frame_s: float = 0.17, hop_s: float | None = None, tracking: bool = True,
-                      block_s: float = 0.02) -> None:
+                      block_s: float = 0.02, options: dict | None = None) -> None:
     """`neuroaudio localize --live`: estimates per frame until Ctrl-C or ``duration`` (s).
+
+    ``options``: method options (``-o KEY=VALUE``, ``--model``), as for files.
 
     ``fmt``: "jsonl" (one line per frame, flushed), "table" (the rich live view), or None: the
     live view when stdout is a terminal, else jsonl. A summary (overflows, latency, recording)
@@ -134,7 +136,8 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
         raise InputError(f"--format {fmt} with --live: choose jsonl or table")
     if duration is not None and duration <= 0:
         raise InputError("--duration must be positive seconds (or leave it out: run until Ctrl-C)")
-    loc = make_localizer(method, array, frame_s=frame_s, hop_s=hop_s if hop_s is not None else frame_s / 2)
+    loc = make_localizer(method, array, frame_s=frame_s, hop_s=hop_s if hop_s is not None else frame_s / 2,
+                         **(options or {}))
     capture = LiveCapture(device=device, channels=parse_channels(channels), n_mics=loc.array.n_mics,
                           fs_hz=loc.fs, block_s=block_s, record=record)
     session = LiveSession(loc, capture, AzimuthTracker() if tracking else None)

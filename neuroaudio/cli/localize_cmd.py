@@ -103,13 +103,17 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
           neuroaudio localize --live --device 2 --channels 2,3,4,5 --duration 10 --format jsonl
         """
+        method_opts = parse_options(option)
+        if model is not None:
+            method_opts["model"] = str(model)
         if live:   # issue 7: sound-card input, owned by live_cmd.py
             from .live_cmd import run_live_localize
 
             if files:
                 raise InputError("give audio files or --live, not both")
             run_live_localize(array, method, channels, device, duration,
-                              None if fmt == "table" else fmt, record, frame_s, hop_s, track)
+                              None if fmt == "table" else fmt, record, frame_s, hop_s, track,
+                              options=method_opts)
             return
         if not files:
             raise InputError("give one or more audio files, or --live to use a sound card")
@@ -127,9 +131,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             raise InputError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
         chans = parse_channels(channels)
         opts = {"frame_s": frame_s, "hop_s": hop_s if hop_s is not None else frame_s / 2,
-                **parse_options(option)}
-        if model is not None:
-            opts["model"] = str(model)
+                **method_opts}
         try:
             loc = make_localizer(method, array, **opts)
         except (TypeError, ValueError) as e:
