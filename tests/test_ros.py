@@ -244,8 +244,19 @@ def test_ros1_without_master_is_a_clear_error():
         pytest.skip(why)
     r = subprocess.run([sys.executable, "-m", "neuroaudio.ros", "--ros", "1"], cwd=REPO, capture_output=True,
                        text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO),
+                                                      NEUROAUDIO_ROS_MASTER_WAIT_S="0.5",
                                                       ROS_MASTER_URI=f"http://127.0.0.1:{_free_port()}"))
     assert r.returncode == 2 and "no ROS master at" in r.stderr, r.stderr
+
+
+def test_node_waits_for_a_master_that_comes_up_late():
+    from neuroaudio.ros.ros1 import wait_for_master
+
+    answers = iter([False, False, False, True])
+    assert wait_for_master(lambda: next(answers), wait_s=5.0, poll_s=0.01)
+    t0 = time.monotonic()
+    assert not wait_for_master(lambda: False, wait_s=0.1, poll_s=0.02)
+    assert 0.1 <= time.monotonic() - t0 < 1.0
 
 
 def test_model_for_a_classical_method_is_a_clear_error():

@@ -19,7 +19,10 @@ this works whenever the versions match; otherwise the error says what to install
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,14 +83,31 @@ class Ros1Publisher:
         self.pub_doa.publish(msg)
 
 
+MASTER_WAIT_S = 15.0
+"""How long (s) the node waits for the ROS master at start-up: a master launched at the same time as
+the node (a robot's boot script) needs a few seconds before it answers."""
+
+
+def wait_for_master(is_online: Callable[[], bool], wait_s: float, poll_s: float = 0.25) -> bool:
+    """Poll ``is_online()`` every ``poll_s`` seconds for up to ``wait_s`` seconds; True once it answers."""
+    deadline = time.monotonic() + max(wait_s, 0.0)
+    while True:
+        if is_online():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the node until shutdown (Ctrl-C, rosnode kill) or the device is lost."""
     rospy = import_rospy()
     import rosgraph
 
-    if not rosgraph.is_master_online():
-        raise InputError(f"no ROS master at {rosgraph.get_master_uri()}: start one (roscore, or "
-                         "rosmaster --core) or set ROS_MASTER_URI")
+    wait_s = float(os.environ.get("NEUROAUDIO_ROS_MASTER_WAIT_S", MASTER_WAIT_S))
+    if not wait_for_master(rosgraph.is_master_online, wait_s):
+        raise InputError(f"no ROS master at {rosgraph.get_master_uri()} after {wait_s:g} s: start one "
+                         "(roscore, or rosmaster --core) or set ROS_MASTER_URI")
     argv = list(sys.argv if argv is None else argv)
     rospy.init_node("neuroaudio", argv=argv, anonymous=False)
     params = NodeParams.from_getter(lambda name, d: rospy.get_param("~" + name, d))
