@@ -16,7 +16,17 @@ Usage::
     nice -n 10 python benchmarks/localize.py                 # both parts, 60-s RTF recording
     python benchmarks/localize.py --skip-hour --seconds 20   # quick look
 
-Targets: RTF <= 0.02 for gcc-phat and srp-phat; peak RSS < 300 MB for the hour.
+Targets: RTF <= 0.02 for gcc-phat and srp-phat, <= 0.05 for maa (RF-PLC encoder + network);
+peak RSS < 300 MB for the hour.
+
+``maa`` (the spiking network) needs a model: the shipped default when there is one, else
+``--maa-model PATH``; ``maa-plain`` is the same localizer with ``fast=False`` (every frame encoded
+in full, the plain model forward), timed beside it so the speed-up is measured in one run; the
+two give the same azimuths. Per-hop breakdown of maa's cost (encoder / network) is printed below
+the table. Example::
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/localize.py --skip-hour --seconds 20 \
+        --methods gcc-phat,srp-phat,maa,maa-plain --maa-model runs/maa_first/model.pt
 """
 
 from __future__ import annotations
@@ -40,7 +50,59 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 FS = 16000
-RTF_TARGET = {"gcc-phat": 0.02, "srp-phat": 0.02}
+RTF_TARGET = {"gcc-phat": 0.02, "srp-phat": 0.02, "maa": 0.05}
+MAA_MODEL: str | None = None
+"""``--maa-model``: the checkpoint for ``maa`` / ``maa-plain`` (None: the shipped default)."""
+
+
+def make(method: str):
+    """The localizer of a benchmark row; ``maa-plain`` = ``maa`` with ``fast=False``."""
+    from neuroaudio.localize import make_localizer
+
+    if method in ("maa", "maa-plain"):
+        opts = {"fast": method == "maa"}
+        if MAA_MODEL:
+            opts["model"] = MAA_MODEL
+        return make_localizer("maa", "respeaker4", **opts)
+    return make_localizer(method, "respeaker4")
+
+
+def maa_breakdown(seconds: float = 10.0) -> dict:
+    """CPU ms per hop of maa's parts on the recording's frames: encoder (every frame in full vs each
+    step once), network (plain vs forward-only), best of 3."""
+    import torch
+
+    loc = make("maa")
+    x = recording(seconds)
+    frames = loc.framer.push(x)
+    loc.framer.reset()
+    coinc = loc.encoder.encode_frames(frames)
+    xt = torch.from_numpy(np.minimum(coinc, 255).astype(np.uint8))
+
+    def best(fn) -> float:
+        t = float("inf")
+        for _ in range(3):
+            c0 = time.process_time()
+            fn()
+            t = min(t, time.process_time() - c0)
+        return 1000 * t / len(frames)
+
+    def plain_net():
+        with torch.no_grad():
+            for s in range(0, len(xt), 64):
+                loc.net.predict_proba(xt[s:s + 64])
+
+    def fast_net():
+        for s in range(0, len(xt), 64):
+            loc.fast_net.predict_proba(xt[s:s + 64])
+
+    def reuse():
+        loc.step_reuse.reset()
+        loc.step_reuse.encode_frames(frames)
+
+    return {"frames": len(frames), "hop_ms": 1000 * loc.hop / loc.fs,
+            "encoder_ms": best(lambda: loc.encoder.encode_frames(frames)), "encoder_reuse_ms": best(reuse),
+            "network_ms": best(plain_net), "network_fast_ms": best(fast_net)}
 RSS_TARGET_MB = 300.0
 
 
@@ -73,22 +135,30 @@ def recording(seconds: float, seed: int = 0) -> np.ndarray:
 
 
 def rtf_table(seconds: float, pra_seconds: float, methods: list[str], repeats: int = 3) -> list[dict]:
-    from neuroaudio.localize import make_localizer
-
     x = recording(seconds)
-    rows = []
+    segs, locs, best = {}, {}, {}
     for m in methods:
         dur = seconds if not m.startswith("pra-") else (pra_seconds / 10 if m == "pra-tops"
                                                          else pra_seconds)
-        seg = x[: int(dur * FS)]
-        loc = make_localizer(m, "respeaker4")
-        loc.localize(seg[: loc.frame_len * 2])                  # warm-up (imports, caches)
-        el = cpu = float("inf")
-        for _ in range(1 if m.startswith("pra-") else repeats):   # best of N: a shared machine
+        segs[m] = (dur, x[: int(dur * FS)])
+        locs[m] = make(m)
+        locs[m].localize(segs[m][1][: locs[m].frame_len * 2])     # warm-up (imports, caches)
+        best[m] = [float("inf"), float("inf"), None]
+    # best of N, the methods interleaved within each round: a shared machine's load changes
+    # over time, and interleaving lets every method see the same load (side by side)
+    for k in range(repeats):
+        for m in methods:
+            if m.startswith("pra-") and k > 0:
+                continue
             t0, c0 = time.perf_counter(), time.process_time()
-            res = loc.localize(seg)
-            el = min(el, time.perf_counter() - t0)
-            cpu = min(cpu, time.process_time() - c0)
+            res = locs[m].localize(segs[m][1])
+            el, cpu = time.perf_counter() - t0, time.process_time() - c0
+            b = best[m]
+            best[m] = [min(b[0], el), min(b[1], cpu), res]
+    rows = []
+    for m in methods:
+        dur = segs[m][0]
+        el, cpu, res = best[m]
         rows.append({"method": m, "audio_s": round(dur, 2), "wall_s": round(el, 3),
                      "cpu_s": round(cpu, 3), "rtf": cpu / dur, "rtf_wall": el / dur,
                      "frames": len(res.frames), "azimuth_deg": res.azimuth_deg})
@@ -146,10 +216,17 @@ def main() -> None:
     ap.add_argument("--pra-seconds", type=float, default=10.0,
                     help="excerpt for the pyroomacoustics references (TOPS: a tenth)")
     ap.add_argument("--methods", default="gcc-phat,srp-phat,pra-srp,pra-music,pra-normmusic,pra-tops")
+    ap.add_argument("--maa-model", default=None,
+                    help="checkpoint for maa/maa-plain (default: the shipped model)")
     ap.add_argument("--hour-method", default=None, help="default: the default method")
     ap.add_argument("--skip-hour", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    global MAA_MODEL
+    MAA_MODEL = args.maa_model
     rows = rtf_table(args.seconds, args.pra_seconds, args.methods.split(","))
     print(f"Real-time factor, one core, 4 ch @ 16 kHz, 0.17-s frames / 0.085-s hop "
           f"({args.seconds:g}-s recording; pra-* on excerpts)")
@@ -162,6 +239,12 @@ def main() -> None:
         print(f"{r['method']:<15}{r['audio_s']:>10.1f}{r['cpu_s']:>9.3f}{r['rtf']:>9.4f}"
               f"{r['rtf_wall']:>10.4f}{'' if tgt is None else f'{tgt:.2f}':>8}  {ok}")
     out = {"rtf": rows}
+    if any(m.startswith("maa") for m in args.methods.split(",")):
+        b = maa_breakdown(min(args.seconds, 10.0))
+        print(f"\nmaa per {b['hop_ms']:.0f}-ms hop (CPU ms, {b['frames']} frames): encoder "
+              f"{b['encoder_ms']:.2f} (every frame in full) / {b['encoder_reuse_ms']:.2f} (each step once); "
+              f"network {b['network_ms']:.2f} (plain) / {b['network_fast_ms']:.2f} (forward-only)")
+        out["maa_breakdown"] = b
     if not args.skip_hour:
         from neuroaudio.localize.registry import DEFAULT_METHOD
 
