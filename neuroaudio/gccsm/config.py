@@ -1,0 +1,96 @@
+"""The ``neuroaudio train gcc-phat-sm`` pipeline config: YAML ↔ a JSON-able dict with defaults.
+
+Sections (pipelines/ssl_gccphat_sm.yaml documents every field):
+
+- ``out_dir``: checkpoints, log and plots (runs/... is git-ignored).
+- ``data``: ``sim`` (simulator YAML, relative to the pipeline file), ``noise_scenarios`` (list of
+  ``noise`` sections; each renders an equal share of the clips), ``train_clips``, ``val_clips``,
+  ``train_seed``, ``val_seed``, ``cache_dir`` (default ``<out_dir>/cache``; runs that share data
+  may share it), ``min_speech_db``.
+- ``features``: :class:`.features.FeatureConfig` fields.
+- ``model``: :class:`.model.ModelConfig` fields (``use_mask: false`` = gcc-phat-mlp).
+- ``train``: ``epochs``, ``batch_size`` (frames), ``lr``, ``weight_decay``, ``sigma_deg``
+  (soft-label width), ``seed``, ``grad_clip``, ``mask_training`` (``irm``: the mask learns only
+  from the ideal ratio mask and the classifier sees it detached; ``e2e``: only through the DOA
+  loss; ``joint``: both), ``irm_weight`` (weight of the mask loss in ``irm``/``joint``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError
+from ..maa.config import parse_set  # noqa: F401  (same --set syntax as `train ssl`)
+from .features import FeatureConfig
+from .model import ModelConfig
+
+MASK_TRAINING = ("irm", "e2e", "joint")
+
+DEFAULTS: dict[str, Any] = {
+    "out_dir": "runs/gccsm/sm",
+    "data": {"sim": "sim_gccsm_train.yaml", "noise_scenarios": None, "train_clips": 480, "val_clips": 64,
+             "train_seed": 6101, "val_seed": 6202, "cache_dir": None, "min_speech_db": -20.0},
+    "features": {},
+    "model": {},
+    "train": {"epochs": 10, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "sigma_deg": 5.0,
+              "seed": 0, "grad_clip": 5.0, "mask_training": "joint", "irm_weight": 1.0},
+}
+
+
+def _merge(base: dict[str, Any], new: dict[str, Any], where: str) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in new.items():
+        if k not in base and where in ("", "data", "train"):
+            raise InputError(f"{where or 'config'}: unknown key '{k}'; known: {', '.join(base)}")
+        out[k] = _merge(base[k], v, k) if isinstance(base.get(k), dict) and isinstance(v, dict) else v
+    return out
+
+
+def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = None) -> dict[str, Any]:
+    """Defaults + ``d``, validated; ``data.sim`` resolved against ``base_dir``. JSON-able."""
+    cfg = _merge(DEFAULTS, d or {}, "")
+    data = cfg["data"]
+    if base_dir is not None and data["sim"] and not Path(data["sim"]).is_absolute():
+        cand = Path(base_dir) / data["sim"]
+        if cand.is_file():
+            data["sim"] = str(cand)
+    if data["cache_dir"] is None:
+        data["cache_dir"] = str(Path(cfg["out_dir"]) / "cache")
+    for k in ("train_clips", "val_clips"):
+        if int(data[k]) < 1:
+            raise InputError(f"data.{k}={data[k]}: give at least 1 clip")
+    t = cfg["train"]
+    if int(t["epochs"]) < 1 or int(t["batch_size"]) < 1:
+        raise InputError("train.epochs and train.batch_size must be at least 1")
+    if t["mask_training"] not in MASK_TRAINING:
+        raise InputError(f"train.mask_training={t['mask_training']!r}: choose one of "
+                         f"{', '.join(MASK_TRAINING)}")
+    cfg["features"] = FeatureConfig.from_dict(cfg["features"]).to_dict()
+    cfg["model"] = ModelConfig.from_dict(cfg["model"]).to_dict()
+    return cfg
+
+
+def load_pipeline(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a pipeline YAML and apply ``overrides`` (nested dict, e.g. from ``parse_set``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such config; see pipelines/ssl_gccphat_sm.yaml")
+    try:
+        d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise InputError(f"{p}: not valid YAML ({str(e).splitlines()[0]}); fix the syntax") from None
+    if not isinstance(d, dict):
+        raise InputError(f"{p}: expected a mapping (out_dir, data, features, model, train)")
+    d = _merge_loose(d, overrides or {})
+    return make_config(d, base_dir=p.parent)
+
+
+def _merge_loose(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(a)
+    for k, v in b.items():
+        out[k] = _merge_loose(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out

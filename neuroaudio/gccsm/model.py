@@ -1,0 +1,103 @@
+"""GCC-PHAT-SM network: mask → masked GCC features of all pairs → MLP → 360 one-degree logits.
+
+``GccSmNet(cfg, cos, sin)``: ``cos``/``sin`` ``[P, K, L]`` are the lag basis of the array
+(:class:`..features.GccFrontEnd`), kept as buffers so the checkpoint carries them. With
+``use_mask=False`` the same classifier runs on plain (unmasked) GCC-PHAT features: the
+``gcc-phat-mlp`` ablation. Output: logits ``[n, n_azimuth]``; trained with the circular Gaussian
+soft-label cross-entropy of :mod:`neuroaudio.maa.loss` (the group's "360-way Gaussian-shaped
+output"). The MLP: ``P·L`` inputs → ``hidden`` (ReLU, dropout) × ``len(hidden)`` → 360.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InputError
+from .features import gcc_features_torch
+from .mask import MaskConfig, MaskNet
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """``use_mask``: learn the mask (gcc-phat-sm) or not (gcc-phat-mlp); ``hidden``: MLP widths;
+    ``dropout``; ``n_azimuth`` output bins over 360°; ``mask``: :class:`MaskConfig` fields."""
+
+    use_mask: bool = True
+    hidden: tuple[int, ...] = (256, 256)
+    dropout: float = 0.1
+    n_azimuth: int = 360
+    mask: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if not self.hidden or min(self.hidden) < 1 or self.n_azimuth < 2 or not 0 <= self.dropout < 1:
+            raise InputError("model: hidden must list positive widths (e.g. [256, 256]), n_azimuth >= 2, "
+                             "0 <= dropout < 1")
+        object.__setattr__(self, "mask", MaskConfig.from_dict(self.mask).to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> ModelConfig:
+        d = dict(d or {})
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise InputError(f"model: unknown field(s) {sorted(unknown)}; known: "
+                             f"{', '.join(cls.__dataclass_fields__)}")
+        return cls(**d)
+
+
+class GccSmNet(nn.Module):
+    """The whole network (module docstring).
+
+    Args:
+        cfg: :class:`ModelConfig`. cos, sin: ``[P, K, L]`` lag basis.
+    """
+
+    def __init__(self, cfg: ModelConfig, cos: np.ndarray | torch.Tensor, sin: np.ndarray | torch.Tensor):
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("cos", torch.as_tensor(np.asarray(cos), dtype=torch.float32))
+        self.register_buffer("sin", torch.as_tensor(np.asarray(sin), dtype=torch.float32))
+        p, _, l_ = self.cos.shape
+        self.mask_net = MaskNet(MaskConfig.from_dict(cfg.mask)) if cfg.use_mask else None
+        layers: list[nn.Module] = []
+        width = p * l_
+        for h in cfg.hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(cfg.dropout)]
+            width = h
+        layers.append(nn.Linear(width, cfg.n_azimuth))
+        self.mlp = nn.Sequential(*layers)
+
+    def mask(self, logpow: torch.Tensor) -> torch.Tensor | None:
+        """``[n, S, K]`` → mask ``[n, S, K]`` (None without a mask network)."""
+        return None if self.mask_net is None else self.mask_net(logpow)
+
+    def features(self, cr: torch.Tensor, ci: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Masked GCC ``[n, P, L]``."""
+        return gcc_features_torch(cr, ci, mask, self.cos, self.sin)
+
+    def forward(self, logpow: torch.Tensor, cr: torch.Tensor, ci: torch.Tensor,
+                detach_mask: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(logpow [n,S,K], cr, ci [n,S,K,P])`` → ``(logits [n, n_azimuth], mask [n,S,K] or None)``.
+
+        ``detach_mask``: the DOA loss does not reach the mask (IRM-only mask training).
+        """
+        m = self.mask(logpow)
+        feats = self.features(cr, ci, m.detach() if (m is not None and detach_mask) else m)
+        return self.mlp(feats.flatten(1)), m
+
+    @torch.no_grad()
+    def predict_proba(self, logpow: torch.Tensor, cr: torch.Tensor, ci: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Softmax posterior ``[n, n_azimuth]`` and the mask."""
+        logits, m = self(logpow, cr, ci)
+        return torch.softmax(logits, dim=-1), m

@@ -1,0 +1,263 @@
+"""Training GCC-PHAT-SM (or the unmasked gcc-phat-mlp) from a pipeline config.
+
+Same conventions as the MAA trainer (:mod:`neuroaudio.maa.train`): outputs in ``out_dir`` —
+``last.pt`` (every epoch, for resume), ``model.pt`` (the epoch with the lowest validation clip
+MAE), ``log.csv`` (one row per epoch), ``curve.png``, ``metrics.json``; seeds; a per-epoch
+sample order seeded by (seed, epoch) so that a resumed run reaches the same weights as an
+unbroken one; AdamW with a cosine learning-rate decay per step; progress bars; data-parallel under
+``torchrun`` through :mod:`neuroaudio.train.distributed`.
+
+Loss: ``CE(soft labels, logits) + irm_weight · BCE(mask, IRM)``. ``train.mask_training``:
+
+- ``irm``: the mask learns only from the IRM; the classifier is trained on features computed with
+  the mask detached (the DOA loss does not reach the mask). Done in one pass rather than two
+  stages (mask first, classifier after), so all three modes cost the same; the classifier sees the
+  mask as it improves.
+- ``e2e``: no IRM loss; the mask learns only through the DOA loss.
+- ``joint``: both losses reach the mask.
+
+Metrics (validation): per frame ``val_mae``, ``val_acc5``, ``val_acc10``; per clip
+``val_clip_mae`` (softmax averaged over a clip's frames); ``val_mask_mse`` (mask vs IRM).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..arrays import MicArray
+from ..errors import InputError
+from ..io_utils import write_json_atomic
+from ..maa.loss import circular_error_deg, soft_label_loss
+from ..train import distributed as D
+from ..train.checkpoint import code_revision
+from ..train.logging_io import plot_learning_curve, write_csv_log
+from ..train.seeding import seed_everything
+from . import checkpoint as C
+from .config import make_config
+from .data import FrameData, build_frames, scenario_configs
+from .features import FeatureConfig, GccFrontEnd
+from .model import GccSmNet, ModelConfig
+
+log = logging.getLogger("neuroaudio")
+
+LOG_FIELDS = ["epoch", "train_loss", "train_doa_loss", "train_mask_loss", "train_acc5", "val_loss", "val_mae",
+              "val_acc5", "val_acc10", "val_clip_mae", "val_mask_mse", "lr", "seconds", "cpu_seconds"]
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), disable=not enabled, transient=True)
+
+
+def predict_deg(logits: torch.Tensor) -> torch.Tensor:
+    """``[n, n_az]`` → ``[n]`` degrees (argmax)."""
+    return logits.argmax(-1).float() * (360.0 / logits.shape[-1])
+
+
+@torch.no_grad()
+def evaluate_frames(net: GccSmNet, data: FrameData, batch_size: int = 256, sigma_deg: float = 5.0
+                    ) -> dict[str, float]:
+    """Validation metrics of ``net`` on ``data`` (module docstring)."""
+    was = net.training
+    net.eval()
+    losses, errs, probs, mse = [], [], [], []
+    dev = next(net.parameters()).device
+    for s in range(0, len(data), batch_size):
+        idx = np.arange(s, min(len(data), s + batch_size))
+        lp, cr, ci, irm, az = (t.to(dev) for t in data.batch(idx))
+        y, m = net(lp, cr, ci)
+        losses.append(float(soft_label_loss(y[None], az, sigma_deg)) * len(idx))
+        errs.append(circular_error_deg(predict_deg(y), az).cpu().numpy())
+        probs.append(torch.softmax(y, -1).cpu().numpy())
+        if m is not None:
+            mse.append(float(((m - irm) ** 2).mean()) * len(idx))
+    net.train(was)
+    nan = math.nan
+    if not errs:
+        return {"val_loss": nan, "val_mae": nan, "val_acc5": nan, "val_acc10": nan, "val_clip_mae": nan,
+                "val_mask_mse": nan}
+    e, p = np.concatenate(errs), np.concatenate(probs)
+    clip_err = []
+    for c in np.unique(data.clip):
+        sel = data.clip == c
+        pred = float(np.argmax(p[sel].mean(0))) * 360.0 / p.shape[1]
+        d = abs(pred - float(data.azimuth_deg[sel][0])) % 360.0
+        clip_err.append(min(d, 360.0 - d))
+    return {"val_loss": sum(losses) / len(data), "val_mae": float(e.mean()),
+            "val_acc5": float((e <= 5).mean()),
+            "val_acc10": float((e <= 10).mean()), "val_clip_mae": float(np.mean(clip_err)),
+            "val_mask_mse": sum(mse) / len(data) if mse else nan}
+
+
+def _strip_run(c: dict[str, Any]) -> dict[str, Any]:
+    """Config parts that must agree for a resume (epochs may grow; folders may move)."""
+    c = json.loads(json.dumps(c))
+    c.pop("out_dir", None)
+    c["train"].pop("epochs", None)
+    c["data"].pop("cache_dir", None)
+    return c
+
+
+def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
+                 ) -> tuple[FrameData, FrameData, MicArray, int]:
+    """Training and validation frames (simulated once into the cache), array and rate."""
+    d = cfg["data"]
+    feat = FeatureConfig.from_dict(cfg["features"])
+    cache = Path(d["cache_dir"])
+
+    def build(split: str, n: int, seed: int) -> FrameData:
+        sims = scenario_configs(d["sim"], d["noise_scenarios"], seed)
+        return build_frames(sims, n, feat, cache / split, min_speech_db=float(d["min_speech_db"]),
+                            progress=progress and info.is_main)
+
+    if info.is_main:
+        val = build("val", int(d["val_clips"]), int(d["val_seed"]))
+        tr = build("train", int(d["train_clips"]), int(d["train_seed"]))
+    D.barrier(info)
+    if not info.is_main:
+        val = build("val", int(d["val_clips"]), int(d["val_seed"]))
+        tr = build("train", int(d["train_clips"]), int(d["train_seed"]))
+    sc = scenario_configs(d["sim"], d["noise_scenarios"], int(d["val_seed"]))[0]
+    return tr, val, sc.array.load(), sc.fs
+
+
+def train(cfg: dict[str, Any], train_set: FrameData | None = None, val_set: FrameData | None = None,
+          array: MicArray | None = None, fs: int | None = None, resume: bool = True,
+          progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) the model described by ``cfg`` (see :mod:`.config`).
+
+    Args:
+        cfg: pipeline config (defaults filled by :func:`make_config`).
+        train_set, val_set, array, fs: data given directly (tests, notebooks); when None they come
+            from ``cfg["data"]`` (simulated and cached).
+        resume: continue from ``out_dir/last.pt`` when it exists and the config agrees.
+
+    Returns: ``{"metrics": best validation metrics, "epoch", "out_dir", "model" (last epoch),
+    "history", "dist"}``.
+    """
+    cfg = make_config(cfg)
+    info = D.init_distributed()
+    t_cfg = cfg["train"]
+    seed = int(t_cfg["seed"])
+    seed_everything(seed)
+    if train_set is None:
+        train_set, val_set, array, fs = prepare_data(cfg, info, progress)
+    if array is None or fs is None or val_set is None:
+        raise InputError("train(): give array, fs and val_set together with train_set")
+    feat = FeatureConfig.from_dict(cfg["features"])
+    front = GccFrontEnd(array, fs, feat)
+    if train_set.cr.shape[2:] != (len(front.bins), len(front.pairs)):
+        raise InputError(f"training frames have {list(train_set.cr.shape[2:])} [bins, pairs]; the features "
+                         f"config gives {[len(front.bins), len(front.pairs)]}: rebuild the cache")
+    mcfg = ModelConfig.from_dict(cfg["model"])
+    net = GccSmNet(mcfg, front.cos, front.sin).to(info.device())
+    model = D.wrap_model(net, info)
+    mode = t_cfg["mask_training"]
+    irm_w = float(t_cfg["irm_weight"]) if (mcfg.use_mask and mode in ("irm", "joint")) else 0.0
+    detach = mcfg.use_mask and mode == "irm"
+    bs = int(t_cfg["batch_size"])
+    n = len(train_set)
+    if n == 0:
+        raise InputError("no training frames (all clips silent?); check data.sim and data.min_speech_db")
+    my_idx = np.arange(info.rank, n, info.world_size)
+    steps_per_epoch = max(1, -(-len(my_idx) // bs))
+    epochs = int(t_cfg["epochs"])
+    opt = torch.optim.AdamW(net.parameters(), lr=float(t_cfg["lr"]),
+                            weight_decay=float(t_cfg["weight_decay"]))
+    total = epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+
+    out = Path(cfg["out_dir"])
+    rows: list[dict[str, Any]] = []
+    start, best = 0, {"val_clip_mae": math.inf}
+    last = out / "last.pt"
+    if resume and last.is_file():
+        ck = C.read(last)
+        if _strip_run(ck["config"]) != _strip_run(cfg):
+            raise InputError(f"{last} was trained with another config; give another out_dir, or "
+                             "--no-resume to start over")
+        net.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        rows, start = list(ck.get("history", [])), int(ck["epoch"])
+        best = dict(ck.get("best", best))
+        if info.is_main:
+            log.info("resuming from %s at epoch %d", last, start)
+
+    base_meta = {"model": mcfg.to_dict(), "features": feat.to_dict(), "array": array.to_dict(),
+                 "sample_rate_hz": int(fs), "config": cfg,
+                 "code_revision": code_revision() if info.is_main else "unknown"}
+    sigma = float(t_cfg["sigma_deg"])
+    dev = info.device()
+    for epoch in range(start, epochs):
+        t0, c0 = time.time(), time.process_time()
+        rng = np.random.default_rng(seed * 100003 + epoch)     # same order after a resume
+        order = np.arange(n)[rng.permutation(n)]
+        order = order[info.rank::info.world_size]
+        torch.manual_seed(seed * 1000003 + epoch)              # dropout masks
+        model.train()
+        sums = np.zeros(5)   # loss, doa, mask, hits, count
+        with _progress(progress and info.is_main) as bar:
+            task = bar.add_task(f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch)
+            for s in range(0, len(order), bs):
+                idx = np.sort(order[s:s + bs])
+                lp, cr, ci, irm, az = (t.to(dev) for t in train_set.batch(idx))
+                y, m = model(lp, cr, ci, detach_mask=detach)
+                doa = soft_label_loss(y[None], az, sigma)
+                mloss = (F.binary_cross_entropy(m, irm) if (irm_w and m is not None)
+                         else torch.zeros((), device=dev))
+                loss = doa + irm_w * mloss
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if t_cfg["grad_clip"]:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), float(t_cfg["grad_clip"]))
+                opt.step()
+                sched.step()
+                with torch.no_grad():
+                    hits = float((circular_error_deg(predict_deg(y.detach()), az) <= 5).sum())
+                k = len(idx)
+                sums += [float(loss.detach()) * k, float(doa.detach()) * k, float(mloss.detach()) * k,
+                         hits, k]
+                bar.advance(task)
+        sums = np.asarray(D.all_reduce_sum(sums.tolist(), info))
+        val = evaluate_frames(net, val_set, sigma_deg=sigma)
+        cnt = max(sums[4], 1)
+        row = {"epoch": epoch + 1, "train_loss": float(sums[0] / cnt), "train_doa_loss": float(sums[1] / cnt),
+               "train_mask_loss": float(sums[2] / cnt), "train_acc5": float(sums[3] / cnt), **val,
+               "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2),
+               "cpu_seconds": round(time.process_time() - c0, 2)}
+        rows.append(row)
+        improved = (val["val_clip_mae"] < best.get("val_clip_mae", math.inf)
+                    or not math.isfinite(best["val_clip_mae"]))
+        if improved:
+            best = {**val, "epoch": epoch + 1}
+        if info.is_main:
+            state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+            meta = {**base_meta, "state_dict": state, "metrics": val, "epoch": epoch + 1}
+            if improved:
+                C.save(out / "model.pt", {**meta, "metrics": best})
+            C.save(last, {**meta, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                          "history": rows, "best": best})
+            write_csv_log(out / "log.csv", rows, LOG_FIELDS)
+            plot_learning_curve(rows, out / "curve.png", f"GCC-PHAT-SM ({out.name}, mask: "
+                                f"{mode if mcfg.use_mask else 'none'})",
+                                loss_keys=("train_doa_loss", "val_loss", "train_mask_loss"),
+                                metric_keys=("train_acc5", "val_acc5", "val_acc10"), metric_label="accuracy")
+            write_json_atomic(out / "metrics.json", {"best": best, "last": row})
+            log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) if isinstance(v, float) else v
+                                                  for k, v in row.items()})
+        D.barrier(info)
+    return {"metrics": best, "epoch": epochs, "out_dir": str(out), "model": net.cpu().eval(),
+            "history": rows, "dist": info}
