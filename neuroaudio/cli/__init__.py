@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "kws_cmd",
     "mpdal_cmd",
     "train_ssl_cmd",
+    "train_gccsm_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 

@@ -41,7 +41,11 @@ def csv_row(result: LocalizationResult | None, path: str, method: str, status: s
 def plot_result(result: LocalizationResult, out: str | Path, title: str = "") -> None:
     """Spatial spectrum over time (frames × azimuth heat map, active frames' peaks marked) and the
     pooled spectrum with the final direction on a polar axis. Needs the frames' spectra
-    (``Localizer.keep_frame_spectra = True``)."""
+    (``Localizer.keep_frame_spectra = True``).
+
+    A localizer may add panels of its own: ``result.extra["plot_panels"]``, a list of callables
+    ``draw(ax)`` each drawing one extra panel on a matplotlib axis (e.g. gcc-phat-sm's learned mask
+    over the spectrogram); they are placed to the right of the two standard panels."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,8 +56,10 @@ def plot_result(result: LocalizationResult, out: str | Path, title: str = "") ->
     S = np.stack([f.spectrum if f.spectrum is not None else np.zeros(len(grid))
                   for f in result.frames]) if result.frames else np.zeros((1, len(grid)))
     S = S / np.maximum(S.max(axis=1, keepdims=True), 1e-12)        # per-frame peak = 1
-    fig = plt.figure(figsize=(11, 4.2))
-    ax = fig.add_subplot(1, 2, 1)
+    panels = list(result.extra.get("plot_panels", []))
+    cols = 2 + len(panels)
+    fig = plt.figure(figsize=(11 + 5.5 * len(panels), 4.2))
+    ax = fig.add_subplot(1, cols, 1)
     step = grid[1] - grid[0] if len(grid) > 1 else 1.0
     hop = t[1] - t[0] if len(t) > 1 else 0.1
     t0 = (t[0] if len(t) else 0.0) - hop / 2
@@ -69,7 +75,7 @@ def plot_result(result: LocalizationResult, out: str | Path, title: str = "") ->
     ax.set_ylabel("azimuth (deg)")
     ax.set_title("spatial spectrum per frame (peak = 1)")
     fig.colorbar(im, ax=ax, fraction=0.04)
-    pax = fig.add_subplot(1, 2, 2, projection="polar")
+    pax = fig.add_subplot(1, cols, 2, projection="polar")
     th = np.deg2rad(np.append(grid, grid[0]))
     pooled = result.spectrum / max(float(result.spectrum.max()), 1e-12)
     pax.plot(th, np.append(pooled, pooled[0]), lw=1.5)
@@ -82,6 +88,8 @@ def plot_result(result: LocalizationResult, out: str | Path, title: str = "") ->
         verdict = "no source detected"
     pax.set_title(f"pooled over {result.n_pooled} frames: {verdict}", fontsize=10)
     pax.set_rticks([])
+    for k, draw in enumerate(panels):
+        draw(fig.add_subplot(1, cols, 3 + k))
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -23,6 +23,8 @@ METHODS: dict[str, str] = {
     "pra-tops": "pra:PraTops",
     "rf-plc": "rf_plc:RFPLCLocalizer",
     "maa": "maa:MAALocalizer",
+    "gcc-phat-sm": "gcc_phat_sm:GccPhatSM",
+    "gcc-phat-mlp": "gcc_phat_sm:GccPhatMLP",
 }
 
 DEFAULT_METHOD = "gcc-phat"
