@@ -251,3 +251,18 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     assert [r["epoch"] for r in resumed["history"]] == [1, 2]
     for k, v in resumed["model"].state_dict().items():
         assert torch.equal(v, whole[k]), k
+
+
+def test_input_pool_sums_neighbouring_detectors():
+    from neuroaudio.maa.model import sum_pool
+
+    x = torch.arange(2 * 5 * 3, dtype=torch.float32).reshape(2, 5, 3)
+    p = sum_pool(x, 2, 1)
+    assert p.shape == (2, 3, 3)
+    assert torch.equal(p[:, 0], x[:, 0] + x[:, 1]) and torch.equal(p[:, 2], x[:, 4])   # last: alone
+    net = MAANet(MAAConfig(channels=(2, 4), input_pool=(2, 1)), 6, 11, 8)
+    assert net.fsja.conv_f.in_channels == 6 and net.feature_shape == (4, 3, 4)
+    y = net(torch.randint(0, 3, (3, 4, 6, 11, 8), dtype=torch.uint8))
+    assert y.shape == (4, 3, 360)
+    with pytest.raises(InputError, match="input_pool"):
+        MAAConfig.from_dict({"input_pool": [0, 1]})

@@ -82,7 +82,7 @@ def test_bad_pipeline_settings_are_one_line_input_errors(tmp_path):
     with pytest.raises(InputError, match="cached"):
         load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["data.mode=stream"]))
     cfg = load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["model.stm=false"]))
-    assert cfg["model"]["stm"] is False and cfg["data"]["sim"].endswith("quick.yaml")
+    assert cfg["model"]["stm"] is False and cfg["data"]["sim"].endswith("sim_maa_train.yaml")
 
 
 def test_online_mode_trains_on_fresh_clips(tmp_path):
@@ -97,3 +97,58 @@ def test_online_mode_trains_on_fresh_clips(tmp_path):
     assert all(np.isfinite(r["train_loss"]) for r in res["history"])
     assert not (tmp_path / "run" / "cache" / "train").exists()      # only validation is cached
     assert (tmp_path / "run" / "cache" / "val" / "shard_00000.npz").is_file()
+
+
+def test_frame_levels_and_selection_numbers():
+    from neuroaudio.maa.data import FrameSelection, frame_levels, select_frames
+
+    n, frame, hop = 1000, 200, 100                       # frames start at 0, 100, ..., 800: 9 frames
+    src = np.zeros((n, 2))
+    src[500:] = 2.0                                      # the source starts at sample 500
+    noise = np.full((n, 2), 1.0)
+    src_db, snr = frame_levels(src, noise, frame, hop)
+    assert len(src_db) == 9
+    # frame 4 (400..600) holds the source in half of it: power 2 vs 4 → -3.01 dB; local SNR 10log10(2)
+    assert src_db[4] == pytest.approx(-3.0103, abs=1e-3) and snr[4] == pytest.approx(3.0103, abs=1e-3)
+    assert np.allclose(src_db[5:], 0.0) and np.allclose(snr[5:], 10 * np.log10(4.0), atol=1e-4)
+    assert (src_db[:4] < -200).all()                      # noise alone
+    rng = np.random.default_rng(0)
+    assert select_frames(src_db, FrameSelection(active_db=6.0), rng).tolist() == [4, 5, 6, 7, 8]
+    assert select_frames(src_db, FrameSelection(active_db=1.0), rng).tolist() == [5, 6, 7, 8]
+    two = select_frames(src_db, FrameSelection(active_db=6.0, frames_per_clip=2), np.random.default_rng(3))
+    assert len(two) == 2 and set(two.tolist()) <= {4, 5, 6, 7, 8} and two[0] < two[1]
+    assert select_frames(src_db, FrameSelection(), rng).tolist() == list(range(9))
+
+
+def test_cache_frame_selection_keeps_few_active_frames_equal_to_full_encoding(tmp_path):
+    full = build_cache(SIM, 3, ENC, tmp_path / "full", seed=5, progress=False)
+    sel = build_cache(SIM, 3, ENC, tmp_path / "sel", seed=5, progress=False, active_db=10.0,
+                      frames_per_clip=3)
+    assert (np.isfinite(full.src_db)).all() and (full.src_db <= 0).all() and (full.src_db == 0).any()
+    assert (sel.src_db >= -10.0).all()
+    for c in range(3):
+        m = sel.clip == c
+        assert 1 <= m.sum() <= 3
+        for i in np.flatnonzero(m):                       # the kept frame is the full encoding's frame
+            j = np.flatnonzero((full.clip == c) & (full.frame == sel.frame[i]))
+            assert len(j) == 1 and np.array_equal(sel.x[i], full.x[j[0]])
+            assert sel.local_snr_db[i] == full.local_snr_db[j[0]]
+    assert len(sel) < len(full)
+    # the selection is part of what made the cache: another selection in the same folder is refused
+    with pytest.raises(InputError, match="other settings"):
+        build_cache(SIM, 3, ENC, tmp_path / "sel", seed=5, progress=False, active_db=10.0, frames_per_clip=2)
+    online = OnlineFrames(SIM, 3, ENC, seed=5, active_db=10.0, frames_per_clip=3)
+    x, _ = collate_frames([online[i] for i in range(3)])
+    assert torch.equal(x, torch.from_numpy(sel.x))
+
+
+def test_frame_selection_settings_are_checked():
+    from neuroaudio.maa.config import load_pipeline, parse_set
+
+    ssl = REPO / "pipelines" / "ssl_maa.yaml"
+    with pytest.raises(InputError, match="frames_per_clip"):
+        load_pipeline(ssl, parse_set(["data.frames_per_clip=0"]))
+    with pytest.raises(InputError, match="active_db"):
+        load_pipeline(ssl, parse_set(["data.active_db=-3"]))
+    cfg = load_pipeline(ssl)
+    assert cfg["data"]["frames_per_clip"] == 4 and cfg["data"]["active_db"] == 15

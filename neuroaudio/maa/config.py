@@ -5,7 +5,11 @@ Sections (pipelines/ssl_maa.yaml documents every field):
 - ``out_dir``: where checkpoints, log and plots go (runs/... is git-ignored).
 - ``data``: ``sim`` (simulator YAML, relative to this file), ``mode`` (``cached`` or ``online``),
   ``train_clips``, ``val_clips``, ``train_seed``, ``val_seed``, ``cache_dir`` (default
-  ``<out_dir>/cache``), ``min_frame_spikes``, ``workers``.
+  ``<out_dir>/cache``), ``min_frame_spikes``, ``workers``; frame selection for training
+  (:class:`neuroaudio.maa.data.FrameSelection`): ``active_db`` (keep frames whose source power is
+  within this many dB of the clip's loudest; null = all) and ``frames_per_clip`` (null = all).
+  Validation keeps every frame of its clips (clip pooling as the localizer does); its per-frame
+  metrics count the source-active frames when ``active_db`` is set.
 - ``encoder``: RF-PLC fields (:class:`RFPLCConfig`).
 - ``model``: MAA fields (:class:`MAAConfig`).
 - ``train``: ``epochs``, ``batch_size`` (frames; clips per batch in online mode), ``lr``,
@@ -27,7 +31,8 @@ from .model import MAAConfig
 DEFAULTS: dict[str, Any] = {
     "out_dir": "runs/ssl_maa",
     "data": {"sim": "quick.yaml", "mode": "cached", "train_clips": 256, "val_clips": 48,
-             "train_seed": 101, "val_seed": 202, "cache_dir": None, "min_frame_spikes": 1, "workers": 0},
+             "train_seed": 101, "val_seed": 202, "cache_dir": None, "min_frame_spikes": 1, "workers": 0,
+             "active_db": None, "frames_per_clip": None},
     "encoder": {},
     "model": {},
     "train": {"epochs": 20, "batch_size": 64, "lr": 1e-3, "weight_decay": 5e-3, "sigma_deg": 5.0,
@@ -74,6 +79,10 @@ def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = N
     for k in ("train_clips", "val_clips"):
         if int(data[k]) < 1:
             raise InputError(f"data.{k}={data[k]}: give at least 1 clip")
+    if data["frames_per_clip"] is not None and int(data["frames_per_clip"]) < 1:
+        raise InputError(f"data.frames_per_clip={data['frames_per_clip']}: give at least 1 (or null = all)")
+    if data["active_db"] is not None and not float(data["active_db"]) > 0:
+        raise InputError(f"data.active_db={data['active_db']}: give a positive number of dB (or null = all)")
     t = cfg["train"]
     if int(t["epochs"]) < 1 or int(t["batch_size"]) < 1:
         raise InputError("train.epochs and train.batch_size must be at least 1")

@@ -12,12 +12,26 @@ Two ways to feed the network, same frames:
 Labels: the clip's true azimuth (array frame, degrees) for every frame — the simulator's sources
 do not move within a clip. Frames with fewer than ``min_frame_spikes`` coincidences in all are
 dropped (silence carries no direction). Counts are stored as uint8 (clipped at 255).
+
+Frame selection (:class:`FrameSelection`; measured in docs/maa.md):
+
+- **Source activity** (``active_db``): the simulator knows the clip's parts, so every frame gets
+  ``src_db`` = the power of the (reverberant) source image in the frame relative to the clip's
+  loudest source frame, and ``local_snr_db`` = source image power / noise power in the frame. A
+  frame is *source-active* when ``src_db >= -active_db``. With ``active_db`` set, training keeps
+  only source-active frames (a frame of noise alone has no label to learn; the first pass gave
+  such frames the clip's azimuth, which teaches the network to guess at noise). ``None`` keeps
+  every frame (the first pass's behaviour).
+- **Frames per clip** (``frames_per_clip``): the ~13 frames of a 1.2-s clip share one room, one
+  direction and one talker, so they are highly correlated; keeping ``k`` of them (drawn at random
+  among the candidates, seeded by the simulator seed and the clip index) lets the same CPU budget
+  see ``13/k`` times more directions. Only the kept frames are encoded. ``None`` keeps them all.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +46,93 @@ from ..errors import InputError
 from ..io_utils import atomic_path, write_json_atomic
 from ..sim.config import SimConfig, load_config
 from ..sim.dataset import SimulatedScenes
+from ..sim.render import RenderedClip, render_clip, room_responses
+from ..sim.scene import plan_clip, plan_room
 
 CACHE_FORMAT = "neuroaudio-maa-frames-1"
+FIELDS = ("x", "azimuth_deg", "clip", "snr_db", "frame", "src_db", "local_snr_db")
+
+
+@dataclass(frozen=True)
+class FrameSelection:
+    """Which frames of a clip become training/validation items (module docstring).
+
+    Attributes:
+        min_frame_spikes: drop frames with fewer coincidences in all.
+        active_db: keep only frames whose source-image power is within this many dB of the clip's
+            loudest source frame (None: keep all).
+        frames_per_clip: keep at most this many of the remaining frames per clip (None: all).
+    """
+
+    min_frame_spikes: int = 1
+    active_db: float | None = None
+    frames_per_clip: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def frame_levels(source_image: np.ndarray, noise: np.ndarray, frame_len: int, hop: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per analysis frame (frame k = samples ``[k·hop, k·hop + frame_len)``, all mics):
+
+    ``src_db [n]`` source power relative to the clip's loudest source frame (dB, ≤ 0) and
+    ``local_snr_db [n]`` source power / noise power in the frame (dB). Inputs ``[samples, mics]``.
+    """
+    n = 1 + (len(source_image) - frame_len) // hop if len(source_image) >= frame_len else 0
+    idx = np.arange(n)[:, None] * hop + np.arange(frame_len)[None, :]
+    ps = np.mean(source_image[idx] ** 2, axis=(1, 2)) + 1e-30
+    pn = np.mean(noise[idx] ** 2, axis=(1, 2)) + 1e-30
+    src_db = 10 * np.log10(ps / ps.max()) if n else ps
+    return src_db.astype(np.float32), (10 * np.log10(ps / pn)).astype(np.float32)
+
+
+def select_frames(src_db: np.ndarray, sel: FrameSelection, rng: np.random.Generator) -> np.ndarray:
+    """Indices (sorted) of the frames to encode, from the activity levels and the selection."""
+    cand = np.arange(len(src_db))
+    if sel.active_db is not None:
+        cand = cand[src_db >= -float(sel.active_db)]
+    if sel.frames_per_clip is not None and len(cand) > int(sel.frames_per_clip):
+        cand = np.sort(rng.choice(cand, int(sel.frames_per_clip), replace=False))
+    return cand
+
+
+def clip_items(enc: RFPLCEncoder, clip: RenderedClip, sel: FrameSelection, rng: np.random.Generator
+               ) -> dict[str, np.ndarray]:
+    """One rendered clip → its selected frames: ``x [n, T, P, D, F]`` uint8, ``frame``, ``src_db``,
+    ``local_snr_db`` (each ``[n]``). Only the selected frames are encoded (frames are independent)."""
+    mix = clip.mix.astype(np.float32)
+    src_db, snr = frame_levels(clip.source_image, clip.noise, enc.frame_len, enc.hop)
+    idx = select_frames(src_db, sel, rng)
+    frames = mix[idx[:, None] * enc.hop + np.arange(enc.frame_len)[None, :]] if len(idx) else \
+        np.zeros((0, enc.frame_len, mix.shape[1]), np.float32)
+    x = np.minimum(enc.encode_frames(frames), 255).astype(np.uint8) if len(idx) else \
+        np.zeros((0, enc.config.steps, len(enc.pairs), len(enc.delays_samples), enc.config.n_bands), np.uint8)
+    keep = keep_frames(x, sel.min_frame_spikes)
+    return {"x": x[keep], "frame": idx[keep].astype(np.int16), "src_db": src_db[idx][keep],
+            "local_snr_db": snr[idx][keep]}
+
+
+class _Renderer:
+    """Clip ``i`` of a simulator config with its parts (mix, source image, noise); RIRs of the last
+    room are kept (clips of a room are consecutive)."""
+
+    def __init__(self, cfg: SimConfig):
+        self.cfg, self._room = cfg, None
+
+    def __call__(self, i: int) -> tuple[RenderedClip, dict[str, float]]:
+        plan = plan_clip(self.cfg, i)
+        if self._room is None or self._room[0] != plan.room:
+            room = plan_room(self.cfg, plan.room)
+            self._room = (plan.room, room, room_responses(self.cfg, room))
+        _, room, resp = self._room
+        t = room.targets[plan.target]
+        return render_clip(self.cfg, room, resp, plan), {"azimuth_deg": float(t.azimuth_deg),
+                                                          "snr_db": float(plan.snr_db)}
+
+
+def _clip_rng(cfg: SimConfig, i: int) -> np.random.Generator:
+    return np.random.default_rng([int(cfg.seed), 7, int(i)])
 
 
 def encode_clip(encoder: RFPLCEncoder, audio: np.ndarray) -> np.ndarray:
@@ -51,16 +150,22 @@ class FrameSet(Dataset):
     """Encoded frames in memory: items ``(x [T, P, D, F] uint8 tensor, azimuth_deg float)``.
 
     Attributes: ``x`` [N, T, P, D, F] uint8, ``azimuth_deg`` [N], ``clip`` [N] (clip index),
-    ``snr_db`` [N].
+    ``snr_db`` [N] (the clip's SNR), ``frame`` [N] (frame index in its clip), ``src_db`` [N] and
+    ``local_snr_db`` [N] (:func:`frame_levels`; NaN when unknown).
     """
 
     def __init__(self, x: np.ndarray, azimuth_deg: np.ndarray, clip: np.ndarray | None = None,
-                 snr_db: np.ndarray | None = None):
+                 snr_db: np.ndarray | None = None, frame: np.ndarray | None = None,
+                 src_db: np.ndarray | None = None, local_snr_db: np.ndarray | None = None):
         self.x = np.asarray(x, dtype=np.uint8)
         self.azimuth_deg = np.asarray(azimuth_deg, dtype=np.float32)
         n = len(self.x)
+        nan = np.full(n, np.nan, np.float32)
         self.clip = np.arange(n) if clip is None else np.asarray(clip)
-        self.snr_db = np.full(n, np.nan, np.float32) if snr_db is None else np.asarray(snr_db, np.float32)
+        self.snr_db = nan if snr_db is None else np.asarray(snr_db, np.float32)
+        self.frame = np.full(n, -1, np.int16) if frame is None else np.asarray(frame)
+        self.src_db = nan.copy() if src_db is None else np.asarray(src_db, np.float32)
+        self.local_snr_db = nan.copy() if local_snr_db is None else np.asarray(local_snr_db, np.float32)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -79,16 +184,20 @@ def _sim_config(sim: SimConfig | str | Path, seed: int | None) -> SimConfig:
     return replace(cfg, seed=int(seed)) if seed is not None else cfg
 
 
-def _meta(cfg: SimConfig, n_clips: int, enc: RFPLCEncoder, min_frame_spikes: int, shard_clips: int
+def _meta(cfg: SimConfig, n_clips: int, enc: RFPLCEncoder, sel: FrameSelection, shard_clips: int
           ) -> dict[str, Any]:
-    return {"format": CACHE_FORMAT, "sim_seed": cfg.seed, "sim_config": repr(cfg), "n_clips": n_clips,
-            "fs": enc.fs, "array": enc.array.to_dict(), "encoder": enc.config.to_dict(),
-            "min_frame_spikes": min_frame_spikes, "shard_clips": shard_clips}
+    m = {"format": CACHE_FORMAT, "sim_seed": cfg.seed, "sim_config": repr(cfg), "n_clips": n_clips,
+         "fs": enc.fs, "array": enc.array.to_dict(), "encoder": enc.config.to_dict(),
+         "min_frame_spikes": sel.min_frame_spikes, "shard_clips": shard_clips}
+    if sel.active_db is not None or sel.frames_per_clip is not None:   # older caches stay valid
+        m["selection"] = sel.to_dict()
+    return m
 
 
 def build_cache(sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCConfig, cache_dir: str | Path,
                 seed: int | None = None, min_frame_spikes: int = 1, shard_clips: int = 64,
-                progress: bool = True) -> FrameSet:
+                progress: bool = True, active_db: float | None = None,
+                frames_per_clip: int | None = None, part: tuple[int, int] | None = None) -> FrameSet | None:
     """Simulate and encode ``n_clips`` clips of ``sim`` into shards under ``cache_dir``; load them.
 
     Args:
@@ -96,14 +205,17 @@ def build_cache(sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCCon
         n_clips: clips to draw (item i = clip i of ``neuroaudio simulate`` with that config).
         encoder_cfg: RF-PLC settings (rate and array: the simulator's).
         cache_dir: the shard folder; an existing one must hold the same meta (else InputError).
-        min_frame_spikes: frames with fewer coincidences are dropped.
+        min_frame_spikes, active_db, frames_per_clip: :class:`FrameSelection`.
         shard_clips: clips per shard (a shard is the unit of resume).
+        part: ``(r, n)`` builds only the shards ``k`` with ``k % n == r`` and returns None, so ``n``
+            processes can fill one cache together (``neuroaudio.maa.data`` ``__main__``).
     """
     cfg = _sim_config(sim, seed)
     array = cfg.array.load()
     enc = RFPLCEncoder(array, encoder_cfg, cfg.fs)
+    sel = FrameSelection(int(min_frame_spikes), active_db, frames_per_clip)
     out = Path(cache_dir)
-    meta = _meta(cfg, n_clips, enc, min_frame_spikes, shard_clips)
+    meta = _meta(cfg, n_clips, enc, sel, shard_clips)
     meta_path = out / "meta.json"
     if meta_path.is_file():
         old = json.loads(meta_path.read_text())
@@ -112,29 +224,29 @@ def build_cache(sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCCon
                              "clip count); delete the folder or give another cache_dir")
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(meta_path, meta)
-    scenes = SimulatedScenes(cfg, length=n_clips)
+    render = _Renderer(SimulatedScenes(cfg, length=n_clips).cfg)
     n_shards = -(-n_clips // shard_clips)
-    todo = [k for k in range(n_shards) if not (out / f"shard_{k:05d}.npz").is_file()]
+    todo = [k for k in range(n_shards) if not (out / f"shard_{k:05d}.npz").is_file()
+            and (part is None or k % part[1] == part[0])]
     if todo:
         from rich.progress import Progress
 
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task(f"encoding clips → {out}", total=len(todo) * shard_clips)
             for k in todo:
-                xs, az, clip, snr = [], [], [], []
+                parts: dict[str, list[np.ndarray]] = {f: [] for f in FIELDS}
                 for i in range(k * shard_clips, min(n_clips, (k + 1) * shard_clips)):
-                    audio, lab = scenes[i]
-                    x = encode_clip(enc, audio.numpy())
-                    x = x[keep_frames(x, min_frame_spikes)]
-                    xs.append(x)
-                    az.append(np.full(len(x), lab["azimuth_deg"], np.float32))
-                    clip.append(np.full(len(x), i, np.int32))
-                    snr.append(np.full(len(x), lab["snr_db"], np.float32))
+                    rendered, lab = render(i)
+                    item = clip_items(enc, rendered, sel, _clip_rng(cfg, i))
+                    n = len(item["x"])
+                    item.update(azimuth_deg=np.full(n, lab["azimuth_deg"], np.float32),
+                                clip=np.full(n, i, np.int32), snr_db=np.full(n, lab["snr_db"], np.float32))
+                    for f in FIELDS:
+                        parts[f].append(item[f])
                     bar.advance(task)
                 with atomic_path(out / f"shard_{k:05d}.npz") as tmp, open(tmp, "wb") as f:
-                    np.savez_compressed(f, x=np.concatenate(xs), azimuth_deg=np.concatenate(az),
-                                        clip=np.concatenate(clip), snr_db=np.concatenate(snr))
-    return load_cache(out)
+                    np.savez_compressed(f, **{name: np.concatenate(v) for name, v in parts.items()})
+    return load_cache(out) if part is None else None
 
 
 def load_cache(cache_dir: str | Path) -> FrameSet:
@@ -144,8 +256,8 @@ def load_cache(cache_dir: str | Path) -> FrameSet:
     if not shards:
         raise InputError(f"{out}: no frame shards; build them with `neuroaudio train ssl` (cache mode)")
     parts = [np.load(s) for s in shards]
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in ("x", "azimuth_deg", "clip", "snr_db")}
-    return FrameSet(cat["x"], cat["azimuth_deg"], cat["clip"], cat["snr_db"])
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in FIELDS if all(k in p for p in parts)}
+    return FrameSet(**cat)
 
 
 def cache_meta(cache_dir: str | Path) -> dict[str, Any]:
@@ -160,9 +272,11 @@ class OnlineFrames(Dataset):
     """
 
     def __init__(self, sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCConfig,
-                 seed: int | None = None, min_frame_spikes: int = 1):
+                 seed: int | None = None, min_frame_spikes: int = 1, active_db: float | None = None,
+                 frames_per_clip: int | None = None):
         self.base = _sim_config(sim, seed)
         self.n_clips, self.encoder_cfg, self.min_frame_spikes = n_clips, encoder_cfg, min_frame_spikes
+        self.selection = FrameSelection(int(min_frame_spikes), active_db, frames_per_clip)
         self.array: MicArray = self.base.array.load()
         self.encoder = RFPLCEncoder(self.array, encoder_cfg, self.base.fs)
         self.set_epoch(0)
@@ -170,17 +284,45 @@ class OnlineFrames(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.scenes = SimulatedScenes(replace(self.base, seed=self.base.seed + 1000003 * epoch),
                                       length=self.n_clips)
+        self._render = _Renderer(self.scenes.cfg)
 
     def __len__(self) -> int:
         return self.n_clips
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        audio, lab = self.scenes[i]
-        x = encode_clip(self.encoder, audio.numpy())
-        x = x[keep_frames(x, self.min_frame_spikes)]
+        rendered, lab = self._render(int(i))
+        x = clip_items(self.encoder, rendered, self.selection, _clip_rng(self.scenes.cfg, i))["x"]
         return torch.from_numpy(x), torch.full((len(x),), lab["azimuth_deg"], dtype=torch.float32)
 
 
 def collate_frames(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Clips' frames → ``(x [N, T, P, D, F], az [N])``."""
     return torch.cat([b[0] for b in batch]), torch.cat([b[1] for b in batch])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Fill a training config's frame caches ahead of training, optionally in several processes:
+    ``python -m neuroaudio.maa.data CONFIG.yaml [--part R/N] [--set k=v ...]`` (same folders and
+    settings as ``neuroaudio train ssl``, which then finds the shards built)."""
+    import argparse
+
+    from .config import load_pipeline, parse_set
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("config")
+    ap.add_argument("--part", default="0/1", help="R/N: this process builds shards k with k %% N == R")
+    ap.add_argument("--set", action="append", default=[])
+    a = ap.parse_args(argv)
+    r, n = (int(v) for v in a.part.split("/"))
+    cfg = load_pipeline(a.config, parse_set(a.set))
+    d, enc = cfg["data"], RFPLCConfig(**cfg["encoder"])
+    cache = Path(d["cache_dir"])
+    common = {"min_frame_spikes": int(d["min_frame_spikes"]), "progress": False, "part": (r, n)}
+    build_cache(d["sim"], int(d["val_clips"]), enc, cache / "val", seed=int(d["val_seed"]), **common)
+    if d["mode"] == "cached":
+        build_cache(d["sim"], int(d["train_clips"]), enc, cache / "train", seed=int(d["train_seed"]),
+                    active_db=d["active_db"], frames_per_clip=d["frames_per_clip"], **common)
+
+
+if __name__ == "__main__":
+    main()

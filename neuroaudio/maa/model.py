@@ -7,7 +7,7 @@ LIF neurons step through the T steps (:class:`neuroaudio.neurons.lif.LIF`).
 
 Pipeline::
 
-    x = log1p(counts)                          [T, B, P, D, F]
+    x = log1p(sumpool(counts, input_pool))     [T, B, P, D/pd, F/pf]   (input_pool = (1, 1): none)
     x = FSJA(x)        (optional)              spiking attention map gates x element-wise
     s = ST-M(x)        (or In[t] if off)       [T, B, C0, D, F] spikes
     s = ConvBlock(s) × (len(channels) − 1)     conv3×3 + BN + LIF + max-pool 2×2
@@ -26,6 +26,11 @@ Choices (the paper's text leaves them open; written down here and in docs/maa.md
 - ST-M: ``In[t] = SN(ConvBN(X[t]))``, ``ST[t] = SN(α·ConvBN_r(ST[t−1]) + (1−α)·In[t])`` with
   α = 3/7 (the authors' code), ``ST[−1] = 0``; both SN are LIF neurons (leak τ) whose membranes
   run over t. Without ST-M the block is ``In[t]`` alone (no recurrent conv).
+- ``input_pool = (pd, pf)``: optional sum of ``pd`` adjacent delay detectors and ``pf`` adjacent
+  bands before everything else (ceil mode: a last partial group is summed too). Summing two
+  neighbouring coincidence detectors is one detector of twice the delay width (it fires when
+  either does); this makes the network's maps smaller, hence cheaper, at the price of coarser delay
+  resolution. Measured against the full resolution in docs/maa.md.
 - Max pooling after the spikes keeps the activations binary.
 - Read-out: a linear layer per step (no spiking), so the T outputs can be averaged.
 """
@@ -57,6 +62,7 @@ class MAAConfig:
         surrogate: surrogate-gradient shape (neurons.surrogate).
         n_azimuth: output bins over [0, 360) (360 = 1°).
         dropout: dropout before the read-out (0 = none).
+        input_pool: ``(delays, bands)`` group sizes summed at the input (module docstring).
     """
 
     channels: tuple[int, ...] = (6, 12, 24, 48)
@@ -68,10 +74,12 @@ class MAAConfig:
     surrogate: str = "atan"
     n_azimuth: int = N_AZIMUTH
     dropout: float = 0.0
+    input_pool: tuple[int, int] = (1, 1)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["channels"] = list(self.channels)
+        d["input_pool"] = list(self.input_pool)
         return d
 
     @classmethod
@@ -87,7 +95,19 @@ class MAAConfig:
             if len(d["channels"]) < 1 or min(d["channels"]) < 1:
                 raise InputError("model.channels: give at least one positive channel count, "
                                  "e.g. [6, 12, 24, 48]")
+        if "input_pool" in d:
+            d["input_pool"] = tuple(int(c) for c in d["input_pool"])
+            if len(d["input_pool"]) != 2 or min(d["input_pool"]) < 1:
+                raise InputError("model.input_pool: give two group sizes >= 1 (delays, bands), e.g. [2, 1]")
         return cls(**d)
+
+
+def sum_pool(x: torch.Tensor, pd: int, pf: int) -> torch.Tensor:
+    """``[..., D, F]`` → ``[..., ceil(D/pd), ceil(F/pf)]``: sums of ``pd × pf`` neighbours (zero-padded)."""
+    d, f = x.shape[-2:]
+    x = nn.functional.pad(x, (0, -f % pf, 0, -d % pd))
+    d2, f2 = x.shape[-2] // pd, x.shape[-1] // pf
+    return x.reshape(*x.shape[:-2], d2, pd, f2, pf).sum(dim=(-3, -1))
 
 
 def _tb(fn, x: torch.Tensor) -> torch.Tensor:
@@ -187,6 +207,9 @@ class MAANet(nn.Module):
         self.cfg = cfg
         self.input_shape = (n_pairs, n_delays, n_bands)
         ch = cfg.channels
+        pd, pf = cfg.input_pool
+        self.pool_in = (pd, pf) if (pd, pf) != (1, 1) else None
+        n_delays, n_bands = -(-n_delays // pd), -(-n_bands // pf)
         self.fsja = FSJA(n_pairs, cfg.tau, cfg.v_th, cfg.surrogate) if cfg.fsja else None
         self.stm = STM(n_pairs, ch[0], cfg.alpha, cfg.tau, cfg.v_th, cfg.surrogate, memory=cfg.stm)
         self.blocks = nn.ModuleList(ConvBlock(a, b, cfg.tau, cfg.v_th, cfg.surrogate)
@@ -204,7 +227,10 @@ class MAANet(nn.Module):
             raise InputError(f"MAA input of shape {list(x.shape)}: expected [batch, T, "
                              f"{', '.join(map(str, self.input_shape))}] (pairs, delays, bands); the "
                              "encoder settings must match the model's")
-        x = torch.log1p(x.float().clamp_min(0)).transpose(0, 1)        # [T, B, P, D, F]
+        x = x.float().clamp_min(0)
+        if self.pool_in is not None:                                    # sum of neighbouring detectors
+            x = sum_pool(x, *self.pool_in)
+        x = torch.log1p(x).transpose(0, 1)                              # [T, B, P, D, F]
         rates = {}
         if self.fsja is not None:
             x = self.fsja(x)

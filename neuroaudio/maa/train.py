@@ -52,9 +52,13 @@ def _progress(enabled: bool):
 
 
 @torch.no_grad()
-def evaluate_frames(net: MAANet, data: FrameSet, batch_size: int = 256, sigma_deg: float = 5.0
-                    ) -> dict[str, float]:
-    """Loss, MAE (deg), ACC@5°, ACC@10° per frame, and MAE per clip (pooled softmax), on ``data``."""
+def evaluate_frames(net: MAANet, data: FrameSet, batch_size: int = 256, sigma_deg: float = 5.0,
+                    active_db: float | None = None) -> dict[str, float]:
+    """Loss, MAE (deg), ACC@5°, ACC@10° per frame, and MAE per clip (pooled softmax), on ``data``.
+
+    With ``active_db`` the per-frame numbers count only source-active frames (``src_db >=
+    -active_db``, where known); the clip MAE always pools every frame of the clip.
+    """
     was = net.training
     net.eval()
     losses, errs, probs = [], [], []
@@ -72,6 +76,9 @@ def evaluate_frames(net: MAANet, data: FrameSet, batch_size: int = 256, sigma_de
         return {"val_loss": math.nan, "val_mae": math.nan, "val_acc5": math.nan, "val_acc10": math.nan,
                 "val_clip_mae": math.nan}
     e, p = np.concatenate(errs), np.concatenate(probs)
+    if active_db is not None:
+        act = ~(data.src_db < -float(active_db))          # NaN (unknown) counts as active
+        e = e[act] if act.any() else e
     clip_err = []
     for c in np.unique(data.clip):
         m = data.clip == c
@@ -102,9 +109,12 @@ def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
     d, enc = cfg["data"], RFPLCConfig(**cfg["encoder"])
     cache = Path(d["cache_dir"])
 
+    pick = {"active_db": d["active_db"], "frames_per_clip": d["frames_per_clip"]}
+
     def build(split: str, n: int, seed: int) -> FrameSet:
         return build_cache(d["sim"], n, enc, cache / split, seed=seed,
-                           min_frame_spikes=int(d["min_frame_spikes"]), progress=progress and info.is_main)
+                           min_frame_spikes=int(d["min_frame_spikes"]), progress=progress and info.is_main,
+                           **(pick if split == "train" else {}))
 
     if info.is_main:
         val = build("val", int(d["val_clips"]), int(d["val_seed"]))
@@ -115,7 +125,7 @@ def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
         train = build("train", int(d["train_clips"]), int(d["train_seed"])) if d["mode"] == "cached" else None
     if train is None:
         train = OnlineFrames(d["sim"], int(d["train_clips"]), enc, seed=int(d["train_seed"]),
-                             min_frame_spikes=int(d["min_frame_spikes"]))
+                             min_frame_spikes=int(d["min_frame_spikes"]), **pick)
         array, fs = train.array, train.base.fs
     else:
         from ..sim.config import load_config
@@ -230,7 +240,7 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
                 bar.advance(task)
         loss_sum, hit_sum, n_sum = D.all_reduce_sum([loss_sum, hit_sum, n_sum], info)
         D.broadcast_buffers(model, info)
-        val = evaluate_frames(net, val_set, sigma_deg=sigma)
+        val = evaluate_frames(net, val_set, sigma_deg=sigma, active_db=cfg["data"].get("active_db"))
         row = {"epoch": epoch + 1, "train_loss": loss_sum / max(n_sum, 1),
                "train_acc5": hit_sum / max(n_sum, 1),
                **val, "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2),
