@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "mpdal_cmd",
     "train_ssl_cmd",
     "train_gccsm_cmd",
+    "profile_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 

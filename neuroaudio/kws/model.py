@@ -17,11 +17,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..energy import E_AC_PJ, E_MAC_PJ  # the one definition (neuroaudio/energy.py)
 from ..neurons.drf import make_spiking_layer
 from .config import ModelConfig
-
-E_AC_PJ = 0.9
-E_MAC_PJ = 4.6
 
 
 def _neuron_kwargs(kind: str, kwargs: dict) -> dict:

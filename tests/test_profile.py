@@ -1,0 +1,184 @@
+"""Energy accounting (neuroaudio.energy) and `neuroaudio profile --method maa`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from neuroaudio.arrays import load_array
+from neuroaudio.energy import E_AC_PJ, E_MAC_PJ, OpCounter, dense_macs, fan_out_ops
+from neuroaudio.errors import InputError
+
+from .conftest import plane_wave
+
+
+class _Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli(*args)`` → result with returncode/stdout/stderr, through neuroaudio.cli.main in-process."""
+    from neuroaudio.cli import main
+
+    def run(*args):
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        out = capsys.readouterr()
+        return _Result(code, out.out, out.err)
+    return run
+
+
+def _brute_fan_out(conv: nn.Conv2d, x: torch.Tensor) -> int:
+    """Σ over non-zero inputs of the number of (output position, output channel) they reach."""
+    n, c, h, w = x.shape
+    kh, kw = conv.kernel_size
+    ph, pw = conv.padding
+    with torch.no_grad():
+        oh, ow = conv(x).shape[-2:]
+    total = 0
+    for _b, _c, i, j in torch.nonzero(x).tolist():
+        for oi in range(oh):
+            for oj in range(ow):
+                di, dj = i + ph - oi * conv.stride[0], j + pw - oj * conv.stride[1]
+                if 0 <= di < kh and 0 <= dj < kw:
+                    total += conv.out_channels
+    return total
+
+
+def test_fan_out_counts_every_synapse_a_spike_reaches():
+    torch.manual_seed(0)
+    x = (torch.rand(2, 3, 7, 6) > 0.7).float()
+    for conv in (nn.Conv2d(3, 5, 3, padding=1), nn.Conv2d(3, 4, 3, stride=2), nn.Conv2d(3, 2, (3, 1))):
+        assert fan_out_ops(conv, x) == _brute_fan_out(conv, x)
+    lin = nn.Linear(10, 7)
+    xl = torch.tensor([[0.0, 1, 1, 0, 0, 0, 1, 0, 0, 0]])
+    assert fan_out_ops(lin, xl) == 3 * 7
+    # a dense input reaches every weight of every output: fan-out ops == dense MACs (no padding)
+    conv = nn.Conv2d(3, 5, 3)
+    ones = torch.ones(1, 3, 6, 6)
+    assert fan_out_ops(conv, ones) == dense_macs(conv, conv(ones))
+
+
+def test_counter_splits_spikes_and_real_inputs_and_leaves_outputs_alone():
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3))
+    spikes = (torch.rand(6, 2, 5, 5) > 0.8).float()
+    with torch.no_grad():
+        ref = net(spikes)
+        with OpCounter(net) as c:
+            out = net(spikes)
+    assert torch.equal(out, ref)
+    assert not net[0]._forward_hooks                                   # hooks removed
+    rep = c.report(n_items=6)
+    conv, lin = rep.layers
+    assert conv["spiking_input"] and not lin["spiking_input"]           # ReLU output is real
+    assert conv["acs"] == pytest.approx(_brute_fan_out(net[0], spikes) / 6)
+    assert conv["dense_macs"] == 4 * 5 * 5 * 2 * 9 and lin["macs"] == lin["dense_macs"] == 100 * 3
+    assert rep.energy_pj == pytest.approx(E_AC_PJ * rep.sops + E_MAC_PJ * rep.macs)
+    assert rep.ann_energy_pj == pytest.approx(E_MAC_PJ * (4 * 5 * 5 * 2 * 9 + 300))
+    assert rep.ratio > 1
+
+
+def test_counter_agrees_with_the_kws_sop_estimate():
+    """KWSNet.energy_pj = the weight layers' ops (counted here by hooks) + neuron dynamics + residual adds."""
+    from neuroaudio.kws.config import ModelConfig
+    from neuroaudio.kws.model import KWSNet
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(width=16, depth=2)
+    net = KWSNet(cfg, 12, 4).eval()
+    x = torch.randn(3, 12, 40)
+    with torch.no_grad(), OpCounter(net) as c:
+        _, spikes = net(x)
+    rep = c.report(3)
+    e = net.energy_pj(12, 40, spikes)
+    steps = spikes[0].shape[-1]
+    assert rep.sops > 0
+    assert rep.sops == pytest.approx(e["ac"] - (cfg.depth + 1) * cfg.width * steps)
+    dyn = sum(layer.dense_ops_per_step() * cfg.width * steps for layer in net.spiking_layers())
+    assert rep.macs == pytest.approx(e["mac"] - dyn)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from neuroaudio.encoding.config import RFPLCConfig
+    from neuroaudio.maa import checkpoint as C
+    from neuroaudio.maa.model import MAAConfig, MAANet
+
+    torch.manual_seed(0)
+    enc = RFPLCConfig(n_neurons=64, n_bands=8, n_delays=11, frame_s=0.064, steps=4)
+    net = MAANet(MAAConfig(channels=(4, 8, 8)), 6, 11, 8).eval()
+    for m in net.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            m.bias.data.uniform_(0.3, 0.9)
+    path = tmp_path_factory.mktemp("prof") / "m.pt"
+    C.save(path, {"state_dict": net.state_dict(), "model": net.cfg.to_dict(), "input_shape": [6, 11, 8],
+                  "encoder": enc.to_dict(), "array": load_array("respeaker4").to_dict(),
+                  "sample_rate_hz": 16000, "config": {}, "code_revision": "test", "metrics": {}, "epoch": 1})
+    return path
+
+
+def _wav(tmp_path, seconds=0.6):
+    from neuroaudio.audio.io import write_audio
+
+    arr = load_array("respeaker4")
+    rng = np.random.default_rng(2)
+    x = plane_wave(arr, 30.0, rng.standard_normal(int(seconds * 16000)) * 0.1, 16000).astype(np.float32)
+    p = tmp_path / "clip.wav"
+    write_audio(p, x, 16000)
+    return p
+
+
+def test_profile_maa_counts_the_frames_and_layers(tiny_model, tmp_path):
+    from neuroaudio.profile.maa import profile_maa
+
+    torch.set_num_threads(1)
+    wav = _wav(tmp_path)
+    res = profile_maa([wav], model=tiny_model)
+    rep = res["report"]
+    frame, hop = 1024, 512
+    assert res["frames"] == 1 + (int(0.6 * 16000) - frame) // hop          # every (audible) frame
+    assert set(rep["firing_rates"]) == {"fsja.gate", "stm.in", "stm.st", "block1.lif", "block2.lif"}
+    assert all(0 <= v <= 1 for v in rep["firing_rates"].values())
+    assert rep["firing_rates"]["stm.in"] > 0
+    names = [la["name"] for la in rep["layers"]]
+    assert "stm.conv_rec.0" in names and "readout" in names
+    by = {la["name"]: la for la in rep["layers"]}
+    assert by["blocks.0.conv.0"]["spiking_input"] and not by["stm.conv_in.0"]["spiking_input"]
+    assert 0 < rep["energy_pj"] < rep["ann_energy_pj"]
+    assert rep["energy_nonzero_pj"] <= rep["energy_pj"]
+    # the counted network is the model itself: its result is that of the localizer
+    assert res["clips"] == 1
+
+
+def test_profile_cli_writes_json_and_refuses_bad_input(tiny_model, tmp_path, cli):
+    wav = _wav(tmp_path)
+    out = tmp_path / "p.json"
+    r = cli("profile", str(wav), "--model", str(tiny_model), "--json", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    assert "ANN/SNN" in r.stdout and "block1.lif" in r.stdout
+    d = json.loads(out.read_text())
+    assert d["report"]["ann_over_snn"] > 1 and d["frames"] > 0
+    r = cli("profile", str(tmp_path / "missing.wav"), "--model", str(tiny_model))
+    assert r.returncode == 2 and "no such file" in r.stderr
+    r = cli("profile", str(wav), "--method", "nope", "--model", str(tiny_model))
+    assert r.returncode == 2 and "no profiler" in r.stderr
+
+
+def test_profile_without_model_is_an_input_error(monkeypatch):
+    from neuroaudio.localize import maa as maa_mod
+    from neuroaudio.profile.maa import profile_maa
+
+    monkeypatch.setattr(maa_mod, "DEFAULT_MODEL", None)
+    with pytest.raises(InputError, match="--model"):
+        profile_maa([])
