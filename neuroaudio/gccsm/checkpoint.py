@@ -40,7 +40,8 @@ def checkpoint_features(ck: dict[str, Any]) -> FeatureConfig:
 def build_model(ck: dict[str, Any]) -> tuple[GccSmNet, GccFrontEnd]:
     """The network of a checkpoint with its weights (eval mode) and its front end."""
     front = GccFrontEnd(checkpoint_array(ck), int(ck["sample_rate_hz"]), checkpoint_features(ck))
-    net = GccSmNet(ModelConfig.from_dict(ck["model"]), front.cos, front.sin)
+    cfg = ModelConfig.from_dict(ck["model"])
+    net = GccSmNet(cfg, front.cos, front.sin, front.symmetry_tables(cfg.n_azimuth))
     net.load_state_dict(ck["state_dict"])
     return net.eval(), front
 

@@ -12,7 +12,9 @@ Sections (pipelines/ssl_gccphat_sm.yaml documents every field):
 - ``train``: ``epochs``, ``batch_size`` (frames), ``lr``, ``weight_decay``, ``sigma_deg``
   (soft-label width), ``seed``, ``grad_clip``, ``mask_training`` (``irm``: the mask learns only
   from the ideal ratio mask and the classifier sees it detached; ``e2e``: only through the DOA
-  loss; ``joint``: both), ``irm_weight`` (weight of the mask loss in ``irm``/``joint``).
+  loss; ``joint``: both), ``irm_weight`` (weight of the mask loss in ``irm``/``joint``),
+  ``augment_symmetry`` (each training frame is replaced by one of the array's symmetric scenes at
+  random, :func:`.features.array_symmetries`: 8x the directions on the ReSpeaker for free).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "features": {},
     "model": {},
     "train": {"epochs": 10, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "sigma_deg": 5.0,
-              "seed": 0, "grad_clip": 5.0, "mask_training": "joint", "irm_weight": 1.0},
+              "seed": 0, "grad_clip": 5.0, "mask_training": "joint", "irm_weight": 1.0,
+              "augment_symmetry": True},
 }
 
 

@@ -5,7 +5,7 @@
 ``use_mask=False`` the same classifier runs on plain (unmasked) GCC-PHAT features: the
 ``gcc-phat-mlp`` ablation. Output: logits ``[n, n_azimuth]``; trained with the circular Gaussian
 soft-label cross-entropy of :mod:`neuroaudio.maa.loss` (the group's "360-way Gaussian-shaped
-output"). The MLP: ``P·L`` inputs → ``hidden`` (ReLU, dropout) × ``len(hidden)`` → 360.
+output"). The MLP: ``P·L`` inputs (standardised per frame) → ``hidden`` (ReLU, dropout) × ``len(hidden)`` → 360.
 """
 
 from __future__ import annotations
@@ -55,19 +55,37 @@ class ModelConfig:
         return cls(**d)
 
 
+def standardise(feats: torch.Tensor) -> torch.Tensor:
+    """Each frame's features to zero mean and unit deviation (``[n, F]``): the classifier sees
+    the shape of the correlation curves, not their height, which falls with the SNR (measured:
+    without it the MLP barely learned in 10 epochs, 36 deg frame MAE on validation). Invariant
+    under the symmetry permutations, so it commutes with them."""
+    f = feats - feats.mean(dim=1, keepdim=True)
+    return f / f.std(dim=1, keepdim=True).clamp_min(1e-4)
+
+
 class GccSmNet(nn.Module):
     """The whole network (module docstring).
 
     Args:
         cfg: :class:`ModelConfig`. cos, sin: ``[P, K, L]`` lag basis.
+        symmetry: ``(feat_idx [G, P*L], az_idx [G, n_azimuth])`` of the array's symmetries
+            (:meth:`GccFrontEnd.symmetry_tables`); None: the identity only. Used to augment training
+            (``forward(..., sym=)``) and to average the posterior over the symmetric scenes
+            (:meth:`predict_proba`). Not saved in the state dict (derived from the geometry).
     """
 
-    def __init__(self, cfg: ModelConfig, cos: np.ndarray | torch.Tensor, sin: np.ndarray | torch.Tensor):
+    def __init__(self, cfg: ModelConfig, cos: np.ndarray | torch.Tensor, sin: np.ndarray | torch.Tensor,
+                 symmetry: tuple[np.ndarray, np.ndarray] | None = None):
         super().__init__()
         self.cfg = cfg
         self.register_buffer("cos", torch.as_tensor(np.asarray(cos), dtype=torch.float32))
         self.register_buffer("sin", torch.as_tensor(np.asarray(sin), dtype=torch.float32))
         p, _, l_ = self.cos.shape
+        if symmetry is None:
+            symmetry = (np.arange(p * l_)[None], np.arange(cfg.n_azimuth)[None])
+        self.register_buffer("feat_idx", torch.as_tensor(symmetry[0], dtype=torch.long), persistent=False)
+        self.register_buffer("az_idx", torch.as_tensor(symmetry[1], dtype=torch.long), persistent=False)
         self.mask_net = MaskNet(MaskConfig.from_dict(cfg.mask)) if cfg.use_mask else None
         layers: list[nn.Module] = []
         width = p * l_
@@ -85,19 +103,35 @@ class GccSmNet(nn.Module):
         """Masked GCC ``[n, P, L]``."""
         return gcc_features_torch(cr, ci, mask, self.cos, self.sin)
 
+    @property
+    def n_symmetries(self) -> int:
+        return int(self.feat_idx.shape[0])
+
     def forward(self, logpow: torch.Tensor, cr: torch.Tensor, ci: torch.Tensor,
-                detach_mask: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                detach_mask: bool = False, sym: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(logpow [n,S,K], cr, ci [n,S,K,P])`` → ``(logits [n, n_azimuth], mask [n,S,K] or None)``.
 
         ``detach_mask``: the DOA loss does not reach the mask (IRM-only mask training).
+        ``sym``: ``[n]`` symmetry index per frame: the logits are those of the transformed scene
+        (its azimuth is ``Symmetry.azimuth`` of the true one).
         """
         m = self.mask(logpow)
-        feats = self.features(cr, ci, m.detach() if (m is not None and detach_mask) else m)
-        return self.mlp(feats.flatten(1)), m
+        feats = self.features(cr, ci, m.detach() if (m is not None and detach_mask) else m).flatten(1)
+        if sym is not None:
+            feats = torch.gather(feats, 1, self.feat_idx[sym])
+        return self.mlp(standardise(feats)), m
 
     @torch.no_grad()
-    def predict_proba(self, logpow: torch.Tensor, cr: torch.Tensor, ci: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Softmax posterior ``[n, n_azimuth]`` and the mask."""
-        logits, m = self(logpow, cr, ci)
-        return torch.softmax(logits, dim=-1), m
+    def predict_proba(self, logpow: torch.Tensor, cr: torch.Tensor, ci: torch.Tensor,
+                      symmetric: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Softmax posterior ``[n, n_azimuth]`` and the mask. ``symmetric``: the posterior averaged
+        over the array's symmetric scenes (each mapped back; the mask is computed once)."""
+        m = self.mask(logpow)
+        feats = standardise(self.features(cr, ci, m).flatten(1))
+        groups = range(self.n_symmetries) if symmetric else range(1)
+        p = 0
+        for g in groups:
+            pg = torch.softmax(self.mlp(feats[:, self.feat_idx[g]]), dim=-1)
+            p = p + pg[:, self.az_idx[g]]
+        return p / len(groups), m

@@ -16,8 +16,10 @@ Loss: ``CE(soft labels, logits) + irm_weight · BCE(mask, IRM)``. ``train.mask_t
 - ``e2e``: no IRM loss; the mask learns only through the DOA loss.
 - ``joint``: both losses reach the mask.
 
-Metrics (validation): per frame ``val_mae``, ``val_acc5``, ``val_acc10``; per clip
-``val_clip_mae`` (softmax averaged over a clip's frames); ``val_mask_mse`` (mask vs IRM).
+Metrics (validation), from the posterior averaged over the array's symmetric scenes (as the
+localizer computes it): per frame ``val_mae``, ``val_acc5``, ``val_acc10``; per clip
+``val_clip_mae`` (posterior averaged over a clip's frames); ``val_mask_mse`` (mask vs IRM);
+``val_loss`` is the soft-label cross-entropy of the plain logits.
 """
 
 from __future__ import annotations
@@ -77,9 +79,10 @@ def evaluate_frames(net: GccSmNet, data: FrameData, batch_size: int = 256, sigma
         idx = np.arange(s, min(len(data), s + batch_size))
         lp, cr, ci, irm, az = (t.to(dev) for t in data.batch(idx))
         y, m = net(lp, cr, ci)
+        prob, _ = net.predict_proba(lp, cr, ci)       # averaged over the symmetric scenes
         losses.append(float(soft_label_loss(y[None], az, sigma_deg)) * len(idx))
-        errs.append(circular_error_deg(predict_deg(y), az).cpu().numpy())
-        probs.append(torch.softmax(y, -1).cpu().numpy())
+        errs.append(circular_error_deg(predict_deg(prob), az).cpu().numpy())
+        probs.append(prob.cpu().numpy())
         if m is not None:
             mse.append(float(((m - irm) ** 2).mean()) * len(idx))
     net.train(was)
@@ -161,7 +164,11 @@ def train(cfg: dict[str, Any], train_set: FrameData | None = None, val_set: Fram
         raise InputError(f"training frames have {list(train_set.cr.shape[2:])} [bins, pairs]; the features "
                          f"config gives {[len(front.bins), len(front.pairs)]}: rebuild the cache")
     mcfg = ModelConfig.from_dict(cfg["model"])
-    net = GccSmNet(mcfg, front.cos, front.sin).to(info.device())
+    net = GccSmNet(mcfg, front.cos, front.sin, front.symmetry_tables(mcfg.n_azimuth)).to(info.device())
+    syms = front.usable_symmetries(mcfg.n_azimuth)
+    sym_rot = np.array([s.rot_deg for s in syms], np.float32)
+    sym_mirror = np.array([s.mirror for s in syms])
+    augment = bool(t_cfg["augment_symmetry"]) and len(syms) > 1
     model = D.wrap_model(net, info)
     mode = t_cfg["mask_training"]
     irm_w = float(t_cfg["irm_weight"]) if (mcfg.use_mask and mode in ("irm", "joint")) else 0.0
@@ -214,7 +221,14 @@ def train(cfg: dict[str, Any], train_set: FrameData | None = None, val_set: Fram
             for s in range(0, len(order), bs):
                 idx = np.sort(order[s:s + bs])
                 lp, cr, ci, irm, az = (t.to(dev) for t in train_set.batch(idx))
-                y, m = model(lp, cr, ci, detach_mask=detach)
+                sym = None
+                if augment:   # a random symmetric scene per frame (drawn from the epoch's rng)
+                    g = rng.integers(len(syms), size=len(idx))
+                    a = az.cpu().numpy()
+                    az = torch.from_numpy(np.mod(sym_rot[g] + np.where(sym_mirror[g], -a, a), 360.0)
+                                          .astype(np.float32)).to(dev)
+                    sym = torch.from_numpy(g).to(dev)
+                y, m = model(lp, cr, ci, detach_mask=detach, sym=sym)
                 doa = soft_label_loss(y[None], az, sigma)
                 mloss = (F.binary_cross_entropy(m, irm) if (irm_w and m is not None)
                          else torch.zeros((), device=dev))

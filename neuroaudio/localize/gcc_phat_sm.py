@@ -46,6 +46,8 @@ class GccPhatSM(Localizer):
         frame_s: analysis frame (s); default the checkpoint's (0.17 s).
         hop_s: hop (s); default half the frame.
         pool_weight: ``none`` | ``mask`` | ``peak`` (module docstring).
+        symmetric: average the posterior over the array's symmetric scenes (the 8 symmetries of
+            the ReSpeaker square: the features are permuted, the mask is computed once).
         batch_frames: frames per network call (bounds memory).
         **kwargs: activity and pooling options of :class:`Localizer`.
     """
@@ -58,7 +60,7 @@ class GccPhatSM(Localizer):
 
     def __init__(self, array: Any, model: str | Path | None = None, fs: int | None = None,
                  frame_s: float | None = None, hop_s: float | None = None, pool_weight: str = "none",
-                 batch_frames: int = 128, **kwargs: Any):
+                 symmetric: bool = True, batch_frames: int = 128, **kwargs: Any):
         import torch
 
         from ..gccsm.checkpoint import build_model, checkpoint_array, read
@@ -97,6 +99,7 @@ class GccPhatSM(Localizer):
         self.model_path = str(path)
         self.meta = {k: ck.get(k) for k in ("code_revision", "metrics", "epoch")}
         self.pool_weight = pool_weight
+        self.symmetric = bool(symmetric)
         self.batch_frames = max(1, int(batch_frames))
         self._torch = torch
         self._weights: np.ndarray | None = None
@@ -111,7 +114,8 @@ class GccPhatSM(Localizer):
         with torch.no_grad():
             for s in range(0, len(frames), self.batch_frames):
                 lp, cr, ci = self.front.analyse(frames[s:s + self.batch_frames])
-                p, m = self.net.predict_proba(*(torch.from_numpy(a) for a in (lp, cr, ci)))
+                p, m = self.net.predict_proba(*(torch.from_numpy(a) for a in (lp, cr, ci)),
+                                              symmetric=self.symmetric)
                 post.append(p.numpy().astype(np.float64))
                 lps.append(lp)
                 if m is not None:
