@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "train_ssl_cmd",
     "train_gccsm_cmd",
     "profile_cmd",
+    "pipeline_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
 
