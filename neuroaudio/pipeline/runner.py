@@ -10,6 +10,7 @@ of the runner's own, removed before the rest goes to the trainer's config loader
         manifest: null          # an existing manifest CSV (relative to the config's folder) ...
         sim: dev_bench.yaml     # ... or a simulator YAML whose clips are made (cached) for it
         seed: null              # replaces the simulator's seed (null: the file's)
+        clips: null             # simulate only the first N clips (every SNR appears; null: all)
         clips_root: null        # where simulated clips go (default runs/<sim name>): a folder
                                 #   clips_<first 8 hex of sha1(sim file)>, as benchmarks/dev_bench.py
         limit: null             # evaluate about this many clips, spread evenly over the SNRs
@@ -18,7 +19,11 @@ of the runner's own, removed before the rest goes to the trainer's config loader
         workers: 1
 
   Without ``evaluate.manifest`` or ``evaluate.sim``, the training simulator config is used with
-  seed ``data.val_seed + 1`` (clips the model was neither trained nor validated on).
+  seed ``data.val_seed + 1`` (clips the model was neither trained nor validated on), ``clips``
+  defaulting to ``data.val_clips``. The trainers' config loaders refuse unknown sections, so the
+  evaluation set of pipelines/ssl_maa.yaml is chosen on the command line, e.g. ``--set
+  evaluate.sim=dev_bench.yaml`` (the 240 dev_bench clips, cached where benchmarks/dev_bench.py
+  caches them), or in a copy of the YAML run only through this runner.
 
 Steps and when each is complete (then skipped; ``--force STEP`` reruns it):
 
@@ -57,9 +62,9 @@ from .trainers import Trainer, get_trainer
 
 STEPS = ("simulate", "train", "evaluate", "report")
 RUNNER_KEYS = ("kind", "evaluate")
-EVAL_DEFAULTS: dict[str, Any] = {"manifest": None, "sim": None, "seed": None, "clips_root": None,
-                                 "limit": None, "method": None, "compare": ["gcc-phat", "srp-phat"],
-                                 "workers": 1}
+EVAL_DEFAULTS: dict[str, Any] = {"manifest": None, "sim": None, "seed": None, "clips": None,
+                                 "clips_root": None, "limit": None, "method": None,
+                                 "compare": ["gcc-phat", "srp-phat"], "workers": 1}
 
 
 @dataclass
@@ -134,8 +139,9 @@ def load(path: str | Path, overrides: Sequence[str] | None = None, kind: str | N
             ev[k] = str(p.parent / ev[k])
     if ev["manifest"] and ev["sim"]:
         raise InputError("evaluate: give manifest or sim, not both")
-    if ev["limit"] is not None and int(ev["limit"]) < 1:
-        raise InputError(f"evaluate.limit={ev['limit']}: give at least 1 clip (or null = all)")
+    for k in ("limit", "clips"):
+        if ev[k] is not None and int(ev[k]) < 1:
+            raise InputError(f"evaluate.{k}={ev[k]}: give at least 1 clip (or null = all)")
     trainer = get_trainer(kind)
     cfg = trainer.config_module().make_config(d, base_dir=p.parent)
     return Pipeline(p, kind, trainer, cfg, ev, list(overrides or []))
@@ -204,9 +210,10 @@ def _simulate_eval(pl: Pipeline, log: Callable[[str], None]) -> Path:
     sim, seed = _eval_sim(pl)
     sc = load_config(sim, {"seed": int(seed)} if seed is not None else None)
     out = eval_clips_dir(pl)
-    log(f"  evaluation clips: {sc.n_clips} from {sim} (seed {sc.seed}) into {out}")
-    s = simulate(sc, out)
-    log(f"  evaluation clips: {getattr(s, 'skipped', 0)} were there already")
+    log(f"  evaluation clips from {sim} (seed {sc.seed}) into {out}")
+    n = pl.evaluate["clips"] or (None if pl.evaluate["sim"] else int(pl.cfg["data"]["val_clips"]))
+    s = simulate(sc, out, limit=None if n is None else int(n))
+    log(f"  evaluation clips: {s.n_clips} ({s.skipped} were there already, {len(s.failed)} failed)")
     return out / "manifest.csv"
 
 
