@@ -2,14 +2,16 @@
 D-RF against BRF and adaptive LIF with the same data, network and training budget.
 
 Every run is an ordinary `neuroaudio train kws` run of pipelines/kws_drf.yaml with
-``data.test_speakers=[S]``, ``model.neuron=K`` and ``train.epochs=E`` (outputs and resumable
-checkpoints in OUT/K_S/), so an interrupted benchmark continues where it stopped.
+``data.test_speakers=[S]``, ``model.neuron=K``, ``seed=N`` and ``train.epochs=E`` (outputs and
+resumable checkpoints in OUT/K_S/ for seed 0, OUT/K_S_sN/ for seed N), so an interrupted benchmark
+continues where it stopped. With several ``--seeds`` it also reports the ensemble (the models of
+the seeds, class probabilities averaged) beside the mean single-model accuracy.
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/kws_fsdd.py --root ../shared/data/fsdd/recordings
-    python benchmarks/kws_fsdd.py --kinds drf brf alif --speakers theo --epochs 12
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/kws_fsdd.py            # the README's figure
+    python benchmarks/kws_fsdd.py --kinds drf brf alif --seeds 0           # neuron comparison
 
 Prints per-speaker test accuracy, mean accuracy, mean firing rate over spiking layers, SOP energy
-per clip and training time (s, this machine), and writes OUT/summary.json.
+per clip and training CPU time (s, this machine), and writes OUT/summary.json.
 """
 
 from __future__ import annotations
@@ -18,66 +20,93 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from neuroaudio.io_utils import write_json_atomic
+from neuroaudio.kws.checkpoint import load_model
 from neuroaudio.kws.config import load_config
+from neuroaudio.kws.data import load_splits
+from neuroaudio.kws.evaluate import evaluate_items
 from neuroaudio.kws.train import train
 
 SPEAKERS = ["jackson", "nicolas", "theo", "yweweler"]
 
 
-def run(config: str, root: str, kind: str, speaker: str, epochs: int, out: Path, extra: list[str]) -> dict:
+def run_dir(out: Path, kind: str, speaker: str, seed: int) -> Path:
+    return out / (f"{kind}_{speaker}" if seed == 0 else f"{kind}_{speaker}_s{seed}")
+
+
+def fold_config(config: str, root: str, kind: str, speaker: str, seed: int, epochs: int, out: Path,
+                extra: list[str]):
     ov = [*extra, f"data.root={root}", f"data.test_speakers=[{speaker}]", f"model.neuron={kind}",
-          f"train.epochs={epochs}", f"out_dir={out / f'{kind}_{speaker}'}", f"name=fsdd_{kind}_{speaker}"]
+          f"train.epochs={epochs}", f"seed={seed}", f"out_dir={run_dir(out, kind, speaker, seed)}",
+          f"name=fsdd_{kind}_{speaker}_s{seed}"]
     if kind != "drf":
         ov.append("model.neuron_kwargs={}")       # the baseline's own (paper) defaults
-    cfg = load_config(config, ov)
-    m = train(cfg, resume=True, progress=False)
-    return {k: v for k, v in m.items() if k != "test_confusion"}
+    return load_config(config, ov)
 
 
-def collect(out: Path) -> dict:
-    """{kind: {speaker: metrics}} from OUT/*/metrics.json of finished runs."""
-    summary: dict = {}
-    for f in sorted(out.glob("*_*/metrics.json")):
-        kind, spk = f.parent.name.split("_", 1)
-        m = json.loads(f.read_text())
-        if "test_accuracy" in m:
-            summary.setdefault(kind, {})[spk] = {k: v for k, v in m.items() if k != "test_confusion"}
-    return summary
+def fold_result(cfgs, metrics: list[dict]) -> dict:
+    """One fold: per-seed metrics, their mean, and the ensemble over seeds (averaged probabilities)."""
+    res = {"seeds": [{k: v for k, v in m.items() if k != "test_confusion"} for m in metrics]}
+    for key in ("test_accuracy", "test_mean_firing_rate", "test_energy_pj_per_clip", "train_cpu_seconds"):
+        res[key] = float(np.mean([m[key] for m in metrics]))
+    if len(cfgs) > 1:
+        test = load_splits(cfgs[0].data, cfgs[0].seed).test           # the held-out speaker's clips
+        probs = [evaluate_items(load_model(Path(c.out_dir) / "model.pt"), test)["probs"] for c in cfgs]
+        y = np.array([it.label for it in test])
+        res["ensemble_accuracy"] = float((np.mean(probs, 0).argmax(-1) == y).mean())
+    return res
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default="../shared/data/fsdd/recordings")
     ap.add_argument("--config", default="pipelines/kws_drf.yaml")
-    ap.add_argument("--kinds", nargs="+", default=["drf", "brf", "alif"])
+    ap.add_argument("--kinds", nargs="+", default=["drf"])
     ap.add_argument("--speakers", nargs="+", default=SPEAKERS)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--epochs", type=int, default=None, help="default: train.epochs of the config")
     ap.add_argument("--out", default="runs/kws_fsdd_bench")
     ap.add_argument("--set", dest="overrides", action="append", default=[],
                     help="extra config override KEY=VALUE for every run, e.g. --set frontend.cmn=true")
     a = ap.parse_args()
     out = Path(a.out)
+    epochs = a.epochs or load_config(a.config, a.overrides).train.epochs
+    prev = out / "summary.json"                # folds of earlier invocations (other speakers) are kept
+    summary: dict = json.loads(prev.read_text()) if prev.is_file() else {}
     for kind in a.kinds:
         for spk in a.speakers:
-            r = run(a.config, a.root, kind, spk, a.epochs, out, a.overrides)
-            print(f"{kind:5s} test={spk:9s} acc {100 * r['test_accuracy']:6.2f}%  rate "
-                  f"{100 * r['test_mean_firing_rate']:5.2f}%  train CPU {r['train_cpu_seconds']:7.0f} s",
-                  flush=True)
-    summary = collect(out)                 # every finished fold on disk (several processes may share OUT)
-    write_json_atomic(out / "summary.json", summary)
-    print(f"\nFSDD speaker-independent (train 3 speakers, test the 4th), {a.epochs} epochs each")
-    print(f"{'neuron':7s} " + " ".join(f"{s:>9s}" for s in SPEAKERS)
+            cfgs, ms = [], []
+            for seed in a.seeds:
+                cfg = fold_config(a.config, a.root, kind, spk, seed, epochs, out, a.overrides)
+                m = train(cfg, resume=True, progress=False)
+                cfgs.append(cfg)
+                ms.append(m)
+                print(f"{kind:5s} test={spk:9s} seed {seed} acc {100 * m['test_accuracy']:6.2f}%  rate "
+                      f"{100 * m['test_mean_firing_rate']:5.2f}%  train CPU {m['train_cpu_seconds']:7.0f} s",
+                      flush=True)
+            summary.setdefault(kind, {})[spk] = r = fold_result(cfgs, ms)
+            if "ensemble_accuracy" in r:
+                print(f"{kind:5s} test={spk:9s} ensemble of {len(cfgs)}: "
+                      f"{100 * r['ensemble_accuracy']:6.2f}%", flush=True)
+            write_json_atomic(out / "summary.json", summary)
+    print(f"\nFSDD speaker-independent (train 3 speakers, test the 4th), {epochs} epochs, seeds {a.seeds}")
+    print(f"{'neuron':14s} " + " ".join(f"{s:>9s}" for s in SPEAKERS)
           + f" {'mean acc':>9s} {'rate':>6s} {'µJ/clip':>8s} {'CPU s':>8s}")
-    for kind, per in summary.items():
-        accs = [per[s]["test_accuracy"] for s in SPEAKERS if s in per]
-        cells = " ".join(f"{100 * per[s]['test_accuracy']:8.2f}%" if s in per else f"{'-':>9s}"
-                         for s in SPEAKERS)
-        rate = sum(per[s]["test_mean_firing_rate"] for s in per) / len(per)
-        energy = sum(per[s]["test_energy_pj_per_clip"] for s in per) / len(per) / 1e6
-        secs = sum(per[s]["train_cpu_seconds"] for s in per) / len(per)
-        print(f"{kind:7s} {cells} {100 * sum(accs) / len(accs):8.2f}% {100 * rate:5.2f}% {energy:8.3f} "
-              f"{secs:8.0f}")
+    for kind in a.kinds:
+        per = summary[kind]
+        rows = [("single (mean)", "test_accuracy")]
+        if all("ensemble_accuracy" in v for v in per.values()):
+            rows.append((f"ensemble of {len(a.seeds)}", "ensemble_accuracy"))
+        for label, key in rows:
+            cells = " ".join(f"{100 * per[s][key]:8.2f}%" if s in per else f"{'-':>9s}" for s in SPEAKERS)
+            acc = np.mean([per[s][key] for s in per])
+            rate = np.mean([per[s]["test_mean_firing_rate"] for s in per])
+            energy = np.mean([per[s]["test_energy_pj_per_clip"] for s in per]) / 1e6
+            secs = np.mean([per[s]["train_cpu_seconds"] for s in per])
+            print(f"{kind + ' ' + label:14s} {cells} {100 * acc:8.2f}% {100 * rate:5.2f}% {energy:8.3f} "
+                  f"{secs:8.0f}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,18 @@ class DataConfig:
     pitches: list[int] = field(default_factory=lambda: [30, 45, 60, 75])
     test_voices: list[str] = field(default_factory=list)
     max_items: int | None = None
+    synth_words: list[str] = field(default_factory=list)
+    """Any source: extra espeak-ng training clips, one word per label in label order (e.g. zero, one,
+    …, nine for FSDD); added to the training split only (never to validation or test)."""
+    synth_voices: list[str] = field(default_factory=lambda: ["en", "en-us", "en-gb-x-rp", "en-gb-scotland",
+                                                             "en-029", "en-us-nyc"])
+    synth_variants: list[str] = field(default_factory=lambda: ["", "m1", "m2", "m3", "m4", "m5", "m6",
+                                                               "m7", "f1", "f2", "f3", "f4"])
+    """espeak voice variants appended as ``voice+variant`` ('' = the voice itself)."""
+    synth_rates_wpm: list[int] = field(default_factory=lambda: [120, 150, 180, 210])
+    synth_pitches: list[int] = field(default_factory=lambda: [25, 40, 55, 70])
+    synth_per_word: int = 0
+    """synthetic clips per word, drawn (seeded) from voices × variants × rates × pitches; 0 = all."""
 
 
 @dataclass
@@ -57,6 +69,9 @@ class FrontendConfig:
     cmn: bool = False
     """logmel: subtract each mel channel's mean over the clip's active frames (within 40 dB of its
     loudest frame): cepstral-mean-style normalisation against speaker and channel colouring."""
+    cvn: bool = False
+    """logmel, with ``cmn``: also divide each mel channel by its standard deviation over the active
+    frames (CMVN; floored at 1 dB so silent channels are not blown up)."""
 
 
 @dataclass
@@ -83,6 +98,11 @@ class AugmentConfig:
     speed: list[float] = field(default_factory=lambda: [0.9, 1.1])
     freq_mask: int = 6
     time_mask: int = 10
+    vtlp: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    """logmel: vocal-tract length perturbation (Jaitly & Hinton 2013): the mel filterbank's frequency
+    axis is warped by a factor α ~ U(vtlp) per clip ([1, 1] = off)."""
+    mixup: float = 0.0
+    """mixup of feature sequences and one-hot targets, λ ~ Beta(mixup, mixup) (0 = off)."""
 
 
 @dataclass
@@ -95,6 +115,9 @@ class TrainConfig:
     rate_target: float = 0.05
     rate_weight: float = 1.0
     threads: int = 1
+    average_last: int = 0
+    """> 0: the saved model is the average of the weights of the last N epochs (checkpoint averaging;
+    BatchNorm statistics re-estimated on the training clips) instead of the best-validation epoch."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 

@@ -193,6 +193,35 @@ def load_synthetic(cfg: DataConfig, seed: int = 0) -> Splits:
                   val=[items[i] for i in idx[n_te:n_te + n_va]], test=[items[i] for i in idx[:n_te]])
 
 
+def synthetic_training_items(cfg: DataConfig, labels: list[str], seed: int = 0) -> list[Item]:
+    """espeak-ng clips of ``cfg.synth_words`` (one word per label, in label order) for training.
+
+    Each word is spoken by ``synth_per_word`` combinations (all when 0) of voice × variant ×
+    rate × pitch, drawn with a seeded generator; an item's speaker is ``espeak:voice+variant``.
+    """
+    if len(cfg.synth_words) != len(labels):
+        raise InputError(f"data.synth_words has {len(cfg.synth_words)} words for {len(labels)} labels "
+                         f"({', '.join(labels)}): give one word per label, in that order")
+    from ..sim.speech import synthesize
+
+    combos = [(v, var, int(r), int(p)) for v in cfg.synth_voices for var in cfg.synth_variants
+              for r in cfg.synth_rates_wpm for p in cfg.synth_pitches]
+    if not combos:
+        raise InputError("data.synth_voices/variants/rates_wpm/pitches: none may be empty when "
+                         "synth_words is set")
+    rng = np.random.default_rng([seed, 7919])
+    items = []
+    for k, word in enumerate(cfg.synth_words):
+        pick = (range(len(combos)) if cfg.synth_per_word <= 0
+                else rng.choice(len(combos), min(cfg.synth_per_word, len(combos)), replace=False))
+        for i in pick:
+            v, var, r, p = combos[int(i)]
+            voice = f"{v}+{var}" if var else v
+            x = synthesize(word, voice=voice, rate_wpm=r, pitch=p, fs=cfg.sample_rate_hz)
+            items.append(Item(k, f"espeak:{voice}", None, np.asarray(x, np.float32)))
+    return items
+
+
 LOADERS = {"fsdd": load_fsdd, "folder": load_folder, "speech_commands": load_speech_commands,
            "synthetic": load_synthetic}
 
@@ -200,6 +229,8 @@ LOADERS = {"fsdd": load_fsdd, "folder": load_folder, "speech_commands": load_spe
 def load_splits(cfg: DataConfig, seed: int = 0) -> Splits:
     """The data of a config, split into train/val/test (see module docstring)."""
     sp = LOADERS[cfg.source](cfg, seed)
+    if cfg.synth_words:
+        sp.train = sp.train + synthetic_training_items(cfg, sp.labels, seed)
     if not sp.train:
         raise InputError(f"no training items from data.source {cfg.source} at '{cfg.root}': check "
                          "the folder and the held-out speakers")

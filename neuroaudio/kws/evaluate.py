@@ -24,11 +24,12 @@ from .data import FSDD_NAME, Item, load_folder, load_fsdd, make_batch
 
 @torch.no_grad()
 def evaluate_items(model: KWSModel, items: list[Item], batch_size: int = 64) -> dict[str, Any]:
-    """Run ``model`` on ``items`` (centred clips). Returns metrics and per-item predictions."""
+    """Run ``model`` on ``items`` (centred clips). Returns metrics and per-item predictions
+    (``predictions``, ``scores``, and ``probs [n, K]`` the class probabilities)."""
     model.eval()
     k = len(model.labels)
     cm = np.zeros((k, k), np.int64)
-    preds, scores = [], []
+    preds, scores, probs = [], [], []
     rate_sum: np.ndarray | None = None
     energy = {"mac": 0.0, "ac": 0.0, "energy_pj": 0.0, "energy_dense_pj": 0.0}
     t0 = time.perf_counter()
@@ -43,6 +44,7 @@ def evaluate_items(model: KWSModel, items: list[Item], batch_size: int = 64) -> 
             cm[a, b] += 1
         preds += p.tolist()
         scores += prob.max(-1).values.tolist()
+        probs.append(prob.numpy())
         r = np.array([float(s.mean()) for s in spikes]) * len(chunk)
         rate_sum = r if rate_sum is None else rate_sum + r
         e = model.net.energy_pj(feats.shape[1], feats.shape[2], spikes)
@@ -63,6 +65,7 @@ def evaluate_items(model: KWSModel, items: list[Item], batch_size: int = 64) -> 
         "seconds": time.perf_counter() - t0,
         "predictions": [model.labels[p] for p in preds],
         "scores": scores,
+        "probs": np.concatenate(probs),
     }
 
 
@@ -127,7 +130,7 @@ def evaluate_folder(model_path: str | Path, folder: str | Path, out_dir: str | P
         for it, p, s in zip(items, res["predictions"], res["scores"], strict=True):
             true = model.labels[it.label]
             w.writerow([it.path, it.speaker, true, p, f"{s:.4f}", int(p == true)])
-    metrics = {k: v for k, v in res.items() if k not in ("predictions", "scores")}
+    metrics = {k: v for k, v in res.items() if k not in ("predictions", "scores", "probs")}
     metrics["model"] = str(model_path)
     metrics["folder"] = str(folder)
     write_json_atomic(out / "metrics.json", metrics)

@@ -6,6 +6,8 @@
   Hann window (no centring: frame t covers samples [t·hop, t·hop + n_fft)), power, a triangular
   mel filterbank (HTK mel scale), natural log, relative to the clip's maximum and floored
   ``floor_db`` below it, scaled by 1/10. Level-independent by construction. No torchaudio.
+  Options: per-channel mean (``cmn``) and variance (``cvn``) normalisation over the clip's active
+  frames; for training, a per-clip vocal-tract length warp of the filterbank (:func:`vtlp_warp`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ from torch import nn
 from .config import FrontendConfig
 
 
-def mel_filterbank(n_fft: int, n_mels: int, fs: int, fmin_hz: float = 20.0,
-                   fmax_hz: float | None = None) -> np.ndarray:
-    """Triangular mel filters ``[n_mels, n_fft // 2 + 1]`` (HTK mel: 2595 log10(1 + f/700))."""
+def mel_points_hz(n_mels: int, fs: int, fmin_hz: float = 20.0, fmax_hz: float | None = None) -> np.ndarray:
+    """The n_mels + 2 edge/centre frequencies (Hz) of the triangular filters (HTK mel scale)."""
     fmax_hz = fs / 2 if fmax_hz is None else fmax_hz
 
     def mel(f):
@@ -30,12 +31,32 @@ def mel_filterbank(n_fft: int, n_mels: int, fs: int, fmin_hz: float = 20.0,
     def hz(m):
         return 700.0 * (10 ** (np.asarray(m) / 2595.0) - 1.0)
 
-    pts = hz(np.linspace(mel(fmin_hz), mel(fmax_hz), n_mels + 2))
+    return hz(np.linspace(mel(fmin_hz), mel(fmax_hz), n_mels + 2))
+
+
+def mel_filterbank(n_fft: int, n_mels: int, fs: int, fmin_hz: float = 20.0,
+                   fmax_hz: float | None = None) -> np.ndarray:
+    """Triangular mel filters ``[n_mels, n_fft // 2 + 1]`` (HTK mel: 2595 log10(1 + f/700))."""
+    pts = mel_points_hz(n_mels, fs, fmin_hz, fmax_hz)
     freqs = np.linspace(0, fs / 2, n_fft // 2 + 1)
     lo, ce, hi = pts[:-2, None], pts[1:-1, None], pts[2:, None]
     up = (freqs - lo) / np.maximum(ce - lo, 1e-9)
     down = (hi - freqs) / np.maximum(hi - ce, 1e-9)
     return np.maximum(0.0, np.minimum(up, down)).astype(np.float32)
+
+
+VTLP_BOUNDARY = 0.8
+"""VTLP: frequencies below ``VTLP_BOUNDARY · Nyquist · min(α, 1) / α`` are scaled by α; above, a
+second linear piece maps the rest so that Nyquist stays at Nyquist (Jaitly & Hinton 2013 use
+4.8 kHz of 8 kHz, 0.6; at 8 kHz audio 0.8 keeps the warp linear over the formant range, < 3.2 kHz)."""
+
+
+def vtlp_warp(freqs: torch.Tensor, alpha: torch.Tensor, nyquist: float) -> torch.Tensor:
+    """Piecewise-linear VTLP warp of ``freqs [bins]`` (Hz) by ``alpha [B]`` -> ``[B, bins]`` (Hz)."""
+    a = alpha[:, None].to(freqs.dtype)
+    b = VTLP_BOUNDARY * nyquist * a.clamp(max=1.0) / a                     # breakpoint (input Hz)
+    hi = nyquist - (nyquist - VTLP_BOUNDARY * nyquist * a.clamp(max=1.0)) / (nyquist - b) * (nyquist - freqs)
+    return torch.where(freqs <= b, freqs * a, hi)
 
 
 class Frontend(nn.Module):
@@ -63,14 +84,27 @@ class Frontend(nn.Module):
         """Seconds per output step."""
         return (1 if self.cfg.kind == "raw" else self.cfg.hop) / self.fs
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+    def warped_filterbank(self, alpha: torch.Tensor) -> torch.Tensor:
+        """Per-clip mel filterbanks ``[B, n_mels, bins]`` on a VTLP-warped frequency axis: a clip's
+        bin at f Hz feeds the filters as if it were at warp(f), i.e. formants move by α."""
+        nyq = self.fs / 2
+        freqs = torch.linspace(0, nyq, self.cfg.n_fft // 2 + 1, dtype=torch.float64)
+        pts = torch.from_numpy(mel_points_hz(self.cfg.n_mels, self.fs, self.cfg.fmin_hz, self.cfg.fmax_hz))
+        fw = vtlp_warp(freqs, alpha.to(torch.float64), nyq)[:, None, :]         # [B, 1, bins]
+        lo, ce, hi = pts[:-2, None], pts[1:-1, None], pts[2:, None]
+        fb = torch.minimum((fw - lo) / (ce - lo), (hi - fw) / (hi - ce)).clamp_min(0.0)
+        return fb.to(self.mel.dtype)
+
+    def forward(self, audio: torch.Tensor, warp: torch.Tensor | None = None) -> torch.Tensor:
+        """``audio [B, samples]`` -> ``[B, F, T]``; ``warp [B]``: VTLP factors α (log-mel, training)."""
         if self.cfg.kind == "raw":
             peak = audio.abs().amax(-1, keepdim=True).clamp_min(1e-4)
             return (audio / peak).unsqueeze(1)
         spec = torch.stft(audio, self.cfg.n_fft, self.cfg.hop, window=self.window, center=False,
                           return_complex=True)
         power = spec.real ** 2 + spec.imag ** 2                               # [B, bins, T]
-        logmel = torch.log(self.mel @ power + 1e-12)
+        fb = self.mel if warp is None else self.warped_filterbank(warp)
+        logmel = torch.log(fb @ power + 1e-12)
         ref = logmel.amax(dim=(1, 2), keepdim=True)
         floor = self.cfg.floor_db * math.log(10) / 10
         feats = (logmel - ref).clamp_min(-floor)
@@ -79,4 +113,9 @@ class Frontend(nn.Module):
             active = (frame > -40 * math.log(10) / 10).to(feats.dtype)
             mean = (feats * active).sum(-1, keepdim=True) / active.sum(-1, keepdim=True).clamp_min(1)
             feats = feats - mean
+            if self.cfg.cvn:
+                n_active = active.sum(-1, keepdim=True).clamp_min(1)
+                var = (feats.pow(2) * active).sum(-1, keepdim=True) / n_active
+                std = var.sqrt().clamp_min(math.log(10) / 10)                  # ≥ 1 dB
+                return feats / std
         return feats / 10.0

@@ -7,6 +7,9 @@ epoch), ``curve.png`` (learning curves), ``metrics.json`` and ``confusion.png`` 
 Loss: cross-entropy (label smoothing) + ``rate_weight`` · Σ_layers max(0, rate − rate_target)²,
 which keeps the spiking layers sparse. AdamW with a cosine learning-rate decay per step.
 Augmentation per epoch is seeded by (seed, epoch), so a resumed run sees the same data.
+Options (``train``): VTLP warp and mixup (``augment.vtlp``, ``augment.mixup``) and checkpoint
+averaging (``average_last``: the saved model averages the weights of the last N epochs, BatchNorm
+statistics re-estimated on the clean training clips).
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
     rows: list[dict[str, Any]] = []
     best = -1.0
     start = 0
+    avg: dict[str, torch.Tensor] | None = None
+    n_avg = 0
     last = out / "last.pt"
     if resume and last.is_file():
         prev = read_checkpoint(last)
@@ -110,6 +115,7 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
             rows = list(prev.get("history", []))
             best = float(prev.get("best_val_acc", -1.0))
             start = int(prev["epoch"])
+            avg, n_avg = prev.get("avg_state"), int(prev.get("avg_count", 0))
             log.warning("resuming %s at epoch %d", last, start)
         else:
             log.warning("%s was trained with another config; starting afresh", last)
@@ -133,13 +139,24 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
                     g["lr"] = lr
                 batch = [sp.train[i] for i in order[b * cfg.train.batch_size:(b + 1) * cfg.train.batch_size]]
                 x, y = make_batch(batch, fs, clip, aug, rng)
-                feats = model.frontend(torch.from_numpy(x))
+                warp = None
+                if cfg.frontend.kind == "logmel" and aug.vtlp[1] > aug.vtlp[0]:
+                    warp = torch.from_numpy(rng.uniform(aug.vtlp[0], aug.vtlp[1], len(batch)))
+                feats = model.frontend(torch.from_numpy(x), warp)
                 if cfg.frontend.kind == "logmel":
                     feats = spec_mask(feats, aug.freq_mask, aug.time_mask, gen)
-                logits, spikes = model.net(feats)
                 yt = torch.from_numpy(y)
-                loss = torch.nn.functional.cross_entropy(logits, yt,
-                                                         label_smoothing=cfg.train.label_smoothing)
+                lam, perm = 1.0, None
+                if aug.mixup > 0:
+                    lam = float(rng.beta(aug.mixup, aug.mixup))
+                    perm = torch.from_numpy(rng.permutation(len(batch)))
+                    feats = lam * feats + (1 - lam) * feats[perm]
+                logits, spikes = model.net(feats)
+                ls = cfg.train.label_smoothing
+                loss = lam * torch.nn.functional.cross_entropy(logits, yt, label_smoothing=ls)
+                if perm is not None:
+                    loss = loss + (1 - lam) * torch.nn.functional.cross_entropy(logits, yt[perm],
+                                                                                label_smoothing=ls)
                 if spikes and cfg.train.rate_weight > 0:
                     excess = (torch.stack([s.mean() for s in spikes]) - cfg.train.rate_target).clamp_min(0)
                     loss = loss + cfg.train.rate_weight * excess.pow(2).sum()
@@ -160,19 +177,52 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
             bar.update(task, info=f"epoch {epoch + 1} val acc {ev['accuracy']:.3f} rate "
                                   f"{ev['mean_firing_rate']:.3f}")
             state = {k: v.detach().clone() for k, v in model.net.state_dict().items()}
-            if ev["accuracy"] >= best:
+            if cfg.train.average_last > 0 and epoch >= cfg.train.epochs - cfg.train.average_last:
+                n_avg += 1
+                avg = ({k: v.double() for k, v in state.items()} if avg is None else
+                       {k: avg[k] + (v.double() - avg[k]) / n_avg for k, v in state.items()})
+            if ev["accuracy"] >= best and cfg.train.average_last <= 0:
                 best = ev["accuracy"]
                 save_checkpoint(out / "model.pt", {**ck, "state_dict": state, "epoch": epoch + 1,
                                                    "metrics": {"val_accuracy": best,
                                                                "val_firing_rate": ev["mean_firing_rate"]}})
+            extra = {"avg_state": avg, "avg_count": n_avg} if avg is not None else {}
             save_checkpoint(last, {**ck, "state_dict": state, "optimizer": opt.state_dict(),
-                                   "epoch": epoch + 1, "history": rows, "best_val_acc": best})
+                                   "epoch": epoch + 1, "history": rows, "best_val_acc": best, **extra})
             _write_log(out / "log.csv", rows)
             if (epoch + 1) % 10 == 0:
                 plot_curves(rows, out / "curve.png", cfg.name)
     if rows:
         plot_curves(rows, out / "curve.png", cfg.name)
+    if cfg.train.average_last > 0 and avg is not None:
+        _save_average(model, avg, n_avg, {**ck, "epoch": len(rows)}, sp, out, val_items)
     return finish(cfg, sp, out, rows)
+
+
+@torch.no_grad()
+def _save_average(model: KWSModel, avg: dict[str, torch.Tensor], n_avg: int, ck: dict[str, Any],
+                  sp: Splits, out: Path, val_items) -> None:
+    """model.pt = the averaged weights, BatchNorm running statistics re-estimated (cumulative
+    average) on the clean training clips, validated like an epoch."""
+    ref = model.net.state_dict()
+    model.net.load_state_dict({k: v.to(ref[k].dtype) for k, v in avg.items()})
+    bns = [m for m in model.net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    bs = int(ck["config"]["train"]["batch_size"])
+    for i in range(0, len(sp.train), bs):
+        x, _ = make_batch(sp.train[i:i + bs], sp.fs, int(ck["clip_samples"]))
+        model.net(model.frontend(torch.from_numpy(x)))
+    for m in bns:
+        m.momentum = 0.1
+    ev = evaluate_items(model, val_items)
+    state = {k: v.detach().clone() for k, v in model.net.state_dict().items()}
+    save_checkpoint(out / "model.pt", {**ck, "state_dict": state, "epoch": ck["epoch"],
+                                       "metrics": {"val_accuracy": ev["accuracy"],
+                                                   "val_firing_rate": ev["mean_firing_rate"],
+                                                   "averaged_epochs": n_avg}})
 
 
 def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
