@@ -204,3 +204,23 @@ def test_train_command_runs_and_resumes(tmp_path):
 
     with pytest.raises(InputError, match="mask_training"):
         load_pipeline(cfg, {"train": {"mask_training": "bogus"}})
+
+
+def test_array_symmetries_permute_features(rng):
+    """The ReSpeaker square has 8 symmetries; each maps the features of a scene onto those of the
+    rotated/mirrored scene (the training augmentation and the posterior averaging rely on it)."""
+    arr = load_array("respeaker4")
+    front = GccFrontEnd(arr, FS, FeatureConfig())
+    syms = front.usable_symmetries(360)
+    assert len(syms) == 8 and sorted({s.rot_deg for s in syms}) == [0.0, 90.0, 180.0, 270.0]
+    feat_idx, az_idx = front.symmetry_tables(360)
+    sig = rng.standard_normal(4096)
+
+    def feats(az: float) -> np.ndarray:
+        lp, cr, ci = front.analyse(plane_wave(arr, az, sig, FS)[None, :2720])
+        return gcc_features_np(cr, ci, None, front.cos, front.sin).reshape(-1)
+
+    r = feats(23.4)
+    for g, s in enumerate(syms):
+        np.testing.assert_allclose(r[feat_idx[g]], feats(float(s.azimuth(23.4))), atol=2e-3)
+        assert az_idx[g, 23] == int(round(float(s.azimuth(23.0)))) % 360

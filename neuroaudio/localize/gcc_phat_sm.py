@@ -181,7 +181,7 @@ class GccPhatSM(Localizer):
         mask = np.full((k, n_cols), np.nan, np.float32)
         for t, lp, mk in self._tf:
             start = t - self.frame_len / 2 / fs
-            for s in range(min(per_frame, len(lp))):
+            for s in range(min(per_frame + 1, len(lp))):   # one extra: no rounding gaps
                 c = int(round((start + s * snap_s - t_first) / snap_s))
                 if 0 <= c < n_cols:
                     spec[:, c], mask[:, c] = 10 * lp[s], mk[s]
