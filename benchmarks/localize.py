@@ -21,9 +21,9 @@ peak RSS < 300 MB for the hour.
 
 ``maa`` (the spiking network) needs a model: the shipped default when there is one, else
 ``--maa-model PATH``; ``maa-plain`` is the same localizer with ``fast=False`` (every frame encoded
-in full, the plain model forward), timed beside it so the speed-up is measured in one run; the
-two give the same azimuths. Per-hop breakdown of maa's cost (encoder / network) is printed below
-the table. Example::
+in full, the plain model forward, 64-frame batches), timed beside it so the speed-up is measured
+in one run; the two give the same azimuths. Per-hop breakdown of maa's cost (encoder / network)
+is printed below the table. Example::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/localize.py --skip-hour --seconds 20 \
         --methods gcc-phat,srp-phat,maa,maa-plain --maa-model runs/maa_first/model.pt
@@ -61,6 +61,8 @@ def make(method: str):
 
     if method in ("maa", "maa-plain"):
         opts = {"fast": method == "maa"}
+        if method == "maa-plain":
+            opts["batch_frames"] = 64              # the code path and batch size before the speed work
         if MAA_MODEL:
             opts["model"] = MAA_MODEL
         return make_localizer("maa", "respeaker4", **opts)
@@ -69,7 +71,7 @@ def make(method: str):
 
 def maa_breakdown(seconds: float = 10.0) -> dict:
     """CPU ms per hop of maa's parts on the recording's frames: encoder (every frame in full vs each
-    step once), network (plain vs forward-only), best of 3."""
+    step once), network (plain, 64-frame batches, vs forward-only, the localizer's batches), best of 3."""
     import torch
 
     loc = make("maa")
@@ -93,8 +95,8 @@ def maa_breakdown(seconds: float = 10.0) -> dict:
                 loc.net.predict_proba(xt[s:s + 64])
 
     def fast_net():
-        for s in range(0, len(xt), 64):
-            loc.fast_net.predict_proba(xt[s:s + 64])
+        for s in range(0, len(xt), loc.batch_frames):
+            loc.fast_net.predict_proba(xt[s:s + loc.batch_frames])
 
     def reuse():
         loc.step_reuse.reset()

@@ -36,7 +36,8 @@ class MAALocalizer(Localizer):
         frame_s: ignored when it differs from the checkpoint's frame (the network only knows the
             frame it was trained on; a warning is logged). hop_s, ...: see :class:`Localizer`
             (hop default: half the checkpoint's frame).
-        batch_frames: frames per network call (bounds memory).
+        batch_frames: frames per network call (bounds memory; 32 ran fastest on one core, 2.95 vs
+            3.55 ms a frame at 64: docs/profile.md).
         fast: encode each step once and run the forward-only network (:mod:`.maa_fast`; the same
             results, about 1.5x faster); False runs the plain encoder and model (for comparison).
     """
@@ -46,7 +47,7 @@ class MAALocalizer(Localizer):
                               "spikes; needs a trained checkpoint (-o model=PATH)")
 
     def __init__(self, array: Any, model: str | Path | None = None, fs: int | None = None,
-                 frame_s: float | None = None, hop_s: float | None = None, batch_frames: int = 64,
+                 frame_s: float | None = None, hop_s: float | None = None, batch_frames: int = 32,
                  fast: bool = True, **kwargs: Any):
         import torch
 

@@ -356,6 +356,14 @@ def step_report(pl: Pipeline, force: bool, progress: bool, log: Callable[[str], 
                   wide_markdown_table(metrics, "mae_deg"), "ACC@10° (%):", "",
                   wide_markdown_table(metrics, "acc10", scale=100), "ACC@5° (%):", "",
                   wide_markdown_table(metrics, "acc5", scale=100)]
+        times: dict[str, Any] = {}
+        for d in _eval_dirs(pl).values():     # the runs' own metrics hold the timings (CSV does not)
+            if (d / "metrics.json").is_file():
+                saved = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+                times.update({m: v.get("time_per_clip_s") for m, v in saved.items() if isinstance(v, dict)})
+        if any(v is not None for v in times.values()):
+            lines += ["Processing time per clip (one process): " + ", ".join(
+                f"{m} {1000 * v:.0f} ms" for m, v in times.items() if v is not None), ""]
         summary["evaluation"] = metrics
     else:
         lines += ["## Evaluation", "", "(not run yet: `--steps evaluate`)", ""]
