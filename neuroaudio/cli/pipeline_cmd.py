@@ -36,12 +36,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         Example (GCC-PHAT-SM): neuroaudio pipeline run pipelines/ssl_gccphat_sm.yaml --kind gcc-phat-sm
         """
-        from ..pipeline.runner import load, run
+        from ..pipeline.runner import check_steps, load, run
 
+        split = [s.strip() for s in steps.split(",") if s.strip()]
+        forced = [s.strip() for s in force.split(",") if s.strip()]
+        check_steps(split, forced)
         pl = load(config, overrides, kind=kind)
         typer.echo(f"pipeline {config} ({pl.kind}) -> {pl.out_dir}")
-        split = [s.strip() for s in steps.split(",") if s.strip()]
-        status = run(pl, split, [s.strip() for s in force.split(",") if s.strip()], progress=not quiet,
-                     log=typer.echo)
+        status = run(pl, split, forced, progress=not quiet, log=typer.echo)
         if "report" in status:
             typer.echo(f"report: {pl.out_dir / 'report.md'}")

@@ -408,15 +408,20 @@ STEP_FUNCS = {"simulate": step_simulate, "train": step_train, "evaluate": step_e
               "report": step_report}
 
 
+def check_steps(steps: Sequence[str], force: Sequence[str] = ()) -> None:
+    """InputError naming an unknown step name in ``steps`` or ``force``."""
+    bad = [s for s in list(steps) + list(force) if s not in STEPS]
+    if bad:
+        raise InputError(f"--steps {','.join(bad)}: unknown step; use some of {','.join(STEPS)}")
+
+
 def run(pl: Pipeline, steps: Sequence[str] = STEPS, force: Sequence[str] = (), progress: bool = True,
         log: Callable[[str], None] = print) -> dict[str, str]:
     """Run the ``steps`` in order (each skipped when complete, unless in ``force``).
 
     Returns ``{step: "done" | "skipped (complete)"}``.
     """
-    bad = [s for s in list(steps) + list(force) if s not in STEPS]
-    if bad:
-        raise InputError(f"--steps {','.join(bad)}: unknown step; use some of {','.join(STEPS)}")
+    check_steps(steps, force)
     order = [s for s in STEPS if s in steps]
     status: dict[str, str] = {}
     for k, s in enumerate(order, 1):
