@@ -71,22 +71,24 @@ def test_binary_pool_equals_max_pool():
         assert torch.equal(_pool2_binary(s), torch.nn.functional.max_pool2d(s, 2, ceil_mode=True))
 
 
-def test_step_reuse_equals_the_encoder(monkeypatch):
+@pytest.mark.parametrize("hop_steps", [2, 1, 3])
+def test_step_reuse_equals_the_encoder(monkeypatch, hop_steps):
     array = load_array("respeaker4")
     enc = RFPLCEncoder(array, ENC, FS)
     rng = np.random.default_rng(3)
     x = plane_wave(array, 60.0, rng.standard_normal(int(0.5 * FS)) * 0.1, FS).astype(np.float32)
-    framer = Framer(enc.frame_len, enc.frame_len // 2, array.n_mics)
+    hop = hop_steps * enc.step_len
+    framer = Framer(enc.frame_len, hop, array.n_mics)
     frames = framer.push(x)
     ref = enc.encode_frames(frames)
     assert ref.sum() > 0
-    reuse = StepReuse(enc, enc.frame_len // 2)
+    reuse = StepReuse(enc, hop)
     encoded = []
     real = enc.encode_steps
     monkeypatch.setattr(enc, "encode_steps", lambda s: encoded.append(len(s)) or real(s))
     got = np.concatenate([reuse.encode_frames(frames[:4]), reuse.encode_frames(frames[4:])])
     assert np.array_equal(got, ref)
-    assert sum(encoded) == 4 + 2 * (len(frames) - 1)               # each step once
+    assert sum(encoded) == 4 + hop_steps * (len(frames) - 1)       # each step once
     reuse.reset()
     pick = [0, 2, 3, 5, 6]                                          # gaps: frames 1 and 4 dropped
     assert np.array_equal(reuse.encode_frames(frames[pick]), ref[pick])
