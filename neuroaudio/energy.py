@@ -18,9 +18,12 @@ trigger (each times its fan-out, as an event-driven MAC unit would do), and ``en
 with them in place of the dense MACs. The convention (dense MACs) is the headline number.
 
 What is counted: every ``nn.Conv1d``/``nn.Conv2d``/``nn.Linear`` call inside the model (any module
-that runs through ``forward``). Not counted (the convention, and small here): BatchNorm (folded
-into the weights at inference), neuron state updates, pooling, element-wise gating, averaging.
-A tensor is "spiking" when every element is 0 or 1.
+that runs through ``forward``), and the neurons' own dynamics for spiking layers that declare it:
+a module with ``dense_ops_per_step()`` (MACs per neuron per step, e.g. the D-RF dendrites'
+complex oscillators, neuroaudio.neurons) adds that many MACs per output element, in the SNN and
+the ANN alike. Not counted (the convention, and small here): BatchNorm (folded into the weights
+at inference), LIF membrane updates, pooling, element-wise gating, averaging. A tensor is
+"spiking" when every element is 0 or 1.
 
 Use::
 
@@ -93,7 +96,8 @@ class LayerOps:
     """Totals of one weight layer over the counted calls.
 
     Attributes:
-        name: module path in the model. kind: ``conv``/``linear``.
+        name: module path in the model. kind: ``conv``/``linear``, or ``neuron`` (a spiking
+            layer's own dynamics, ``<name>.dynamics``).
         calls: forward calls. spiking_input: every call's input was binary.
         input_rate: non-zero fraction of the input elements.
         acs: accumulates (spiking input) — the SOPs. macs: multiply-accumulates (real input).
@@ -203,6 +207,15 @@ class OpCounter:
             s = out.detach()
             self.spikes[name][0] += int((s != 0).sum().item())
             self.spikes[name][1] += s.numel()
+            ops = getattr(mod, "dense_ops_per_step", None)
+            if callable(ops) and ops():                 # the neuron's own dynamics (MACs)
+                rec = self.layers.setdefault(f"{name}.dynamics", LayerOps(f"{name}.dynamics", "neuron",
+                                                                         spiking_input=False))
+                macs = int(round(float(ops()) * s.numel()))
+                rec.calls += 1
+                rec.macs += macs
+                rec.macs_nonzero += macs
+                rec.dense_macs += macs
         return hook
 
     def report(self, n_items: int) -> Report:
