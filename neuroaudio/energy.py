@@ -247,8 +247,10 @@ def format_report(rep: Report, title: str = "") -> str:
     lines.append(f"{'layer':<28}{'input':>8}{'in rate':>9}{'SOPs':>12}{'MACs':>12}{'ANN MACs':>12}"
                  f"{'E (nJ)':>9}{'ANN E (nJ)':>11}")
     for r in rep.layers:
-        lines.append(f"{r['name']:<28}{'spikes' if r['spiking_input'] else 'real':>8}"
-                     f"{100 * r['input_rate']:8.1f}%{r['acs']:12.4g}{r['macs']:12.4g}{r['dense_macs']:12.4g}"
+        kind = "neuron" if r["kind"] == "neuron" else ("spikes" if r["spiking_input"] else "real")
+        rate = "      -  " if r["kind"] == "neuron" else f"{100 * r['input_rate']:8.1f}%"
+        lines.append(f"{r['name']:<28}{kind:>8}"
+                     f"{rate}{r['acs']:12.4g}{r['macs']:12.4g}{r['dense_macs']:12.4g}"
                      f"{r['energy_pj'] / 1e3:9.2f}{r['ann_energy_pj'] / 1e3:11.2f}")
     lines.append(f"per item: SOPs {rep.sops:.4g} (x {E_AC_PJ} pJ) + MACs {rep.macs:.4g} (x {E_MAC_PJ} pJ) "
                  f"= {rep.energy_pj / 1e6:.3f} uJ; ANN: MACs {rep.ann_macs:.4g} = "

@@ -192,3 +192,40 @@ def test_profile_without_model_is_an_input_error(monkeypatch):
     monkeypatch.setattr(maa_mod, "DEFAULT_MODEL", None)
     with pytest.raises(InputError, match="--model"):
         profile_maa([])
+
+
+def test_profile_kws_matches_the_kws_estimate(tmp_path, cli):
+    """`profile --method kws` on word clips: per-clip numbers equal KWSNet.energy_pj's but for the
+    residual additions."""
+    from neuroaudio.audio.io import write_audio
+    from neuroaudio.kws.checkpoint import KWSModel, save_checkpoint
+    from neuroaudio.kws.config import config_from_dict, config_to_dict
+    from neuroaudio.kws.data import place, read_mono
+    from neuroaudio.profile.kws import profile_kws
+
+    torch.manual_seed(0)
+    cfg = config_to_dict(config_from_dict({"model": {"width": 8, "depth": 1}}))
+    meta = {"config": cfg, "labels": ["a", "b"], "sample_rate_hz": 16000, "clip_samples": 8000}
+    m = KWSModel(meta).eval()
+    path = tmp_path / "kws.pt"
+    save_checkpoint(path, {**meta, "state_dict": m.net.state_dict(), "code_revision": "test", "metrics": {},
+                           "epoch": 1})
+    rng = np.random.default_rng(0)
+    clips = tmp_path / "words"
+    clips.mkdir()
+    for k in range(3):
+        write_audio(clips / f"w{k}.wav", (0.1 * rng.standard_normal(6000)).astype(np.float32), 16000)
+    res = profile_kws([clips], model=path)
+    rep = res["report"]
+    assert res["clips"] == 3 and set(rep["firing_rates"]) == {"block1.drf", "block1.lif"}
+    x = np.stack([place(read_mono(f, 16000), 8000) for f in sorted(clips.glob("*.wav"))]).astype(np.float32)
+    with torch.no_grad():
+        feats = m.frontend(torch.from_numpy(x))
+        _, spikes = m.net(feats)
+    e = m.net.energy_pj(feats.shape[1], feats.shape[2], spikes)
+    adds = 2 * 8 * spikes[0].shape[-1]
+    assert rep["sops"] == pytest.approx(e["ac"] - adds) and rep["macs"] == pytest.approx(e["mac"])
+    r = cli("profile", str(clips), "--method", "kws", "--model", str(path), "-q")
+    assert r.returncode == 0 and "block1.drf.dynamics" in r.stdout
+    r = cli("profile", str(tmp_path / "nothing"), "--method", "kws", "--model", str(path))
+    assert r.returncode == 2 and "no such file or folder" in r.stderr

@@ -12,7 +12,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def profile_cmd(
         inputs: list[Path] = typer.Argument(None, help="Audio files and/or manifest CSVs (every row's "
                                             "path). None: simulated scenes (--sim, --clips)."),
-        method: str = typer.Option("maa", "--method", "-m", help="Spiking model to profile (maa)."),
+        method: str = typer.Option("maa", "--method", "-m",
+                                   help="Spiking model: maa (numbers per frame) or kws (per clip)."),
         model: str | None = typer.Option(None, "--model", help="Checkpoint (default: the shipped model)."),
         sim: Path | None = typer.Option(None, "--sim", help="Simulator YAML for the scenes "
                                         "(default pipelines/quick.yaml)."),
@@ -34,6 +35,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         Example (a manifest, 24 rows, JSON): neuroaudio profile runs/dev_bench/clips/manifest.csv
         --limit 24 --json profile.json
+
+        Example (keyword spotting, a folder of word clips): neuroaudio profile words/ --method kws
         """
         import importlib
 
