@@ -50,6 +50,7 @@ def test_tiny_pipeline_runs_end_to_end_and_resumes(tmp_path):
     report = (out / "report.md").read_text()
     assert "| maa |" in report and "| gcc-phat |" in report and "10 dB" in report and "30 dB" in report
     assert "![learning curve](curve.png)" in report and "| 1 |" in report     # epoch 1 row
+    assert (out / "mae_vs_snr.png").stat().st_size > 1000 and "mae_vs_snr.png" in report
     summary = json.loads((out / "report.json").read_text())
     ev = summary["evaluation"]
     assert ev["maa"]["n"] == 4 and ev["gcc-phat"]["n"] == 4                    # 2 SNRs x 2 clips

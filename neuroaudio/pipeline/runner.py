@@ -36,8 +36,9 @@ Steps and when each is complete (then skipped; ``--force STEP`` reruns it):
    trained method with ``model.pt`` in ``eval/model`` and the compared methods in ``eval/compare``.
    Complete when both ``metrics.json`` exist and the stamp holds the model file's hash and the
    evaluation settings (a retrained model is evaluated again from scratch).
-4. ``report``: ``report.md`` (the evaluation table per SNR, the learning curve, the best
-   validation metrics, the commands) and ``report.json``; always rewritten (cheap).
+4. ``report``: ``report.md`` (the evaluation tables per SNR and ``mae_vs_snr.png`` of all the
+   methods, the learning curve, the best validation metrics, the command) and ``report.json``;
+   always rewritten (cheap).
 
 Everything goes under the trainer's ``out_dir``; stamps under ``out_dir/pipeline/``.
 """
@@ -356,6 +357,11 @@ def step_report(pl: Pipeline, force: bool, progress: bool, log: Callable[[str], 
                   wide_markdown_table(metrics, "mae_deg"), "ACC@10° (%):", "",
                   wide_markdown_table(metrics, "acc10", scale=100), "ACC@5° (%):", "",
                   wide_markdown_table(metrics, "acc5", scale=100)]
+        if any("snr_db" in v.get("groups", {}) for v in metrics.values()):
+            from ..eval.plots import mae_vs_snr
+
+            mae_vs_snr(metrics, out / "mae_vs_snr.png")
+            lines += ["![MAE vs SNR](mae_vs_snr.png)", ""]
         times: dict[str, Any] = {}
         for d in _eval_dirs(pl).values():     # the runs' own metrics hold the timings (CSV does not)
             if (d / "metrics.json").is_file():
