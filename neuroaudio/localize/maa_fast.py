@@ -7,12 +7,14 @@ Neither changes results (tests/test_maa_fast.py checks both against the plain co
   ``torch.inference_mode`` with a forward-only LIF: ``S = (U ≥ V_th)``, ``H = τ·U`` where no spike
   and ``V_reset`` where one — bit-for-bit what ``lif_step`` computes (``V_reset·S + τ·U·(1 − S)``
   is ``τ·U`` exactly for ``S = 0`` and ``V_reset`` for ``S = 1``), without the autograd Function,
-  the ``(1 − S)`` product and the ``torch.stack`` of the time steps. Max-pooling binary spikes
-  2×2 (ceil mode) is the maximum of four strided views of a zero-padded map (zeros never exceed
-  a spike value, and every ceil-mode window holds at least one real element): the same values,
-  2.5× faster than ``max_pool2d`` on CPU. Measured alternatives (docs/profile.md, *Speed*):
-  folding BatchNorm into the convolutions changes the rounding of the membrane input, so a
-  spike exactly at threshold may flip: not used.
+  the ``(1 − S)`` product and the ``torch.stack`` of the time steps; it runs batch-first, so
+  no transposed copies are made. Max-pooling 2×2 (ceil mode) is the pairwise maxima of strided
+  views, rows then columns, an odd last row/column kept as is (ceil mode pads with −∞, which
+  never wins a max): the same values, 2.5× faster than ``max_pool2d`` on CPU. On its first batch
+  it compares itself with the plain model and falls back to it (with a warning) if they differ,
+  a guard against model.py changing under this mirror of its forward. Measured alternatives
+  (docs/profile.md, *Speed*): folding BatchNorm into the convolutions (``torch.jit.freeze``)
+  changes the rounding of the membrane input, so a spike exactly at threshold may flip: not used.
 - :class:`StepReuse`: the encoder's time steps do not share neuron state (each step's silent
   stage starts from rest, docs/encoder.md), so a step's coincidence map depends only on its own
   samples. With the default hop of half a frame, each step belongs to two consecutive frames;
