@@ -89,6 +89,8 @@ def test_config_errors_are_one_line_input_errors(tmp_path):
         run(load(p), steps=["simulate", "fly"])
     with pytest.raises(InputError, match="no trained model"):
         run(load(p, [f"out_dir={tmp_path / 'empty'}"]), steps=["evaluate"])
+    with pytest.raises(InputError, match="give --kind"):                       # another trainer's YAML
+        load(p, ["data.min_speech_db=-20"])
     with pytest.raises(InputError, match="no such pipeline"):
         load(tmp_path / "missing.yaml")
 

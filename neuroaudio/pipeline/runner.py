@@ -124,7 +124,8 @@ def load(path: str | Path, overrides: Sequence[str] | None = None, kind: str | N
     if not isinstance(d, dict):
         raise InputError(f"{p}: expected a mapping of sections (out_dir, data, ..., evaluate)")
     d = _merge(d, parse_set(overrides))
-    kind = str(kind or d.pop("kind", None) or "maa")
+    given = kind or d.get("kind")
+    kind = str(given or "maa")
     d.pop("kind", None)
     ev = d.pop("evaluate", None) or {}
     if not isinstance(ev, dict):
@@ -144,7 +145,15 @@ def load(path: str | Path, overrides: Sequence[str] | None = None, kind: str | N
         if ev[k] is not None and int(ev[k]) < 1:
             raise InputError(f"evaluate.{k}={ev[k]}: give at least 1 clip (or null = all)")
     trainer = get_trainer(kind)
-    cfg = trainer.config_module().make_config(d, base_dir=p.parent)
+    try:
+        cfg = trainer.config_module().make_config(d, base_dir=p.parent)
+    except InputError as e:
+        if given:
+            raise
+        from .trainers import TRAINERS
+
+        raise InputError(f"{e} (read as a '{kind}' config: for another trainer give --kind "
+                         f"{'|'.join(TRAINERS)} or `kind:` in the YAML)") from None
     return Pipeline(p, kind, trainer, cfg, ev, list(overrides or []))
 
 
