@@ -29,7 +29,8 @@ def _config(tmp_path, **extra):
            "encoder": {"n_neurons": 64, "n_bands": 8, "n_delays": 11, "frame_s": 0.064, "steps": 4},
            "model": {"channels": [4, 8]},
            "train": {"epochs": 1, "batch_size": 32},
-           "evaluate": {"seed": 99, "clips": 4, "compare": ["gcc-phat"], "clips_root": str(tmp_path / "eval")},
+           "evaluate": {"seed": 99, "clips": 4, "compare": ["gcc-phat"],
+                        "clips_root": str(tmp_path / "eval")},
            **extra}
     p = tmp_path / "pipe.yaml"
     p.write_text(yaml.safe_dump(cfg))
