@@ -198,8 +198,14 @@ def test_maa_localizer_uses_checkpoint_and_refuses_mismatch(trained):
     make_localizer("maa", MicArray.from_dict(close), model=str(path))
     with pytest.raises(InputError, match="48000 Hz"):
         make_localizer("maa", array, model=str(path), fs=48000)
-    with pytest.raises(InputError, match="needs a trained model"):
-        make_localizer("maa", array)
+    import neuroaudio.localize.maa as maa_mod
+
+    saved, maa_mod.DEFAULT_MODEL = maa_mod.DEFAULT_MODEL, None      # no shipped model: a clear error
+    try:
+        with pytest.raises(InputError, match="needs a trained model"):
+            make_localizer("maa", array)
+    finally:
+        maa_mod.DEFAULT_MODEL = saved
 
 
 def test_checkpoint_loading_is_safe(tmp_path):
