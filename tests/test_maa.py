@@ -91,7 +91,9 @@ def test_ablation_switches_change_the_parameter_set():
     assert set(names(fsja=False, stm=False)) == set(full) - fsja_only - stm_only
 
 
-def _stm(w_rec: float, memory: bool = True):
+def _stm(w_rec: float, memory: bool = True, rec_bias: float | None = 0.0):
+    """An ST-M of 1 channel: In = input spike × 5; recurrent weight ``w_rec``; recurrent BN bias
+    ``rec_bias`` (None: the default start)."""
     from neuroaudio.maa.model import STM
 
     stm = STM(1, 1, alpha=3 / 7, tau=0.5, v_th=1.0, surrogate="atan", memory=memory).eval()
@@ -101,6 +103,8 @@ def _stm(w_rec: float, memory: bool = True):
         if memory:
             stm.conv_rec[0].weight.zero_()
             stm.conv_rec[0].weight[0, 0, 1, 1] = w_rec
+            if rec_bias is not None:
+                stm.conv_rec[1].bias.fill_(rec_bias)
     return stm
 
 
@@ -114,6 +118,13 @@ def test_stm_follows_the_recurrence():
         assert s.tolist() == [0, 0, 1, 1, 1, 1]          # (1−α)=0.571: fires at the third step
         assert _stm(0.0)(x)[:, 0, 0, 1, 1].tolist() == [0, 0, 1, 0, 0, 0]
         assert _stm(0.0, memory=False)(x)[:, 0, 0, 1, 1].tolist() == [1, 1, 1, 0, 0, 0]
+        # the default start of the recurrent bias (α·b + (1−α) = 1.043 V_th): a lone In spike fires
+        # ST at once; the bias alone (0.471 V_th, leak 0.5) never fires it
+        from neuroaudio.maa.model import stm_rec_bias
+
+        assert stm_rec_bias(3 / 7, 1.0) == pytest.approx(1.1)
+        assert _stm(0.0, rec_bias=None)(x)[:, 0, 0, 1, 1].tolist() == [1, 1, 1, 0, 0, 0]
+        assert _stm(0.0, rec_bias=None)(torch.zeros(6, 1, 1, 3, 3)).sum() == 0
 
 
 def test_soft_label_is_circular_gaussian():

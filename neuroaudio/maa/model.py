@@ -25,7 +25,10 @@ Choices (the paper's text leaves them open; written down here and in docs/maa.md
   biases start at V_th/2 each (their sum at the threshold), so about half the gate is open at start.
 - ST-M: ``In[t] = SN(ConvBN(X[t]))``, ``ST[t] = SN(α·ConvBN_r(ST[t−1]) + (1−α)·In[t])`` with
   α = 3/7 (the authors' code), ``ST[−1] = 0``; both SN are LIF neurons (leak τ) whose membranes
-  run over t. Without ST-M the block is ``In[t]`` alone (no recurrent conv).
+  run over t. Without ST-M the block is ``In[t]`` alone (no recurrent conv). The recurrent
+  BatchNorm's bias starts at :func:`stm_rec_bias` (≈1.1 V_th) instead of 0: with (1−α) < V_th a
+  lone ``In`` spike could not fire ST, so ST started silent and training crawled (measured in
+  docs/maa.md); with this start ST ≈ In at first and the recurrence is learnt from there.
 - ``input_pool = (pd, pf)``: optional sum of ``pd`` adjacent delay detectors and ``pf`` adjacent
   bands before everything else (ceil mode: a last partial group is summed too). Summing two
   neighbouring coincidence detectors is one detector of twice the delay width (it fires when
@@ -144,6 +147,12 @@ class FSJA(nn.Module):
         return x * a
 
 
+def stm_rec_bias(alpha: float, v_th: float, margin: float = 0.1) -> float:
+    """Initial bias of ST-M's recurrent BatchNorm: ``α·b + (1 − α) = V_th + α·margin`` (a lone
+    ``In`` spike fires ST; see :class:`STM`)."""
+    return (v_th - (1.0 - alpha)) / alpha + margin
+
+
 class STM(nn.Module):
     """Short-Term Memory: ``ST[t] = SN(α·ConvBN_r(ST[t−1]) + (1−α)·In[t])``, ``In[t] = SN(ConvBN(X[t]))``.
 
@@ -160,6 +169,12 @@ class STM(nn.Module):
         if memory:
             self.conv_rec = nn.Sequential(nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
                                           nn.BatchNorm2d(c_out))
+            # (1 - α) = 0.57 < V_th: an In spike alone cannot fire ST, and ST[-1] = 0 gives the
+            # recurrent BN only its bias, so with a zero bias ST stays silent at the start and the
+            # network learns only through surrogate gradients of a silent layer (measured: 3x slower,
+            # docs/maa.md). The bias starts where a lone In spike just fires ST, while the bias alone
+            # (0.47 V_th, leak τ) never reaches the threshold within the T steps.
+            nn.init.constant_(self.conv_rec[1].bias, stm_rec_bias(alpha, v_th))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inp = self.sn_in(_tb(self.conv_in, x))                        # In[t], [T, B, C, D, F]
