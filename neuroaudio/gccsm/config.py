@@ -33,13 +33,13 @@ from .model import ModelConfig
 MASK_TRAINING = ("irm", "e2e", "joint")
 
 DEFAULTS: dict[str, Any] = {
-    "out_dir": "runs/gccsm/sm",
+    "out_dir": "runs/gccsm/e2e",
     "data": {"sim": "sim_gccsm_train.yaml", "noise_scenarios": None, "train_clips": 480, "val_clips": 64,
              "train_seed": 6101, "val_seed": 6202, "cache_dir": None, "min_speech_db": -20.0},
     "features": {},
     "model": {},
     "train": {"epochs": 10, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "sigma_deg": 5.0,
-              "seed": 0, "grad_clip": 5.0, "mask_training": "joint", "irm_weight": 1.0,
+              "seed": 0, "grad_clip": 5.0, "mask_training": "e2e", "irm_weight": 1.0,
               "augment_symmetry": True},
 }
 
