@@ -58,9 +58,9 @@ class ModelConfig:
 
 def standardise(feats: torch.Tensor) -> torch.Tensor:
     """Each frame's features to zero mean and unit deviation (``[n, F]``): the classifier sees
-    the shape of the correlation curves, not their height, which falls with the SNR (measured:
-    without it the MLP barely learned in 10 epochs, 36 deg frame MAE on validation). Invariant
-    under the symmetry permutations, so it commutes with them."""
+    the shape of the correlation curves, not their height, which falls with the SNR (measured on
+    the unmasked MLP: validation frame ACC@5 40.1% vs 29.8% without it; MAE about equal).
+    Invariant under the symmetry permutations, so it commutes with them."""
     f = feats - feats.mean(dim=1, keepdim=True)
     return f / f.std(dim=1, keepdim=True).clamp_min(1e-4)
 
