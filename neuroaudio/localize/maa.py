@@ -22,8 +22,9 @@ from ..arrays import load_array
 from ..errors import InputError
 from .base import Localizer
 
-DEFAULT_MODEL: Path | None = None
-"""The shipped default model (none yet: issue 5 ships data/models/maa_respeaker4.pt)."""
+DEFAULT_MODEL: Path | None = Path(__file__).resolve().parents[2] / "data" / "models" / "maa_respeaker4.pt"
+"""The shipped default model (respeaker4, 16 kHz; model card data/models/maa_respeaker4.md), used
+when no ``--model`` is given."""
 
 
 class MAALocalizer(Localizer):
