@@ -150,7 +150,7 @@ def test_resume_after_interruption_skips_done_rows(tmp_path, rng, monkeypatch):
     # once a method's code changes, its old rows are not reused
     import neuroaudio.eval.runner as runner
 
-    monkeypatch.setattr(runner, "method_fingerprint", lambda m: "edited")
+    monkeypatch.setattr(runner, "method_fingerprint", lambda m, model=None: "edited")
     edited = evaluate(man, "respeaker4", [TINY], out, resume=True, plots=False, progress=False)
     assert (edited.n_reused, edited.n_computed) == (0, 6)
 
@@ -188,3 +188,20 @@ def test_non_numeric_truth_fails_its_row(tmp_path, rng):
     res = evaluate(man, "respeaker4", [TINY], tmp_path / "o", plots=False, progress=False)
     st = {r["path"]: r["status"] for r in res.rows}
     assert st["clip0.wav"] == "ok" and "not a number" in st["clip1.wav"]
+
+
+def test_fingerprint_follows_the_model_file(tmp_path):
+    """Replacing a learned method's model file (retraining) changes its fingerprint, so --resume
+    does not reuse rows computed with the old model; classical methods have no model file."""
+    from neuroaudio.eval.runner import method_fingerprint, method_model_file
+
+    assert method_model_file("gcc-phat") is None
+    assert method_model_file("gcc-phat-sm").name == "gccphat_sm_respeaker4.pt"
+    assert method_model_file("gcc-phat-mlp").name == "gccphat_mlp_respeaker4.pt"
+    model = tmp_path / "m.pt"
+    model.write_bytes(b"first")
+    a = method_fingerprint("gcc-phat-sm", model)
+    assert method_fingerprint("gcc-phat-sm", model) == a
+    model.write_bytes(b"retrained")
+    assert method_fingerprint("gcc-phat-sm", model) != a
+    assert method_fingerprint("gcc-phat-sm") != a

@@ -43,6 +43,7 @@ import inspect
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -181,16 +182,34 @@ def _accepts(cls: type, kw: str) -> bool:
     return kw in inspect.signature(cls.__init__).parameters
 
 
-def method_fingerprint(name: str) -> str:
-    """A hash of the source code of a method's class and its bases (base.py included).
+def method_model_file(name: str, model: str | Path | None = None) -> Path | None:
+    """The model file a learned method loads: ``model`` (``--model``) when the method takes one,
+    else its shipped default (the class's ``default_model`` or its module's ``DEFAULT_MODEL``);
+    None for methods without a model."""
+    cls = resolve_method(name)
+    if not _accepts(cls, "model"):
+        return None
+    if model is not None:
+        return Path(model)
+    default = (getattr(cls, "default_model", None)
+               or getattr(sys.modules[cls.__module__], "DEFAULT_MODEL", None))
+    return Path(default) if default else None
+
+
+def method_fingerprint(name: str, model: str | Path | None = None) -> str:
+    """A hash of the source code of a method's class and its bases (base.py included), and of the
+    bytes of the model file it loads (:func:`method_model_file`).
 
     A resumed run reuses a method's earlier rows only while this is unchanged, so editing a
-    method's code (tuning it) makes ``--resume`` run that method again instead of mixing old and
-    new results.
+    method's code (tuning it) or replacing its model file (retraining) makes ``--resume`` run that
+    method again instead of mixing old and new results.
     """
     import hashlib
 
     h = hashlib.sha1()
+    model_file = method_model_file(name, model)
+    if model_file is not None and model_file.is_file():
+        h.update(model_file.read_bytes())
     for klass in resolve_method(name).__mro__:
         if klass is object or klass.__module__ == "abc":
             continue
@@ -437,7 +456,7 @@ def evaluate(manifest: str | Path | Manifest, array: str | Path | MicArray, meth
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / JOURNAL
-    fingerprints = {m: method_fingerprint(m) for m in methods}
+    fingerprints = {m: method_fingerprint(m, model) for m in methods}
     csv_fp: dict[str, str] = {}   # fingerprints of the methods in the existing predictions.csv
     if resume:
         csv_fp = _check_same_run(out, cfg)
