@@ -28,10 +28,11 @@ METHODS: dict[str, str] = {
 }
 
 DEFAULT_METHOD = "gcc-phat"
-"""Method used when none is named (`neuroaudio localize` without --method): the best classical
-one on our simulated dev_bench-like scenes (docs/localize.md: lowest MAE over the 240 clips of the
-tuning and the held-out set together, 5.8 deg vs 6.0 for srp-phat, and the fastest) until the
-shipped MAA model replaces it. Change it only here."""
+"""Method used when none is named (`neuroaudio localize` without --method). The learned
+`gcc-phat-sm` is more accurate on both simulated benchmarks (README: 2.5 vs 4.9 deg MAE on
+dev_bench, 7.3 vs 19.2 on heldout_bench), and the spiking `maa` is meant to take this place once
+it beats them (issue 5; today it trails gcc-phat). gcc-phat stays the default because it needs no
+training and no learned model here has been checked on real recordings yet. Change it only here."""
 
 
 def method_names() -> list[str]:
