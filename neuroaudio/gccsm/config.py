@@ -19,14 +19,11 @@ Sections (pipelines/ssl_gccphat_sm.yaml documents every field):
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import InputError
-from ..maa.config import parse_set  # noqa: F401  (same --set syntax as `train ssl`)
+from ..train.config_io import deep_merge, merge_defaults, parse_set, read_yaml_mapping  # noqa: F401  (parse_set: re-exported)
 from .features import FeatureConfig
 from .model import ModelConfig
 
@@ -44,18 +41,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _merge(base: dict[str, Any], new: dict[str, Any], where: str) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in new.items():
-        if k not in base and where in ("", "data", "train"):
-            raise InputError(f"{where or 'config'}: unknown key '{k}'; known: {', '.join(base)}")
-        out[k] = _merge(base[k], v, k) if isinstance(base.get(k), dict) and isinstance(v, dict) else v
-    return out
-
-
 def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = None) -> dict[str, Any]:
     """Defaults + ``d``, validated; ``data.sim`` resolved against ``base_dir``. JSON-able."""
-    cfg = _merge(DEFAULTS, d or {}, "")
+    cfg = merge_defaults(DEFAULTS, d or {})
     data = cfg["data"]
     if base_dir is not None and data["sim"] and not Path(data["sim"]).is_absolute():
         cand = Path(base_dir) / data["sim"]
@@ -79,21 +67,5 @@ def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = N
 
 def load_pipeline(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read a pipeline YAML and apply ``overrides`` (nested dict, e.g. from ``parse_set``)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no such config; see pipelines/ssl_gccphat_sm.yaml")
-    try:
-        d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise InputError(f"{p}: not valid YAML ({str(e).splitlines()[0]}); fix the syntax") from None
-    if not isinstance(d, dict):
-        raise InputError(f"{p}: expected a mapping (out_dir, data, features, model, train)")
-    d = _merge_loose(d, overrides or {})
-    return make_config(d, base_dir=p.parent)
-
-
-def _merge_loose(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(a)
-    for k, v in b.items():
-        out[k] = _merge_loose(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
-    return out
+    d = read_yaml_mapping(path, "pipelines/ssl_gccphat_sm.yaml", "out_dir, data, features, model, train")
+    return make_config(deep_merge(d, overrides or {}), base_dir=Path(path).parent)

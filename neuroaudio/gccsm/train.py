@@ -24,7 +24,6 @@ localizer computes it): per frame ``val_mae``, ``val_acc5``, ``val_acc10``; per 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -42,6 +41,7 @@ from ..maa.loss import circular_error_deg, soft_label_loss
 from ..train import distributed as D
 from ..train.checkpoint import code_revision
 from ..train.logging_io import plot_learning_curve, write_csv_log
+from ..train.optim import adamw_cosine, resume_from
 from ..train.seeding import seed_everything
 from . import checkpoint as C
 from .config import make_config
@@ -101,15 +101,6 @@ def evaluate_frames(net: GccSmNet, data: FrameData, batch_size: int = 256, sigma
             "val_acc5": float((e <= 5).mean()),
             "val_acc10": float((e <= 10).mean()), "val_clip_mae": float(np.mean(clip_err)),
             "val_mask_mse": sum(mse) / len(data) if mse else nan}
-
-
-def _strip_run(c: dict[str, Any]) -> dict[str, Any]:
-    """Config parts that must agree for a resume (epochs may grow; folders may move)."""
-    c = json.loads(json.dumps(c))
-    c.pop("out_dir", None)
-    c["train"].pop("epochs", None)
-    c["data"].pop("cache_dir", None)
-    return c
 
 
 def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
@@ -180,28 +171,15 @@ def train(cfg: dict[str, Any], train_set: FrameData | None = None, val_set: Fram
     my_idx = np.arange(info.rank, n, info.world_size)
     steps_per_epoch = max(1, -(-len(my_idx) // bs))
     epochs = int(t_cfg["epochs"])
-    opt = torch.optim.AdamW(net.parameters(), lr=float(t_cfg["lr"]),
-                            weight_decay=float(t_cfg["weight_decay"]))
-    total = epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    opt, sched = adamw_cosine(net.parameters(), t_cfg, epochs * steps_per_epoch)
 
     out = Path(cfg["out_dir"])
     rows: list[dict[str, Any]] = []
     start, best = 0, {"val_clip_mae": math.inf}
     last = out / "last.pt"
     if resume and last.is_file():
-        ck = C.read(last)
-        if _strip_run(ck["config"]) != _strip_run(cfg):
-            raise InputError(f"{last} was trained with another config; give another out_dir, or "
-                             "--no-resume to start over")
-        net.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        rows, start = list(ck.get("history", [])), int(ck["epoch"])
-        best = dict(ck.get("best", best))
-        if info.is_main:
-            log.info("resuming from %s at epoch %d", last, start)
+        rows, start, best = resume_from(last, cfg, C.read, net, opt, sched, best, ("cache_dir",),
+                                        verbose=info.is_main)
 
     base_meta = {"model": mcfg.to_dict(), "features": feat.to_dict(), "array": array.to_dict(),
                  "sample_rate_hz": int(fs), "config": cfg,

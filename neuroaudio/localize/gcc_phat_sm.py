@@ -28,7 +28,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..arrays import load_array
 from ..errors import InputError
 from .base import LocalizationResult, Localizer
 
@@ -64,19 +63,11 @@ class GccPhatSM(Localizer):
         import torch
 
         from ..gccsm.checkpoint import build_model, checkpoint_array, read
+        from ..train.checkpoint import check_model_input
 
         path = Path(model) if model else self.default_model
         ck = read(path)
-        arr_in, arr_ck = load_array(array), checkpoint_array(ck)
-        if not arr_in.same_geometry(arr_ck):
-            raise InputError(f"model '{path}' was trained for array '{arr_ck.name}' ({arr_ck.n_mics} "
-                             f"mics), not this array '{arr_in.name}' ({arr_in.n_mics} mics, positions "
-                             "differ by more than 1 mm): use a model trained for this array")
-        fs_ck = int(ck["sample_rate_hz"])
-        fs_in = int(fs or arr_in.fs)
-        if fs_in != fs_ck:
-            raise InputError(f"model '{path}' was trained at {fs_ck} Hz, the input is at {fs_in} Hz: "
-                             f"resample the input to {fs_ck} Hz or use a model trained at {fs_in} Hz")
+        arr_in, fs_ck = check_model_input(path, checkpoint_array(ck), int(ck["sample_rate_hz"]), array, fs)
         has_mask = bool(ck["model"].get("use_mask", True))
         if has_mask != self.uses_mask:
             other = "gcc-phat-sm" if has_mask else "gcc-phat-mlp"

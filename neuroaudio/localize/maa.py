@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..arrays import load_array
 from ..errors import InputError
 from .base import Localizer
 
@@ -54,6 +53,7 @@ class MAALocalizer(Localizer):
 
         from ..encoding.encoder import RFPLCEncoder
         from ..maa.checkpoint import build_model, checkpoint_array, checkpoint_encoder, read
+        from ..train.checkpoint import check_model_input
         from .maa_fast import FastMAA, StepReuse
 
         path = model or DEFAULT_MODEL
@@ -61,17 +61,7 @@ class MAALocalizer(Localizer):
             raise InputError("method 'maa' needs a trained model: give --model PATH, a checkpoint from "
                              "`neuroaudio train ssl`")
         ck = read(path)
-        arr_in = load_array(array)
-        arr_ck = checkpoint_array(ck)
-        if not arr_in.same_geometry(arr_ck):
-            raise InputError(f"model '{path}' was trained for array '{arr_ck.name}' "
-                             f"({arr_ck.n_mics} mics), not this array '{arr_in.name}' ({arr_in.n_mics} mics, "
-                             "positions differ by more than 1 mm): use a model trained for this array")
-        fs_ck = int(ck["sample_rate_hz"])
-        fs_in = int(fs or arr_in.fs)
-        if fs_in != fs_ck:
-            raise InputError(f"model '{path}' was trained at {fs_ck} Hz, the input is at {fs_in} Hz: "
-                             f"resample the input to {fs_ck} Hz or use a model trained at {fs_in} Hz")
+        arr_in, fs_ck = check_model_input(path, checkpoint_array(ck), int(ck["sample_rate_hz"]), array, fs)
         enc_cfg = checkpoint_encoder(ck)
         frame_ck = enc_cfg.frame_samples(fs_ck) / fs_ck
         if frame_s is not None and abs(frame_s - frame_ck) * fs_ck >= 1:

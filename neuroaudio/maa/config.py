@@ -18,14 +18,12 @@ Sections (pipelines/ssl_maa.yaml documents every field):
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..encoding.config import RFPLCConfig
 from ..errors import InputError
+from ..train.config_io import deep_merge, merge_defaults, parse_set, read_yaml_mapping  # noqa: F401  (parse_set: re-exported)
 from .model import MAAConfig
 
 DEFAULTS: dict[str, Any] = {
@@ -40,33 +38,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _merge(base: dict[str, Any], new: dict[str, Any], where: str) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in new.items():
-        if k not in base and where in ("", "data", "train"):
-            raise InputError(f"{where or 'config'}: unknown key '{k}'; known: {', '.join(base)}")
-        out[k] = _merge(base[k], v, k) if isinstance(base.get(k), dict) and isinstance(v, dict) else v
-    return out
-
-
-def parse_set(items: list[str] | None) -> dict[str, Any]:
-    """``["train.epochs=5", "model.stm=false"]`` → nested dict (values parsed as YAML)."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise InputError(f"--set {item}: use SECTION.KEY=VALUE, e.g. --set train.epochs=5")
-        key, val = item.split("=", 1)
-        d = out
-        parts = key.strip().split(".")
-        for p in parts[:-1]:
-            d = d.setdefault(p, {})
-        d[parts[-1]] = yaml.safe_load(val)
-    return out
-
-
 def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = None) -> dict[str, Any]:
     """Defaults + ``d``, validated; ``data.sim`` resolved against ``base_dir``. JSON-able."""
-    cfg = _merge(DEFAULTS, d or {}, "")
+    cfg = merge_defaults(DEFAULTS, d or {})
     data = cfg["data"]
     if data["mode"] not in ("cached", "online"):
         raise InputError(f"data.mode={data['mode']!r}: use 'cached' or 'online'")
@@ -96,21 +70,5 @@ def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = N
 
 def load_pipeline(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read a pipeline YAML, apply ``overrides`` (nested dict, e.g. from :func:`parse_set`)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no such config; see pipelines/ssl_maa.yaml")
-    try:
-        d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise InputError(f"{p}: not valid YAML ({str(e).splitlines()[0]}); fix the syntax") from None
-    if not isinstance(d, dict):
-        raise InputError(f"{p}: expected a mapping (out_dir, data, encoder, model, train)")
-    d = _merge_loose(d, overrides or {})
-    return make_config(d, base_dir=p.parent)
-
-
-def _merge_loose(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(a)
-    for k, v in b.items():
-        out[k] = _merge_loose(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
-    return out
+    d = read_yaml_mapping(path, "pipelines/ssl_maa.yaml", "out_dir, data, encoder, model, train")
+    return make_config(deep_merge(d, overrides or {}), base_dir=Path(path).parent)

@@ -12,7 +12,6 @@ Metrics are per frame (each 170-ms frame's argmax of the time-averaged output) a
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -31,6 +30,7 @@ from ..io_utils import write_json_atomic
 from ..train import distributed as D
 from ..train.checkpoint import code_revision
 from ..train.logging_io import plot_learning_curve, write_csv_log
+from ..train.optim import adamw_cosine, resume_from
 from ..train.seeding import seed_everything
 from . import checkpoint as C
 from .config import make_config
@@ -88,16 +88,6 @@ def evaluate_frames(net: MAANet, data: FrameSet, batch_size: int = 256, sigma_de
     return {"val_loss": sum(losses) / len(data), "val_mae": float(e.mean()),
             "val_acc5": float((e <= 5).mean()), "val_acc10": float((e <= 10).mean()),
             "val_clip_mae": float(np.mean(clip_err))}
-
-
-def _strip_run(c: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a config that must agree for a resume (epochs may grow; the run folder may move)."""
-    c = json.loads(json.dumps(c))
-    c.pop("out_dir", None)
-    c["train"].pop("epochs", None)
-    c["data"].pop("workers", None)
-    c["data"].pop("cache_dir", None)
-    return c
 
 
 def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
@@ -179,28 +169,15 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
                         collate_fn=collate_frames if online else None, drop_last=False)
     epochs = int(t_cfg["epochs"])
     steps_per_epoch = max(1, len(loader))
-    opt = torch.optim.AdamW(net.parameters(), lr=float(t_cfg["lr"]),
-                            weight_decay=float(t_cfg["weight_decay"]))
-    total = epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    opt, sched = adamw_cosine(net.parameters(), t_cfg, epochs * steps_per_epoch)
 
     out = Path(cfg["out_dir"])
     rows: list[dict[str, Any]] = []
     start, best = 0, {"val_mae": math.inf}
     last = out / "last.pt"
     if resume and last.is_file():
-        ck = C.read(last)
-        if _strip_run(ck["config"]) != _strip_run(cfg):
-            raise InputError(f"{last} was trained with another config; give another out_dir, or "
-                             "--no-resume to start over")
-        net.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        rows, start = list(ck.get("history", [])), int(ck["epoch"])
-        best = dict(ck.get("best", best))
-        if info.is_main:
-            log.info("resuming from %s at epoch %d", last, start)
+        rows, start, best = resume_from(last, cfg, C.read, net, opt, sched, best, ("workers", "cache_dir"),
+                                        verbose=info.is_main)
 
     base_meta = {"model": net.cfg.to_dict(), "input_shape": list(input_shape), "encoder": enc_cfg.to_dict(),
                  "array": array.to_dict(), "sample_rate_hz": int(fs), "config": cfg,

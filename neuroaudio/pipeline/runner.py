@@ -45,7 +45,6 @@ Everything goes under the trainer's ``out_dir``; stamps under ``out_dir/pipeline
 
 from __future__ import annotations
 
-import copy
 import csv
 import hashlib
 import json
@@ -55,10 +54,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import InputError
 from ..io_utils import write_json_atomic, write_text_atomic
+from ..train.config_io import deep_merge, parse_set, read_yaml_mapping
 from .trainers import Trainer, get_trainer
 
 STEPS = ("simulate", "train", "evaluate", "report")
@@ -88,42 +86,11 @@ class Pipeline:
         return self.out_dir / "pipeline"
 
 
-def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(a)
-    for k, v in b.items():
-        out[k] = _merge(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
-    return out
-
-
-def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
-    """``["train.epochs=5", "evaluate.limit=24"]`` → nested dict (values parsed as YAML)."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise InputError(f"--set {item}: use SECTION.KEY=VALUE, e.g. --set train.epochs=5")
-        key, val = item.split("=", 1)
-        d = out
-        parts = key.strip().split(".")
-        for p in parts[:-1]:
-            d = d.setdefault(p, {})
-            if not isinstance(d, dict):
-                raise InputError(f"--set {item}: {p} is not a section")
-        d[parts[-1]] = yaml.safe_load(val)
-    return out
-
-
 def load(path: str | Path, overrides: Sequence[str] | None = None, kind: str | None = None) -> Pipeline:
     """Read a pipeline YAML, apply ``--set`` overrides, split the runner's sections from the trainer's."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no such pipeline config; see pipelines/ssl_maa.yaml")
-    try:
-        d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise InputError(f"{p}: not valid YAML ({str(e).splitlines()[0]}); fix the syntax") from None
-    if not isinstance(d, dict):
-        raise InputError(f"{p}: expected a mapping of sections (out_dir, data, ..., evaluate)")
-    d = _merge(d, parse_set(overrides))
+    d = read_yaml_mapping(p, "pipelines/ssl_maa.yaml", "sections out_dir, data, ..., evaluate")
+    d = deep_merge(d, parse_set(overrides))
     given = kind or d.get("kind")
     kind = str(given or "maa")
     d.pop("kind", None)

@@ -55,3 +55,29 @@ def load_checkpoint(path: str | Path, fmt: str, hint: str) -> dict[str, Any]:
     if not isinstance(ck, dict) or ck.get("format") != fmt:
         raise InputError(f"'{path}' is not a {fmt} checkpoint: {hint}")
     return ck
+
+
+def check_model_input(path: str | Path, array_ck: Any, fs_ck: int, array: Any,
+                      fs: int | None) -> tuple[Any, int]:
+    """Refuse an input the model at ``path`` was not trained for; return ``(input array, fs)``.
+
+    Args:
+        array_ck, fs_ck: the checkpoint's MicArray and sample rate (Hz).
+        array: the input's array (name, JSON path or MicArray); ``fs``: its rate in Hz (None: the
+            array file's rate).
+
+    The same mic positions within 1 mm are the same array (:meth:`MicArray.same_geometry`);
+    otherwise, or at another rate, an InputError says which and what to do.
+    """
+    from ..arrays import load_array
+
+    arr_in = load_array(array)
+    if not arr_in.same_geometry(array_ck):
+        raise InputError(f"model '{path}' was trained for array '{array_ck.name}' ({array_ck.n_mics} "
+                         f"mics), not this array '{arr_in.name}' ({arr_in.n_mics} mics, positions "
+                         "differ by more than 1 mm): use a model trained for this array")
+    fs_in = int(fs or arr_in.fs)
+    if fs_in != int(fs_ck):
+        raise InputError(f"model '{path}' was trained at {fs_ck} Hz, the input is at {fs_in} Hz: "
+                         f"resample the input to {fs_ck} Hz or use a model trained at {fs_in} Hz")
+    return arr_in, fs_in

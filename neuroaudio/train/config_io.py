@@ -1,0 +1,68 @@
+"""Pipeline YAML files and ``--set`` overrides, shared by every trainer (`train ssl`,
+`train gcc-phat-sm`) and by `neuroaudio pipeline run`."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError
+
+
+def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
+    """``["train.epochs=5", "model.stm=false"]`` → nested dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise InputError(f"--set {item}: use SECTION.KEY=VALUE, e.g. --set train.epochs=5")
+        key, val = item.split("=", 1)
+        d = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            d = d.setdefault(p, {})
+            if not isinstance(d, dict):
+                raise InputError(f"--set {item}: {p} is not a section")
+        d[parts[-1]] = yaml.safe_load(val)
+    return out
+
+
+def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``a`` with ``b`` merged in, section by section (``b`` wins; no key checks)."""
+    out = copy.deepcopy(a)
+    for k, v in b.items():
+        out[k] = deep_merge(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out
+
+
+def read_yaml_mapping(path: str | Path, example: str, sections: str) -> dict[str, Any]:
+    """The mapping in the YAML file ``path``; InputError (naming ``example``, a shipped config, and
+    the expected ``sections``) when the file is missing, not YAML or not a mapping."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such pipeline config; see {example}")
+    try:
+        d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise InputError(f"{p}: not valid YAML ({str(e).splitlines()[0]}); fix the syntax") from None
+    if not isinstance(d, dict):
+        raise InputError(f"{p}: expected a mapping ({sections})")
+    return d
+
+
+def merge_defaults(defaults: dict[str, Any], given: dict[str, Any],
+                   checked: Sequence[str] = ("", "data", "train"), where: str = "") -> dict[str, Any]:
+    """A copy of ``defaults`` with ``given`` merged in; a key unknown to ``defaults`` in a section
+    named in ``checked`` ("" = the top level) is an InputError listing the known keys (a typo in a
+    config must not be silently ignored). Sections not checked (e.g. a model's own config class,
+    which validates itself) take any key."""
+    out = copy.deepcopy(defaults)
+    for k, v in given.items():
+        if k not in defaults and where in checked:
+            raise InputError(f"{where or 'config'}: unknown key '{k}'; known: {', '.join(defaults)}")
+        sub = defaults.get(k)
+        out[k] = merge_defaults(sub, v, checked, k) if isinstance(sub, dict) and isinstance(v, dict) else v
+    return out
