@@ -52,6 +52,36 @@ def test_cache_shards_match_online_frames_and_resume(tmp_path):
     assert not torch.equal(online[0][0][:1], x[:1]) or online[0][1][0] != az[0]
 
 
+def test_cache_extends_to_more_clips_keeping_the_shards_built(tmp_path):
+    """A larger clip count reuses every full shard (clip i depends only on the seed and i), rebuilds
+    the partial last one, and gives exactly the frames of a fresh build; a smaller one drops the
+    shards past the end. Other settings are still refused."""
+    cache = tmp_path / "cache"
+    small = build_cache(SIM, 3, ENC, cache, seed=5, shard_clips=2, progress=False)
+    s0, s1 = cache / "shard_00000.npz", cache / "shard_00001.npz"
+    t0, t1 = s0.stat().st_mtime_ns, s1.stat().st_mtime_ns
+    big = build_cache(SIM, 6, ENC, cache, seed=5, shard_clips=2, progress=False)
+    assert s0.stat().st_mtime_ns == t0 and s1.stat().st_mtime_ns != t1        # kept / rebuilt (partial)
+    assert sorted(p.name for p in cache.glob("shard_*.npz")) == [f"shard_{k:05d}.npz" for k in range(3)]
+    assert json.loads((cache / "meta.json").read_text())["n_clips"] == 6
+    assert sorted(set(big.clip.tolist())) == list(range(6))
+    fresh = build_cache(SIM, 6, ENC, tmp_path / "fresh", seed=5, shard_clips=2, progress=False)
+    assert np.array_equal(big.x, fresh.x) and np.array_equal(big.azimuth_deg, fresh.azimuth_deg)
+    first = big.clip < 3                                                       # the old clips unchanged
+    assert np.array_equal(big.x[first], small.x) and np.array_equal(big.clip[first], small.clip)
+    # resumable: an interrupted extension (a shard missing) is completed on the next call
+    (cache / "shard_00002.npz").unlink()
+    again = build_cache(SIM, 6, ENC, cache, seed=5, shard_clips=2, progress=False)
+    assert s0.stat().st_mtime_ns == t0 and np.array_equal(again.x, fresh.x)
+    shrunk = build_cache(SIM, 2, ENC, cache, seed=5, shard_clips=2, progress=False)
+    assert sorted(p.name for p in cache.glob("shard_*.npz")) == ["shard_00000.npz"]
+    assert sorted(set(shrunk.clip.tolist())) == [0, 1] and s0.stat().st_mtime_ns == t0
+    with pytest.raises(InputError, match="other settings"):
+        build_cache(SIM, 6, ENC, cache, seed=6, shard_clips=2, progress=False)   # another seed
+    with pytest.raises(InputError, match="other settings"):
+        build_cache(SIM, 6, ENC, cache, seed=5, shard_clips=3, progress=False)   # another shard size
+
+
 def test_train_ssl_command_end_to_end(tmp_path):
     cfg = {"out_dir": str(tmp_path / "run"),
            "data": {"sim": str(SIM), "train_clips": 3, "val_clips": 2},

@@ -29,6 +29,7 @@ import numpy as np
 from ..arrays import MicArray
 from ..errors import InputError
 from ..localize.spectra import band_bins, hann, stft_snapshots
+from ..symmetry import Symmetry, array_symmetries, symmetry_tables, usable_symmetries  # noqa: F401  (re-exported)
 
 LOG_FLOOR = 1e-10
 """Power floor of the log-spectra (relative to full scale squared)."""
@@ -105,8 +106,7 @@ class GccFrontEnd:
 
     def usable_symmetries(self, n_azimuth: int) -> list[Symmetry]:
         """The symmetries whose rotation is a whole number of azimuth bins."""
-        step = 360.0 / n_azimuth
-        return [s for s in self.symmetries if abs(s.rot_deg / step - round(s.rot_deg / step)) < 1e-9]
+        return usable_symmetries(self.symmetries, n_azimuth)
 
     def frame_len(self) -> int:
         return int(round(self.cfg.frame_s * self.fs))
@@ -180,84 +180,3 @@ def gcc_features_torch(cr, ci, mask, cos, sin):
         norm = mask.sum(dim=(1, 2))
     r = torch.einsum("nkp,pkl->npl", fr, cos) - torch.einsum("nkp,pkl->npl", fi, sin)
     return r / norm.clamp_min(1e-6)[:, None, None]
-
-
-@dataclass(frozen=True)
-class Symmetry:
-    """A rotation (and optional mirror) of the array plane that maps the mics onto each other.
-
-    Rotating a scene by the transform ``T`` (``T p_m = p_sigma(m)``) is the same as relabelling the
-    channels: new mic ``m`` hears what old mic ``sigma^-1(m)`` heard, and the source moves from
-    azimuth ``az`` to ``rot_deg + (-az if mirror else az)``. On the GCC features of pair ``q``
-    that is pair ``src[q]``, lag-reversed where ``flip[q]`` (the pair's order swapped: the
-    cross-spectrum conjugated). The mask is unchanged (it sees the power averaged over mics).
-
-    Attributes: ``src`` ``[P]`` int, ``flip`` ``[P]`` bool, ``rot_deg``, ``mirror``.
-    """
-
-    src: tuple[int, ...]
-    flip: tuple[bool, ...]
-    rot_deg: float
-    mirror: bool
-
-    def azimuth(self, az_deg):
-        """Where a source at ``az_deg`` lands after the transform (degrees, mod 360)."""
-        return np.mod(self.rot_deg + (-np.asarray(az_deg) if self.mirror else np.asarray(az_deg)), 360.0)
-
-
-def array_symmetries(array: MicArray, lags: np.ndarray, tol_m: float = 1e-5,
-                     steps: int = 360) -> list[Symmetry]:
-    """Every rotation by a whole multiple of ``360/steps`` degrees, with and without the mirror
-    ``y → -y``, that maps the mic positions onto themselves (within ``tol_m``) and keeps each
-    pair's lag grid (``lags`` ``[P, L]``). The identity comes first. For the ReSpeaker 4-mic
-    array: the 8 symmetries of the square (the training data is augmented with them, and the
-    localizer averages the posteriors over them)."""
-    p = np.asarray(array.mics_m, dtype=float)
-    pairs = [tuple(int(v) for v in q) for q in array.pairs()]
-    index = {q: k for k, q in enumerate(pairs)}
-    out: list[Symmetry] = []
-    for mirror in (False, True):
-        for step in range(steps):
-            th = np.deg2rad(360.0 * step / steps)
-            c, s = np.cos(th), np.sin(th)
-            q = p.copy()
-            if mirror:
-                q[:, 1] = -q[:, 1]
-            q = np.stack([c * q[:, 0] - s * q[:, 1], s * q[:, 0] + c * q[:, 1], q[:, 2]], axis=1)
-            d = np.linalg.norm(q[:, None, :] - p[None, :, :], axis=2)       # T p_m vs p_n
-            sigma = np.argmin(d, axis=1)
-            if np.max(d[np.arange(len(p)), sigma]) > tol_m or len(set(sigma.tolist())) != len(p):
-                continue
-            inv = np.argsort(sigma)                                          # sigma^-1
-            src, flip = [], []
-            for i, j in pairs:
-                a, b = int(inv[i]), int(inv[j])
-                k = index[(a, b)] if a < b else index[(b, a)]
-                if not np.allclose(lags[k], lags[index[(i, j)]], atol=1e-6):
-                    break
-                src.append(k)
-                flip.append(a > b)
-            else:
-                out.append(Symmetry(tuple(src), tuple(flip), 360.0 * step / steps, mirror))
-    return out
-
-
-def symmetry_tables(syms: list[Symmetry], n_pairs: int, n_lags: int, n_azimuth: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Index tables for applying symmetries to flattened features and posteriors.
-
-    Returns:
-        feat_idx ``[G, P*L]``: ``R'_flat = R_flat[:, feat_idx[g]]`` is the features of the
-            transformed scene; az_idx ``[G, n_azimuth]``: bin ``k`` of the original scene is bin
-            ``az_idx[g, k]`` of the transformed one (``p(k) = p'(az_idx[g, k])``).
-    """
-    feat = np.zeros((len(syms), n_pairs * n_lags), np.int64)
-    az = np.zeros((len(syms), n_azimuth), np.int64)
-    lag = np.arange(n_lags)
-    k = np.arange(n_azimuth) * (360.0 / n_azimuth)
-    for g, sym in enumerate(syms):
-        for q in range(n_pairs):
-            ll = lag[::-1] if sym.flip[q] else lag
-            feat[g, q * n_lags:(q + 1) * n_lags] = sym.src[q] * n_lags + ll
-        az[g] = np.round(sym.azimuth(k) / (360.0 / n_azimuth)).astype(np.int64) % n_azimuth
-    return feat, az

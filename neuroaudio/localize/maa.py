@@ -26,6 +26,20 @@ DEFAULT_MODEL: Path | None = Path(__file__).resolve().parents[2] / "data" / "mod
 when no ``--model`` is given."""
 
 
+SYMMETRIC_DEFAULT: bool | int = False
+"""Default of ``symmetric`` (posterior averaged over all the array's symmetric scenes; docs/maa.md)."""
+
+
+def _symmetry_count(symmetric: bool | int, available: int) -> int:
+    """``symmetric`` option → how many symmetries to average over (1 = none)."""
+    if isinstance(symmetric, bool):
+        return available if symmetric else 1
+    if isinstance(symmetric, int | np.integer) and 1 <= int(symmetric) <= available:
+        return int(symmetric)
+    raise InputError(f"maa: symmetric={symmetric!r}: give true, false or a count 1..{available} of the "
+                     "array's symmetries to average over")
+
+
 class MAALocalizer(Localizer):
     """MAA spiking network read-out.
 
@@ -40,6 +54,12 @@ class MAALocalizer(Localizer):
             3.55 ms a frame at 64: docs/profile.md).
         fast: encode each step once and run the forward-only network (:mod:`.maa_fast`; the same
             results, about 1.5x faster); False runs the plain encoder and model (for comparison).
+        symmetric: average each frame's posterior over the array's symmetric scenes
+            (:mod:`neuroaudio.maa.augment`: the coincidence frame is permuted, the network runs once
+            per scene, each posterior is mapped back; the encoding is done once). ``True``: all of
+            them (8 on the ReSpeaker square), ``False`` or 1: none, an integer ``k``: the first
+            ``k`` (identity, then the rotations, then the mirrors: 4 = the rotations). Costs one
+            network pass per symmetry (RTF measured in docs/maa.md).
     """
 
     name: ClassVar[str] = "maa"
@@ -48,10 +68,11 @@ class MAALocalizer(Localizer):
 
     def __init__(self, array: Any, model: str | Path | None = None, fs: int | None = None,
                  frame_s: float | None = None, hop_s: float | None = None, batch_frames: int = 32,
-                 fast: bool = True, **kwargs: Any):
+                 fast: bool = True, symmetric: bool | int = SYMMETRIC_DEFAULT, **kwargs: Any):
         import torch
 
         from ..encoding.encoder import RFPLCEncoder
+        from ..maa.augment import FrameSymmetries
         from ..maa.checkpoint import build_model, checkpoint_array, checkpoint_encoder, read
         from ..train.checkpoint import check_model_input
         from .maa_fast import FastMAA, StepReuse
@@ -80,6 +101,8 @@ class MAALocalizer(Localizer):
         if self.net.cfg.n_azimuth != len(self.grid_deg):
             raise InputError(f"model '{path}' has {self.net.cfg.n_azimuth} azimuth bins; use grid_step_deg="
                              f"{360 / self.net.cfg.n_azimuth:g}")
+        self.symmetries = FrameSymmetries(self.encoder, self.net.cfg.n_azimuth)
+        self.n_symmetric = _symmetry_count(symmetric, len(self.symmetries))
         self._torch = torch
 
     def reset_method_state(self) -> None:
@@ -102,5 +125,7 @@ class MAALocalizer(Localizer):
         with torch.no_grad():
             for s in range(0, len(coinc), self.batch_frames):
                 x = torch.from_numpy(np.minimum(coinc[s:s + self.batch_frames], 255).astype(np.uint8))
-                out.append(predict(x).numpy().astype(np.float64))
+                p = self.symmetries.average(predict, x, self.n_symmetric) if self.n_symmetric > 1 \
+                    else predict(x)
+                out.append(p.numpy().astype(np.float64))
         return np.concatenate(out) if out else np.zeros((0, len(self.grid_deg)))

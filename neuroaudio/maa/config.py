@@ -13,7 +13,9 @@ Sections (pipelines/ssl_maa.yaml documents every field):
 - ``encoder``: RF-PLC fields (:class:`RFPLCConfig`).
 - ``model``: MAA fields (:class:`MAAConfig`).
 - ``train``: ``epochs``, ``batch_size`` (frames; clips per batch in online mode), ``lr``,
-  ``weight_decay``, ``sigma_deg`` (soft-label width), ``seed``, ``grad_clip``.
+  ``weight_decay``, ``sigma_deg`` (soft-label width), ``seed``, ``grad_clip``, ``augment_symmetry``
+  (each training frame replaced by one of the array's symmetric scenes at random, its label mapped:
+  :mod:`neuroaudio.maa.augment`; 8x the directions on the ReSpeaker square).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "encoder": {},
     "model": {},
     "train": {"epochs": 20, "batch_size": 64, "lr": 1e-3, "weight_decay": 5e-3, "sigma_deg": 5.0,
-              "seed": 0, "grad_clip": 5.0},
+              "seed": 0, "grad_clip": 5.0, "augment_symmetry": True},
 }
 
 

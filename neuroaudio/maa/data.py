@@ -194,6 +194,27 @@ def _meta(cfg: SimConfig, n_clips: int, enc: RFPLCEncoder, sel: FrameSelection, 
     return m
 
 
+def _resize_shards(out: Path, old_n: int, new_n: int, shard_clips: int) -> list[int]:
+    """Change a cache's clip count in place: delete the shards whose clip range differs between
+    ``old_n`` and ``new_n`` clips (a partial last shard, or shards past the new end); keep the rest.
+
+    Clip ``i`` depends only on the simulator seed and ``i`` (:func:`~neuroaudio.sim.scene.plan_clip`,
+    :func:`_clip_rng`), never on the clip count, so a kept shard holds exactly what a fresh build
+    would write: extending 6000 → 18000 clips re-simulates only the partial shard 93 (48 clips).
+    Returns the deleted shard indices.
+    """
+    def span(k: int, n: int) -> tuple[int, int]:
+        return k * shard_clips, min(n, (k + 1) * shard_clips)
+
+    gone = []
+    for path in sorted(out.glob("shard_*.npz")):
+        k = int(path.stem.split("_")[1])
+        if span(k, new_n)[0] >= new_n or span(k, old_n) != span(k, new_n):
+            path.unlink()
+            gone.append(k)
+    return gone
+
+
 def build_cache(sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCConfig, cache_dir: str | Path,
                 seed: int | None = None, min_frame_spikes: int = 1, shard_clips: int = 64,
                 progress: bool = True, active_db: float | None = None,
@@ -204,7 +225,10 @@ def build_cache(sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCCon
         sim: simulator config (object or YAML path). seed: replaces its seed (train ≠ validation).
         n_clips: clips to draw (item i = clip i of ``neuroaudio simulate`` with that config).
         encoder_cfg: RF-PLC settings (rate and array: the simulator's).
-        cache_dir: the shard folder; an existing one must hold the same meta (else InputError).
+        cache_dir: the shard folder; an existing one must hold the same meta (else InputError),
+            except for the clip count: a different ``n_clips`` resizes the cache in place, keeping
+            every shard whose clips are unchanged (:func:`_resize_shards`) — extend a cache by
+            asking for more clips.
         min_frame_spikes, active_db, frames_per_clip: :class:`FrameSelection`.
         shard_clips: clips per shard (a shard is the unit of resume).
         part: ``(r, n)`` builds only the shards ``k`` with ``k % n == r`` and returns None, so ``n``
@@ -219,9 +243,12 @@ def build_cache(sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCCon
     meta_path = out / "meta.json"
     if meta_path.is_file():
         old = json.loads(meta_path.read_text())
-        if old != json.loads(json.dumps(meta)):
-            raise InputError(f"{out}: holds frames made with other settings (simulator, encoder or "
-                             "clip count); delete the folder or give another cache_dir")
+        new = json.loads(json.dumps(meta))
+        if {**old, "n_clips": 0} != {**new, "n_clips": 0}:
+            raise InputError(f"{out}: holds frames made with other settings (simulator, encoder, frame "
+                             "selection or shard size); delete the folder or give another cache_dir")
+        if int(old["n_clips"]) != n_clips:
+            _resize_shards(out, int(old["n_clips"]), n_clips, shard_clips)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(meta_path, meta)
     render = _Renderer(SimulatedScenes(cfg, length=n_clips).cfg)

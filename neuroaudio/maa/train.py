@@ -5,6 +5,8 @@ epoch with the lowest validation MAE), ``log.csv`` (one row per epoch), ``curve.
 ``metrics.json``. Optimiser: AdamW (lr 1e-3, weight decay 5e-3) with a cosine learning-rate
 decay per step (the authors' code). Launch under ``torchrun --nproc_per_node N`` to train data-
 parallel; nothing in the code or config changes (:mod:`neuroaudio.train.distributed`).
+With ``train.augment_symmetry`` (default) every training frame is replaced by one of the array's
+symmetric scenes at random (:mod:`.augment`; 8 on the ReSpeaker square), its label mapped along.
 
 Metrics are per frame (each 170-ms frame's argmax of the time-averaged output) and per clip
 (``val_clip_mae``: the time- and frame-averaged softmax of all frames of a clip).
@@ -33,6 +35,7 @@ from ..train.logging_io import plot_learning_curve, write_csv_log
 from ..train.optim import adamw_cosine, resume_from
 from ..train.seeding import seed_everything
 from . import checkpoint as C
+from .augment import FrameSymmetries
 from .config import make_config
 from .data import FrameSet, OnlineFrames, build_cache, collate_frames
 from .loss import circular_error_deg, predict_azimuth_deg, soft_label_loss
@@ -184,8 +187,13 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
                  "code_revision": code_revision() if info.is_main else "unknown"}
     sigma = float(t_cfg["sigma_deg"])
     dev = info.device()
+    symm = FrameSymmetries(enc, net.cfg.n_azimuth)
+    augment = bool(t_cfg["augment_symmetry"]) and len(symm) > 1
+    if augment and info.is_main:
+        log.info("symmetry augmentation: a random one of the array's %d symmetries per frame", len(symm))
     for epoch in range(start, epochs):
         t0, c0 = time.time(), time.process_time()
+        sym_rng = np.random.default_rng([int(t_cfg["seed"]), 17, info.rank, epoch])   # same after a resume
         if info.enabled:
             sampler.set_epoch(epoch)
         else:
@@ -201,6 +209,10 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
                 if len(x) == 0:
                     bar.advance(task)
                     continue
+                if augment:           # each frame becomes one of its symmetric scenes at random
+                    g = sym_rng.integers(len(symm), size=len(x))
+                    x = symm.apply(x, g)
+                    az = torch.from_numpy(symm.azimuth(az.cpu().numpy(), g).astype(np.float32)).to(dev)
                 y = model(x)
                 loss = soft_label_loss(y, az, sigma)
                 opt.zero_grad(set_to_none=True)
