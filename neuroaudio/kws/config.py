@@ -7,6 +7,7 @@ checkpoint can be loaded with ``torch.load(weights_only=True)`` and rebuilt from
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,15 @@ class TrainConfig:
     rate_target: float = 0.05
     rate_weight: float = 1.0
     threads: int = 1
+    """CPU threads of this run (torch.set_num_threads)."""
+    device: str = "auto"
+    """``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda`` (``cuda:N``): where the network,
+    the front-end and the loss run; clips are read and augmented on the CPU either way."""
+    time_budget_s: float = 0.0
+    """> 0: wall-clock seconds for this run's epochs. From the second epoch on, the number of epochs
+    is lowered (never raised) to what fits at the measured speed, and the cosine schedule follows
+    the lowered total, so the run still ends at a low learning rate; it also stops at once when the
+    budget is spent. 0 = run ``epochs`` epochs."""
     average_last: int = 0
     """> 0: the saved model is the average of the weights of the last N epochs (checkpoint averaging;
     BatchNorm statistics re-estimated on the training clips) instead of the best-validation epoch."""
@@ -163,6 +173,11 @@ def config_from_dict(d: dict[str, Any]) -> KWSConfig:
                              f"{', '.join(NEURON_KINDS)}")
     if cfg.model.depth < 1 or cfg.model.width < 1:
         raise InputError("config 'model.depth' and 'model.width' must be >= 1")
+    dev = cfg.train.device
+    if dev not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", str(dev)):
+        raise InputError(f"config 'train.device: {dev}': use auto, cpu, cuda or cuda:N")
+    if cfg.train.time_budget_s < 0:
+        raise InputError("config 'train.time_budget_s' must be >= 0 (0 = no budget)")
     if cfg.data.sample_rate_hz <= 0 or cfg.data.clip_s <= 0:
         raise InputError("config 'data.sample_rate_hz' and 'data.clip_s' must be > 0")
     return cfg

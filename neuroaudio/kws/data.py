@@ -44,13 +44,22 @@ class Splits:
 
 
 def read_mono(path: str | Path, fs: int) -> np.ndarray:
-    """A file as mono float32 at ``fs`` Hz (channels averaged, resampled with resample_poly)."""
-    import soundfile as sf
+    """A file as mono float32 at ``fs`` Hz (channels averaged, resampled with resample_poly).
+
+    Read with soundfile; where soundfile is not installed (e.g. a bare GPU machine), WAV files are
+    read with ``scipy.io.wavfile`` (PCM scaled as soundfile does: int16 / 2**15, int32 / 2**31)."""
     from scipy.signal import resample_poly
 
     try:
-        x, fs_in = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as e:  # soundfile raises several types for bad files
+        import soundfile as sf
+    except (ImportError, OSError):
+        sf = None
+    try:
+        if sf is not None:
+            x, fs_in = sf.read(str(path), dtype="float32", always_2d=True)
+        else:
+            x, fs_in = _read_wav_scipy(path)
+    except Exception as e:  # soundfile / scipy raise several types for bad files
         raise InputError(f"cannot read audio '{path}' ({e}): give a WAV/FLAC file") from None
     x = x.mean(axis=1)
     if fs_in != fs:
@@ -59,6 +68,19 @@ def read_mono(path: str | Path, fs: int) -> np.ndarray:
         g = gcd(int(fs_in), int(fs))
         x = resample_poly(x, fs // g, fs_in // g).astype(np.float32)
     return x
+
+
+def _read_wav_scipy(path: str | Path) -> tuple[np.ndarray, int]:
+    """A WAV file as ``[samples, channels]`` float32 in [-1, 1) and its rate (Hz), without soundfile."""
+    from scipy.io import wavfile
+
+    fs_in, x = wavfile.read(str(path))
+    x = x.reshape(len(x), -1)
+    if x.dtype == np.uint8:
+        return ((x.astype(np.float32) - 128) / 128), int(fs_in)
+    if np.issubdtype(x.dtype, np.integer):
+        return (x.astype(np.float32) / float(2 ** (8 * x.dtype.itemsize - 1))), int(fs_in)
+    return x.astype(np.float32), int(fs_in)
 
 
 def _hash_fraction(name: str) -> float:

@@ -25,8 +25,10 @@ from .data import FSDD_NAME, Item, load_folder, load_fsdd, make_batch
 @torch.no_grad()
 def evaluate_items(model: KWSModel, items: list[Item], batch_size: int = 64) -> dict[str, Any]:
     """Run ``model`` on ``items`` (centred clips). Returns metrics and per-item predictions
-    (``predictions``, ``scores``, and ``probs [n, K]`` the class probabilities)."""
+    (``predictions``, ``scores``, and ``probs [n, K]`` the class probabilities). Runs on the device
+    of the model's parameters."""
     model.eval()
+    dev = next(model.net.parameters()).device
     k = len(model.labels)
     cm = np.zeros((k, k), np.int64)
     preds, scores, probs = [], [], []
@@ -36,9 +38,9 @@ def evaluate_items(model: KWSModel, items: list[Item], batch_size: int = 64) -> 
     for i in range(0, len(items), batch_size):
         chunk = items[i:i + batch_size]
         x, y = make_batch(chunk, model.fs, model.clip_samples)
-        feats = model.frontend(torch.from_numpy(x))
+        feats = model.frontend(torch.from_numpy(x).to(dev))
         logits, spikes = model.net(feats)
-        prob = logits.softmax(-1)
+        prob = logits.softmax(-1).cpu()
         p = prob.argmax(-1).numpy()
         for a, b in zip(y, p, strict=True):
             cm[a, b] += 1

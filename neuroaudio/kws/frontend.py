@@ -88,8 +88,9 @@ class Frontend(nn.Module):
         """Per-clip mel filterbanks ``[B, n_mels, bins]`` on a VTLP-warped frequency axis: a clip's
         bin at f Hz feeds the filters as if it were at warp(f), i.e. formants move by α."""
         nyq = self.fs / 2
-        freqs = torch.linspace(0, nyq, self.cfg.n_fft // 2 + 1, dtype=torch.float64)
-        pts = torch.from_numpy(mel_points_hz(self.cfg.n_mels, self.fs, self.cfg.fmin_hz, self.cfg.fmax_hz))
+        freqs = torch.linspace(0, nyq, self.cfg.n_fft // 2 + 1, dtype=torch.float64, device=alpha.device)
+        pts = torch.from_numpy(mel_points_hz(self.cfg.n_mels, self.fs, self.cfg.fmin_hz,
+                                             self.cfg.fmax_hz)).to(alpha.device)
         fw = vtlp_warp(freqs, alpha.to(torch.float64), nyq)[:, None, :]         # [B, 1, bins]
         lo, ce, hi = pts[:-2, None], pts[1:-1, None], pts[2:, None]
         fb = torch.minimum((fw - lo) / (ce - lo), (hi - fw) / (hi - ce)).clamp_min(0.0)

@@ -7,6 +7,9 @@ epoch), ``curve.png`` (learning curves), ``metrics.json`` and ``confusion.png`` 
 Loss: cross-entropy (label smoothing) + ``rate_weight`` · Σ_layers max(0, rate − rate_target)²,
 which keeps the spiking layers sparse. AdamW with a cosine learning-rate decay per step.
 Augmentation per epoch is seeded by (seed, epoch), so a resumed run sees the same data.
+Device: ``train.device`` (``auto``: CUDA when available); clips are read and augmented on the CPU,
+the front-end, SpecAugment masks, network and loss run on the device; checkpoints always hold CPU
+tensors. ``train.time_budget_s`` fits the number of epochs to a wall-clock budget (see the config).
 Options (``train``): VTLP warp and mixup (``augment.vtlp``, ``augment.mixup``) and checkpoint
 averaging (``average_last``: the saved model averages the weights of the last N epochs, BatchNorm
 statistics re-estimated on the clean training clips).
@@ -24,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..io_utils import atomic_path, write_json_atomic
 from ..train.checkpoint import code_revision
 from .checkpoint import KWSModel, read_checkpoint, save_checkpoint
@@ -39,20 +43,53 @@ LOG_FIELDS = ["epoch", "train_loss", "train_acc", "val_acc", "val_rate", "lr", "
 
 def spec_mask(feats: torch.Tensor, freq_mask: int, time_mask: int, gen: torch.Generator) -> torch.Tensor:
     """SpecAugment-style: one random band of ≤ freq_mask features and ≤ time_mask steps set to the
-    clip's minimum (log-mel only)."""
+    clip's minimum (log-mel only). ``feats [B, F, T]`` on any device -> same shape.
+
+    The band edges are drawn on the CPU from ``gen`` (per clip: frequency width, start, then time
+    width, start), the masks applied in one vectorised ``where`` on ``feats``' device."""
     b, f, t = feats.shape
-    out = feats.clone()
-    low = feats.amin(dim=(1, 2))
+    edges = torch.zeros(4, b, dtype=torch.long)                     # f start, f width, t start, t width
     for i in range(b):
         if freq_mask > 0 and f > freq_mask:
             w = int(torch.randint(0, freq_mask + 1, (1,), generator=gen))
-            s = int(torch.randint(0, f - w + 1, (1,), generator=gen))
-            out[i, s:s + w] = low[i]
+            edges[0, i], edges[1, i] = int(torch.randint(0, f - w + 1, (1,), generator=gen)), w
         if time_mask > 0 and t > time_mask:
             w = int(torch.randint(0, time_mask + 1, (1,), generator=gen))
-            s = int(torch.randint(0, t - w + 1, (1,), generator=gen))
-            out[i, :, s:s + w] = low[i]
-    return out
+            edges[2, i], edges[3, i] = int(torch.randint(0, t - w + 1, (1,), generator=gen)), w
+    edges = edges.to(feats.device)
+    fi = torch.arange(f, device=feats.device)
+    ti = torch.arange(t, device=feats.device)
+    in_f = (fi >= edges[0, :, None]) & (fi < (edges[0] + edges[1])[:, None])          # [B, F]
+    in_t = (ti >= edges[2, :, None]) & (ti < (edges[2] + edges[3])[:, None])          # [B, T]
+    low = feats.amin(dim=(1, 2))[:, None, None]
+    return torch.where(in_f[:, :, None] | in_t[:, None, :], low, feats)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``train.device`` -> a torch device: ``auto`` is CUDA when available, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"train.device is {name} but no CUDA device is available here: use "
+                         "--set train.device=auto (or cpu)")
+    return torch.device(name)
+
+
+def device_name(dev: torch.device) -> str:
+    """``cpu``, or ``cuda:N (<GPU name>)``: recorded with the metrics."""
+    return f"{dev} ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else str(dev)
+
+
+def _cpu(obj: Any) -> Any:
+    """A copy of ``obj`` (nested dicts/lists of tensors and plain values) with every tensor on the CPU,
+    so checkpoints written on a GPU load anywhere."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_cpu(v) for v in obj)
+    return obj
 
 
 def plot_curves(rows: list[dict[str, Any]], path: str | Path, title: str) -> None:
@@ -92,6 +129,7 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
     """Train (or resume) the model of ``cfg``; returns the final metrics (see module docstring)."""
     torch.set_num_threads(max(1, cfg.train.threads))
     torch.manual_seed(cfg.seed)
+    dev = resolve_device(cfg.train.device)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sp = splits if splits is not None else load_splits(cfg.data, cfg.seed)
@@ -99,11 +137,12 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
     clip = int(round(cfg.data.clip_s * fs))
     ck = {"config": config_to_dict(cfg), "labels": list(sp.labels), "sample_rate_hz": fs,
           "clip_samples": clip, "code_revision": code_revision(), "metrics": {}, "epoch": 0}
-    model = KWSModel(ck)
+    model = KWSModel(ck).to(dev)
     opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     rows: list[dict[str, Any]] = []
     best = -1.0
     start = 0
+    n_epochs = cfg.train.epochs                  # lowered by train.time_budget_s when it would not fit
     avg: dict[str, torch.Tensor] | None = None
     n_avg = 0
     last = out / "last.pt"
@@ -116,16 +155,22 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
             best = float(prev.get("best_val_acc", -1.0))
             start = int(prev["epoch"])
             avg, n_avg = prev.get("avg_state"), int(prev.get("avg_count", 0))
+            if "epochs_fitted" in prev and int(prev["config"]["train"]["epochs"]) == cfg.train.epochs:
+                n_epochs = int(prev["epochs_fitted"])        # a run cut to its time budget stays cut
             log.warning("resuming %s at epoch %d", last, start)
         else:
             log.warning("%s was trained with another config; starting afresh", last)
     steps_per_epoch = math.ceil(len(sp.train) / cfg.train.batch_size)
-    total = steps_per_epoch * cfg.train.epochs
+    t_run = time.perf_counter()
     aug = cfg.train.augment
     val_items = sp.val or sp.train[: max(1, len(sp.train) // 10)]
     with _progress(progress) as bar:
-        task = bar.add_task(cfg.name, total=total, completed=start * steps_per_epoch, info="")
+        task = bar.add_task(cfg.name, total=steps_per_epoch * n_epochs, completed=start * steps_per_epoch,
+                            info="")
         for epoch in range(start, cfg.train.epochs):
+            if epoch >= n_epochs:
+                break
+            total = steps_per_epoch * n_epochs
             t0, c0 = time.perf_counter(), time.process_time()
             rng = np.random.default_rng([cfg.seed, epoch])
             gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
@@ -141,15 +186,15 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
                 x, y = make_batch(batch, fs, clip, aug, rng)
                 warp = None
                 if cfg.frontend.kind == "logmel" and aug.vtlp[1] > aug.vtlp[0]:
-                    warp = torch.from_numpy(rng.uniform(aug.vtlp[0], aug.vtlp[1], len(batch)))
-                feats = model.frontend(torch.from_numpy(x), warp)
+                    warp = torch.from_numpy(rng.uniform(aug.vtlp[0], aug.vtlp[1], len(batch))).to(dev)
+                feats = model.frontend(torch.from_numpy(x).to(dev), warp)
                 if cfg.frontend.kind == "logmel":
                     feats = spec_mask(feats, aug.freq_mask, aug.time_mask, gen)
-                yt = torch.from_numpy(y)
+                yt = torch.from_numpy(y).to(dev)
                 lam, perm = 1.0, None
                 if aug.mixup > 0:
                     lam = float(rng.beta(aug.mixup, aug.mixup))
-                    perm = torch.from_numpy(rng.permutation(len(batch)))
+                    perm = torch.from_numpy(rng.permutation(len(batch))).to(dev)
                     feats = lam * feats + (1 - lam) * feats[perm]
                 logits, spikes = model.net(feats)
                 ls = cfg.train.label_smoothing
@@ -176,8 +221,12 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
             rows.append(row)
             bar.update(task, info=f"epoch {epoch + 1} val acc {ev['accuracy']:.3f} rate "
                                   f"{ev['mean_firing_rate']:.3f}")
-            state = {k: v.detach().clone() for k, v in model.net.state_dict().items()}
-            if cfg.train.average_last > 0 and epoch >= cfg.train.epochs - cfg.train.average_last:
+            state = _cpu(model.net.state_dict())
+            if cfg.train.time_budget_s > 0:
+                n_epochs = _fit_epochs(cfg.train.time_budget_s, time.perf_counter() - t_run, epoch, start,
+                                       rows, n_epochs)
+                bar.update(task, total=steps_per_epoch * n_epochs)
+            if cfg.train.average_last > 0 and epoch >= n_epochs - cfg.train.average_last:
                 n_avg += 1
                 avg = ({k: v.double() for k, v in state.items()} if avg is None else
                        {k: avg[k] + (v.double() - avg[k]) / n_avg for k, v in state.items()})
@@ -187,8 +236,9 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
                                                    "metrics": {"val_accuracy": best,
                                                                "val_firing_rate": ev["mean_firing_rate"]}})
             extra = {"avg_state": avg, "avg_count": n_avg} if avg is not None else {}
-            save_checkpoint(last, {**ck, "state_dict": state, "optimizer": opt.state_dict(),
-                                   "epoch": epoch + 1, "history": rows, "best_val_acc": best, **extra})
+            save_checkpoint(last, {**ck, "state_dict": state, "optimizer": _cpu(opt.state_dict()),
+                                   "epoch": epoch + 1, "history": rows, "best_val_acc": best,
+                                   "epochs_fitted": n_epochs, **extra})
             _write_log(out / "log.csv", rows)
             if (epoch + 1) % 10 == 0:
                 plot_curves(rows, out / "curve.png", cfg.name)
@@ -197,6 +247,23 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
     if cfg.train.average_last > 0 and avg is not None:
         _save_average(model, avg, n_avg, {**ck, "epoch": len(rows)}, sp, out, val_items)
     return finish(cfg, sp, out, rows)
+
+
+def _fit_epochs(budget_s: float, elapsed_s: float, epoch: int, start: int, rows: list[dict[str, Any]],
+                n_epochs: int) -> int:
+    """Epochs that fit ``budget_s`` after epoch ``epoch`` (0-based) ended ``elapsed_s`` into this run.
+
+    Spent budget: stop after this epoch. Otherwise, from the second epoch of the run on, the mean
+    wall time of the last (up to 3) epochs, leaving out the run's first (start-up, warm-up), gives
+    how many more fit; the total is only ever lowered."""
+    if elapsed_s >= budget_s:
+        return epoch + 1
+    done = epoch + 1 - start
+    if done < 2:
+        return n_epochs
+    recent = [r["seconds"] for r in rows[-min(done - 1, 3):]]
+    fit = epoch + 1 + int((budget_s - elapsed_s) / max(float(np.mean(recent)), 1e-6))
+    return max(epoch + 1, min(n_epochs, fit))
 
 
 @torch.no_grad()
@@ -212,13 +279,14 @@ def _save_average(model: KWSModel, avg: dict[str, torch.Tensor], n_avg: int, ck:
         m.momentum = None
     model.train()
     bs = int(ck["config"]["train"]["batch_size"])
+    dev = next(model.net.parameters()).device
     for i in range(0, len(sp.train), bs):
         x, _ = make_batch(sp.train[i:i + bs], sp.fs, int(ck["clip_samples"]))
-        model.net(model.frontend(torch.from_numpy(x)))
+        model.net(model.frontend(torch.from_numpy(x).to(dev)))
     for m in bns:
         m.momentum = 0.1
     ev = evaluate_items(model, val_items)
-    state = {k: v.detach().clone() for k, v in model.net.state_dict().items()}
+    state = _cpu(model.net.state_dict())
     save_checkpoint(out / "model.pt", {**ck, "state_dict": state, "epoch": ck["epoch"],
                                        "metrics": {"val_accuracy": ev["accuracy"],
                                                    "val_firing_rate": ev["mean_firing_rate"],
@@ -226,11 +294,14 @@ def _save_average(model: KWSModel, avg: dict[str, torch.Tensor], n_avg: int, ck:
 
 
 def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Configs equal up to ``name``, ``out_dir`` and ``train.epochs`` (a run may be moved, or
-    extended by resuming with more epochs; the cosine schedule then follows the new total)."""
+    """Configs equal up to ``name``, ``out_dir``, ``train.epochs`` (a run may be moved, or extended by
+    resuming with more epochs; the cosine schedule then follows the new total) and where it runs
+    (``train.device``, ``threads``, ``time_budget_s``: a run may resume on another machine)."""
+    where = ("epochs", "device", "threads", "time_budget_s")
+
     def strip(c):
         return {**{k: v for k, v in c.items() if k not in ("name", "out_dir")},
-                "train": {k: v for k, v in c["train"].items() if k != "epochs"}}
+                "train": {k: v for k, v in c["train"].items() if k not in where}}
 
     return strip(a) == strip(b)
 
@@ -246,13 +317,15 @@ def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
 def finish(cfg: KWSConfig, sp: Splits, out: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Evaluate the best model on the test split; store metrics in ``model.pt`` and ``metrics.json``."""
     best = read_checkpoint(out / "model.pt")
-    model = KWSModel(best)
+    dev = resolve_device(cfg.train.device)
+    model = KWSModel(best).to(dev)
     model.net.load_state_dict(best["state_dict"])
     metrics: dict[str, Any] = dict(best["metrics"])
     metrics["epochs"] = len(rows)
     metrics["train_seconds"] = float(sum(r["seconds"] for r in rows))
     metrics["train_cpu_seconds"] = float(sum(r.get("cpu_seconds", 0.0) for r in rows))
     metrics["n_params"] = int(sum(p.numel() for p in model.net.parameters()))
+    metrics["device"] = device_name(dev)
     metrics["n_train"], metrics["n_val"], metrics["n_test"] = len(sp.train), len(sp.val), len(sp.test)
     if sp.test:
         ev = evaluate_items(model, sp.test)
