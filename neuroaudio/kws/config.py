@@ -54,6 +54,10 @@ class DataConfig:
     synth_pitches: list[int] = field(default_factory=lambda: [25, 40, 55, 70])
     synth_per_word: int = 0
     """synthetic clips per word, drawn (seeded) from voices × variants × rates × pitches; 0 = all."""
+    extra_train_folders: list[str] = field(default_factory=list)
+    """Any source: folders of ``label/*.wav`` (label = one of the split's label names, e.g. '0'..'9'
+    for FSDD) added to the training split only (never to validation or test), e.g. clips
+    pre-synthesised by ``benchmarks/kws_synth_accent.py``. Read once, resampled to ``sample_rate_hz``."""
 
 
 @dataclass

@@ -244,6 +244,33 @@ def synthetic_training_items(cfg: DataConfig, labels: list[str], seed: int = 0) 
     return items
 
 
+def extra_training_items(folders: list[str], labels: list[str], fs: int) -> list[Item]:
+    """Clips of ``folders`` (each ``label/*.wav``, label one of ``labels``) for the training split.
+
+    Every label folder must be a known label name (a typo would silently drop data otherwise);
+    labels missing from a folder are allowed. Audio is read once (mono float32 at ``fs`` Hz); an
+    item's speaker is ``extra:<folder name>/<file stem>``."""
+    index = {name: k for k, name in enumerate(labels)}
+    items = []
+    for folder in folders:
+        root = Path(folder)
+        if not root.is_dir():
+            raise InputError(f"data.extra_train_folders: '{folder}' is not a folder: give folders of "
+                             "label/*.wav")
+        subs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "_")))
+        unknown = [d.name for d in subs if d.name not in index and any(d.glob("*.wav"))]
+        if unknown:
+            raise InputError(f"data.extra_train_folders: '{folder}' has label folders {unknown} that are "
+                             f"not labels of the data ({', '.join(labels)}): rename them")
+        n0 = len(items)
+        for d in subs:
+            for p in sorted(d.glob("*.wav")):
+                items.append(Item(index[d.name], f"extra:{root.name}/{p.stem}", str(p), read_mono(p, fs)))
+        if len(items) == n0:
+            raise InputError(f"data.extra_train_folders: no label/*.wav files in '{folder}'")
+    return items
+
+
 LOADERS = {"fsdd": load_fsdd, "folder": load_folder, "speech_commands": load_speech_commands,
            "synthetic": load_synthetic}
 
@@ -253,6 +280,8 @@ def load_splits(cfg: DataConfig, seed: int = 0) -> Splits:
     sp = LOADERS[cfg.source](cfg, seed)
     if cfg.synth_words:
         sp.train = sp.train + synthetic_training_items(cfg, sp.labels, seed)
+    if cfg.extra_train_folders:
+        sp.train = sp.train + extra_training_items(cfg.extra_train_folders, sp.labels, sp.fs)
     if not sp.train:
         raise InputError(f"no training items from data.source {cfg.source} at '{cfg.root}': check "
                          "the folder and the held-out speakers")

@@ -31,7 +31,7 @@ from ..errors import InputError
 from ..io_utils import atomic_path, write_json_atomic
 from ..train.checkpoint import code_revision
 from .checkpoint import KWSModel, read_checkpoint, save_checkpoint
-from .config import KWSConfig, config_to_dict
+from .config import KWSConfig, config_from_dict, config_to_dict
 from .data import Splits, load_splits, make_batch
 from .evaluate import evaluate_items, plot_confusion
 
@@ -300,6 +300,7 @@ def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
     where = ("epochs", "device", "threads", "time_budget_s")
 
     def strip(c):
+        c = config_to_dict(config_from_dict(c))      # fields added since the checkpoint: their defaults
         return {**{k: v for k, v in c.items() if k not in ("name", "out_dir")},
                 "train": {k: v for k, v in c["train"].items() if k not in where}}
 
