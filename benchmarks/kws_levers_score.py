@@ -76,8 +76,9 @@ def main() -> None:
         print(f"  {arm:8s} " + ", ".join(cells))
     print("\nmost frequent confusions of the 2-seed ensemble (true->heard, of 50 clips per digit):")
     for arm, r in res.items():
-        print(f"  {arm:8s} " + "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in r[s]["confusions"].items())
-                                         for s in ("nicolas", "yweweler")))
+        per = [f"{s}: " + ", ".join(f"{k} {v}" for k, v in r[s]["confusions"].items())
+               for s in ("nicolas", "yweweler")]
+        print(f"  {arm:8s} " + "; ".join(per))
     (root / "levers_scores.json").write_text(json.dumps(res, indent=1))
 
 
