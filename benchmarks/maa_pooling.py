@@ -14,9 +14,13 @@ time-averaged softmax of each clip's frames with several rules, side by side:
 - ``oracle``: the mean over the source-active frames (``src_db >= -15 dB``, known only in
   simulation: the bound a perfect activity detector would reach).
 
+``--symmetric K``: each frame's posterior is first averaged over the first K of the array's
+symmetric scenes (:mod:`neuroaudio.maa.augment`; the localizer's ``-o symmetric=K``).
+
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/maa_pooling.py --model runs/ssl_maa/model.pt
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/maa_pooling.py --model runs/ssl_maa/model.pt --symmetric 8
 """
 
 from __future__ import annotations
@@ -57,15 +61,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--cache", default=None, help="validation cache folder (default: the run's)")
+    ap.add_argument("--symmetric", type=int, default=1, help="average over K symmetric scenes (1: none)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     net, ck = load_model(args.model)
     cache = Path(args.cache or Path(ck["config"]["data"]["cache_dir"]) / "val")
     data = load_cache(cache)
+    from neuroaudio.encoding.encoder import RFPLCEncoder
+    from neuroaudio.maa.augment import FrameSymmetries
+    from neuroaudio.maa.checkpoint import checkpoint_array, checkpoint_encoder
+
+    sym = FrameSymmetries(RFPLCEncoder(checkpoint_array(ck), checkpoint_encoder(ck),
+                                       int(ck["sample_rate_hz"])), net.cfg.n_azimuth)
     probs = []
     with torch.no_grad():
         for s in range(0, len(data), 256):
-            probs.append(net.predict_proba(torch.from_numpy(data.x[s:s + 256])).numpy())
+            x = torch.from_numpy(data.x[s:s + 256])
+            probs.append(sym.average(net.predict_proba, x, args.symmetric).numpy())
     p = np.concatenate(probs).astype(np.float64)
     grid = np.arange(p.shape[1]) * 360.0 / p.shape[1]
     errs: dict[str, dict[float, list[float]]] = {r: {} for r in RULES}
@@ -77,7 +89,7 @@ def main() -> None:
             d = abs(est - az) % 360.0
             errs[r].setdefault(snr, []).append(min(d, 360.0 - d))
     snrs = sorted(errs["mean"])
-    print(f"clips: {len(np.unique(data.clip))} ({cache}); model {args.model}")
+    print(f"clips: {len(np.unique(data.clip))} ({cache}); model {args.model}; symmetric={args.symmetric}")
     print("| pooling | " + " | ".join(f"{s:g} dB" for s in snrs) + " | all |")
     print("|---" * (len(snrs) + 2) + "|")
     for r in RULES:
