@@ -40,6 +40,51 @@ def test_cmvn_gives_unit_variance_per_channel_over_active_frames():
     assert ((std - 1).abs() < 0.05).float().mean() > 0.8
 
 
+
+def test_cmvn_stays_bounded_on_zero_padding_and_is_padding_and_batch_invariant(monkeypatch):
+    """A 0.45 s word in 3 s of zeros (85% padding): the padded frames sit at the floor, 80 dB down,
+    i.e. tens of active-frame standard deviations below the mean in narrow channels; CMVN clamps them
+    to -CVN_CLIP while the active frames keep zero mean and unit variance per channel, unchanged by the
+    amount of padding or by the other clips in the batch (windows are batched freely when streaming)."""
+    from neuroaudio.kws.frontend import CVN_CLIP
+
+    fe = Frontend(config_from_dict({"frontend": {"cmn": True, "cvn": True}}).frontend, FS)
+    hop = fe.cfg.hop
+    word = chirp(0, np.random.default_rng(2), dur=0.45)
+    word = word[:len(word) // hop * hop]
+    pad = 80 * hop                                             # 0.8 s of zeros each side
+    x = np.zeros(len(word) + 2 * pad + 40 * hop, np.float32)  # and another 0.4 s at the end
+    x[pad:pad + len(word)] = word
+    y = fe(torch.from_numpy(x)[None])[0]                       # [F, T]
+    assert CVN_CLIP == 5.0 and y.abs().max() <= CVN_CLIP < 10
+    spec = torch.stft(torch.from_numpy(x), fe.cfg.n_fft, hop, window=fe.window, center=False,
+                      return_complex=True).abs().pow(2)
+    frame_db = 10 / np.log(10) * (fe.mel @ spec + 1e-12).log().amax(0)   # [T], dB
+    active = (frame_db - frame_db.max()) > -40
+    assert 0.05 < active.float().mean() < 0.25                 # mostly padding
+    ya = y[:, active]
+    assert ya.mean(-1).abs().max() < 1e-4                      # zero mean per channel over active frames
+    std = ya.std(-1, unbiased=False)
+    assert ((std - 1).abs() < 0.05).float().mean() > 0.8       # unit variance (bar 1-dB-floored channels)
+    assert y[:, :pad // hop - 2].max() < -1.0                  # padding stays well below the speech
+    # without the clamp (the old CMVN) the padding of the narrowest channels falls below -10
+    from neuroaudio.kws import frontend
+
+    monkeypatch.setattr(frontend, "CVN_CLIP", float("inf"))
+    unclamped = fe(torch.from_numpy(x)[None])[0]
+    assert unclamped.min() < -10 and (unclamped[:, active] == ya).all()
+    assert (y[:, ~active] == -CVN_CLIP).any()
+    monkeypatch.undo()
+    # the same word with 0.2 s of padding (and in a batch with another clip): same active frames
+    x2 = np.zeros(len(word) + 2 * 20 * hop, np.float32)
+    x2[20 * hop:20 * hop + len(word)] = word
+    other = np.resize(chirp(1, np.random.default_rng(3)), len(x2))
+    y2 = fe(torch.from_numpy(np.stack([other, x2])))[1]
+    shift = pad // hop - 20
+    torch.testing.assert_close(y2[:, active.nonzero()[:, 0] - shift], ya, atol=1e-4, rtol=0)
+    torch.testing.assert_close(y2, fe(torch.from_numpy(x2)[None])[0], atol=1e-5, rtol=0)
+
+
 def test_espeak_training_voices_are_added_to_training_only(tmp_path):
     pytest.importorskip("espeakng_loader")
     from neuroaudio.kws.data import load_splits

@@ -76,7 +76,8 @@ class FrontendConfig:
     loudest frame): cepstral-mean-style normalisation against speaker and channel colouring."""
     cvn: bool = False
     """logmel, with ``cmn``: also divide each mel channel by its standard deviation over the active
-    frames (CMVN; floored at 1 dB so silent channels are not blown up)."""
+    frames (CMVN; floored at 1 dB) and clamp to ±``frontend.CVN_CLIP`` (5) standard deviations, so
+    silent and zero-padded frames (at the floor) stay bounded."""
 
 
 @dataclass
