@@ -66,7 +66,7 @@ mel channel come from the same frame set, the clip's active frames (within 40 dB
 frame), so zero padding and silence do not change them. The frames outside that set sit at the
 front-end's floor (``floor_db`` below the clip maximum), which in units of a narrow channel's active
 standard deviation is far below anything spoken (down to -63 for FSDD speaker nicolas, whose
-20-60 Hz channel varies by 1.3 dB): unbounded, they dominate the input. Clamping to ±5 maps them to
+20-60 Hz channel varies by 1.5 dB): unbounded, they dominate the input. Clamping to ±5 maps them to
 -5 while leaving the active frames as they are (FSDD: < 1e-4 of active values reach |x| > 5)."""
 
 
