@@ -50,6 +50,13 @@ def test_resume_skips_complete_clips(tmp_path):
     assert after["clips/000002.wav"] == before["clips/000002.wav"]
     assert (out / "clips/000000.wav").stat().st_mtime_ns == mtimes[out / "clips/000000.wav"]
     assert after["manifest.csv"].decode().count("\n") == 5  # header + 4 clips
+    # rooms not simulated again keep their measured RT60: from the old manifest, or, without one,
+    # from their RIRs computed again: the same manifest either way
+    simulate(cfg, out)
+    assert _files(out)["manifest.csv"] == after["manifest.csv"]
+    (out / "manifest.csv").unlink()
+    simulate(cfg, out)
+    assert _files(out)["manifest.csv"] == after["manifest.csv"]
     # a folder made with another config is refused, not mixed
     with pytest.raises(Exception, match="another config"):
         simulate(parse_config(config_dict(seed=99)), out)
@@ -113,3 +120,26 @@ def test_help_has_an_example():
     r = run_cli("simulate", "--help")
     assert r.returncode == 0 and "neuroaudio simulate pipelines/quick.yaml" in r.stdout
     assert os.path.exists(os.path.join(os.path.dirname(__file__), "..", "pipelines", "quick.yaml"))
+
+
+def test_manifest_has_measured_rt60(tmp_path):
+    import csv
+
+    from neuroaudio.sim.manifest import COLUMNS
+
+    # 2 clips, 1 room; the image order of the other tests' configs (4) is too low for a full decay
+    # (measured 0.43x the target here), so the order follows the RT60 rule
+    cfg = write_config(tmp_path / "sim.yaml", config_dict(clips_per_snr=1, room={"rt60_s": [0.4, 0.4],
+                                                                                  "max_order": 40}))
+    r = run_cli("simulate", cfg, "--out", tmp_path / "out", "-q")
+    assert r.returncode == 0, r.stderr
+    lines = (tmp_path / "out/manifest.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    assert header[:6] == ["path", "azimuth_deg", "elevation_deg", "snr_db", "rt60_s", "distance_m"]
+    assert header == COLUMNS and header[-1] == "rt60_measured_s"  # after every earlier column
+    rows = list(csv.DictReader(lines))
+    assert len(rows) == 2
+    for row in rows:  # one room: the same value on both rows, near the 0.4 s target
+        ratio = float(row["rt60_measured_s"]) / float(row["rt60_s"])
+        assert 0.6 <= ratio <= 1.5, row
+    assert rows[0]["rt60_measured_s"] == rows[1]["rt60_measured_s"]

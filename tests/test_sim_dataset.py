@@ -35,6 +35,7 @@ def test_dataset_is_deterministic_and_matches_the_files(tmp_path):
         assert np.abs(w - x.numpy()).max() <= 1.0 / 32768 + 1e-7  # 16-bit rounding only
         assert abs(lab["azimuth_deg"] - float(row["azimuth_deg"])) < 1e-3
         assert lab["snr_db"] == float(row["snr_db"])
+        assert abs(lab["rt60_measured_s"] - float(row["rt60_measured_s"])) <= 5e-5  # rounded to 4 places
     loader = torch.utils.data.DataLoader(a, batch_size=2)
     xb, lb = next(iter(loader))
     assert xb.shape == (2, cfg.n_samples, 4) and torch.equal(xb[0], x0)

@@ -33,7 +33,9 @@ class SimulatedScenes(Dataset):
 
     Items: ``(audio, labels)``; ``audio`` float32 tensor ``[samples, mics]`` at ``config.fs``;
     ``labels`` a dict of floats: ``azimuth_deg`` (array frame), ``elevation_deg``, ``distance_m``,
-    ``snr_db``, ``rt60_s``, plus ``index`` and ``room`` (ints).
+    ``snr_db``, ``rt60_s`` (the room's target RT60), ``rt60_measured_s`` (its RT60 measured on the
+    talker RIRs, T20, s: :func:`neuroaudio.sim.render.measured_rt60_s`), plus ``index`` and ``room``
+    (ints).
     """
 
     def __init__(self, config: SimConfig | str | Path, seed: int | None = None, length: int | None = None,
@@ -74,6 +76,6 @@ class SimulatedScenes(Dataset):
         t = room.targets[clip.target]
         labels = {"azimuth_deg": float(t.azimuth_deg), "elevation_deg": float(t.elevation_deg),
                   "distance_m": float(t.distance_m), "snr_db": float(clip.snr_db),
-                  "rt60_s": float(room.rt60_s),
+                  "rt60_s": float(room.rt60_s), "rt60_measured_s": float(resp.rt60_measured_s),
                   "index": i, "room": int(clip.room)}
         return torch.from_numpy(np.ascontiguousarray(audio)), labels

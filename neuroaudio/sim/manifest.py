@@ -6,18 +6,29 @@ import csv
 import io
 from pathlib import Path
 
+import numpy as np
+
 from ..io_utils import write_text_atomic
 from .config import SimConfig
 from .scene import ClipPlan, RoomPlan, clip_path
 
 COLUMNS = ["path", "azimuth_deg", "elevation_deg", "snr_db", "rt60_s", "distance_m", "source", "noise",
            "clip", "room", "room_x_m", "room_y_m", "room_z_m", "absorption", "max_order", "array",
-           "array_x_m", "array_y_m", "array_z_m", "array_yaw_deg", "interferer_azimuth_deg"]
-"""Required (conventions.md) first, then what lets metrics be grouped by scene."""
+           "array_x_m", "array_y_m", "array_z_m", "array_yaw_deg", "interferer_azimuth_deg",
+           "rt60_measured_s"]
+"""Required (conventions.md) first, then what lets metrics be grouped by scene; last
+``rt60_measured_s``, the room's RT60 measured on its talker RIRs (T20, s;
+:func:`neuroaudio.sim.render.measured_rt60_s`), next to ``rt60_s``, the target drawn for the room."""
 
 
-def manifest_row(cfg: SimConfig, room: RoomPlan, clip: ClipPlan) -> dict[str, object]:
-    """The manifest row of a clip: azimuth/elevation in the ARRAY frame (after its rotation)."""
+def manifest_row(cfg: SimConfig, room: RoomPlan, clip: ClipPlan,
+                 rt60_measured_s: float | None = None) -> dict[str, object]:
+    """The manifest row of a clip: azimuth/elevation in the ARRAY frame (after its rotation).
+
+    ``rt60_measured_s``: the room's measured RT60 (s); written empty when ``None`` or NaN.
+    """
+    measured = "" if rt60_measured_s is None or not np.isfinite(rt60_measured_s) else round(
+        float(rt60_measured_s), 4)
     t = room.targets[clip.target]
     noise_names = []
     for comp, recipes in zip(cfg.noise, clip.noise, strict=True):
@@ -37,6 +48,7 @@ def manifest_row(cfg: SimConfig, room: RoomPlan, clip: ClipPlan) -> dict[str, ob
         "array_y_m": round(float(room.array_center_m[1]), 3),
         "array_z_m": round(float(room.array_center_m[2]), 3), "array_yaw_deg": round(room.yaw_deg, 3),
         "interferer_azimuth_deg": round(az_int[0], 3) if az_int else "",
+        "rt60_measured_s": measured,
     }
 
 

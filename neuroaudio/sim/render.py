@@ -18,6 +18,9 @@ component is first normalised to unit power and weighted by its ``level_db``; th
 scaled so that ``10 log10(P_source / P_noise)`` equals the clip's SNR exactly (before the output
 is quantised). Finally the mix is scaled to the clip's peak level (``output.peak_dbfs``); the scale
 is common to source and noise, so the SNR is unchanged.
+
+Measured RT60 (:func:`measured_rt60_s`): the room's RT60 measured on its own talker RIRs, once per
+room, read-only (no audio sample depends on it); the manifest's ``rt60_measured_s``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class RoomResponses:
         rirs: the time-domain RIRs ``[sources][mics] -> [taps]`` (targets first, then noise positions).
         lead: samples cut from the start of each image so that sound emitted at clip time 0
             reaches a mic at ``distance / c`` (:func:`rir_lead`).
+        rt60_measured_s: the room's RT60 measured on the talker RIRs (s, :func:`measured_rt60_s`);
+            NaN when not measured (``room_responses(..., measure_rt60=False)``).
     """
 
     target_fft: np.ndarray
@@ -54,6 +59,7 @@ class RoomResponses:
     rir_len: int
     rirs: list[list[np.ndarray]]
     lead: int
+    rt60_measured_s: float = float("nan")
 
 
 def pra_room(cfg: SimConfig, room: RoomPlan):
@@ -104,8 +110,32 @@ def _fold(h: np.ndarray, n: int, lead: int) -> np.ndarray:
     return np.roll(out, -lead)
 
 
-def room_responses(cfg: SimConfig, room: RoomPlan) -> RoomResponses:
-    """Compute a room's RIRs once and transform them for all of its clips."""
+RT60_DECAY_DB = 20.0
+"""Decay range of the RT60 fit: T20 (Schroeder curve from -5 to -25 dB, extrapolated to 60 dB)."""
+
+
+def measured_rt60_s(rirs: list[list[np.ndarray]], n_targets: int, fs: int) -> float:
+    """The RT60 of a simulated room measured on its talker RIRs (s).
+
+    ``pyroomacoustics.experimental.measure_rt60(h, fs, decay_db=20)`` on each RIR ``[taps]`` of the
+    first ``n_targets`` sources of ``rirs`` (``[sources][mics] -> [taps]``, talkers first): T20, the
+    Schroeder backward-integrated energy decay fitted from -5 to -25 dB and extrapolated to -60 dB
+    (T20, as docs/simulate.md's image-order check; T30 gave ratios within 2.5 % of it on 6 dev_bench
+    rooms). The result is the median over every (talker position, mic) RIR: one value
+    per room. Cheap (one cumulative sum and a line fit per RIR, a few ms per room); reads the RIRs only.
+    """
+    from pyroomacoustics.experimental import measure_rt60
+
+    vals = [measure_rt60(h, fs=fs, decay_db=RT60_DECAY_DB) for src in rirs[:n_targets] for h in src]
+    return float(np.median(vals))
+
+
+def room_responses(cfg: SimConfig, room: RoomPlan, measure_rt60: bool = True) -> RoomResponses:
+    """Compute a room's RIRs once and transform them for all of its clips.
+
+    With ``measure_rt60`` (default), also measure the room's RT60 on the talker RIRs
+    (:func:`measured_rt60_s`, ``RoomResponses.rt60_measured_s``); it changes no audio sample.
+    """
     rirs = room_rirs(cfg, room)
     n, lead = cfg.n_samples, rir_lead()
     rir_len = max(len(h) for src in rirs for h in src)
@@ -121,7 +151,8 @@ def room_responses(cfg: SimConfig, room: RoomPlan) -> RoomResponses:
         noise_fft.append(np.stack([np.stack([sfft.rfft(_fold(h, n, lead)) for h in rirs[s + k]])
                                    for k in range(len(pts))]))
         s += len(pts)
-    return RoomResponses(tgt, noise_fft, nfft, rir_len, rirs, lead)
+    rt60 = measured_rt60_s(rirs, n_t, cfg.fs) if measure_rt60 else float("nan")
+    return RoomResponses(tgt, noise_fft, nfft, rir_len, rirs, lead, rt60)
 
 
 @dataclass

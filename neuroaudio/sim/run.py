@@ -4,7 +4,10 @@ Outputs in ``out_dir``:
 
 - ``clips/NNNNNN.wav`` (``output.filename``): one multichannel WAV per clip (``[samples, mics]``,
   ``output.subtype``), written atomically, so a file that exists is complete;
-- ``manifest.csv``: one row per clip (conventions.md; :mod:`neuroaudio.sim.manifest`);
+- ``manifest.csv``: one row per clip (conventions.md; :mod:`neuroaudio.sim.manifest`), with each
+  room's RT60 measured on its RIRs (``rt60_measured_s``) as the workers report it; a room that was
+  not simulated in this run (all its clips existed) takes it from the previous manifest, or, failing
+  that, has its RIRs computed again (no audio) to measure it;
 - ``config.yaml``: the resolved config (every default filled in, the seed used).
 
 Determinism: every room and clip draws from its own ``SeedSequence`` (:mod:`neuroaudio.sim.scene`),
@@ -16,7 +19,9 @@ is not simulated at all); a folder made with another config is refused.
 
 from __future__ import annotations
 
+import csv
 import logging
+import math
 import multiprocessing as mp
 import os
 import time
@@ -33,8 +38,8 @@ from ..errors import InputError
 from ..io_utils import write_text_atomic
 from .config import SimConfig, parse_config
 from .manifest import manifest_row, write_manifest
-from .render import render_clip, room_responses
-from .scene import clip_path, clips_of_room, plan_clip, plan_room
+from .render import measured_rt60_s, render_clip, room_responses, room_rirs
+from .scene import RoomPlan, clip_path, clips_of_room, plan_clip, plan_room
 
 log = logging.getLogger("neuroaudio")
 
@@ -65,8 +70,11 @@ def clip_complete(path: Path, n_samples: int, n_mics: int) -> bool:
     return info.frames == n_samples and info.channels == n_mics
 
 
-def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str) -> tuple[int, int, float]:
-    """Simulate room ``r`` once and write the given clips; returns (room, clips written, CPU s)."""
+def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str) -> tuple[int, int, float, float]:
+    """Simulate room ``r`` once and write the given clips.
+
+    Returns (room, clips written, CPU s, the room's measured RT60 in s).
+    """
     cpu0 = time.process_time()
     room = plan_room(cfg, r)
     resp = room_responses(cfg, room)
@@ -75,7 +83,24 @@ def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str) -> tuple
         c = render_clip(cfg, room, resp, plan)
         write_audio(Path(out_dir) / clip_path(cfg, room, plan), c.mix.astype("float32"), cfg.fs,
                     subtype=cfg.output.subtype)
-    return r, len(clips), time.process_time() - cpu0
+    return r, len(clips), time.process_time() - cpu0, resp.rt60_measured_s
+
+
+def _previous_rt60(path: Path) -> dict[int, float]:
+    """``room -> rt60_measured_s`` from an earlier manifest of the same folder (empty if none)."""
+    out: dict[int, float] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                try:
+                    v = float(row.get("rt60_measured_s") or "nan")
+                    if math.isfinite(v):
+                        out[int(row["room"])] = v
+                except (KeyError, TypeError, ValueError):
+                    continue
+    except OSError:
+        pass
+    return out
 
 
 def _worker_init() -> None:
@@ -136,13 +161,15 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
         if todo:
             jobs.append((r, todo))
     done = summary.skipped
+    rt60: dict[int, float] = _previous_rt60(out / MANIFEST_NAME)
     if progress:
         progress(done, n)
 
-    def _ok(result: tuple[int, int, float]) -> None:
+    def _ok(result: tuple[int, int, float, float]) -> None:
         nonlocal done
         count = result[1]
         summary.render_cpu_s += result[2]
+        rt60[result[0]] = result[3]
         summary.written += count
         done += count
         if progress:
@@ -179,13 +206,20 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
                     _fail(r, clips, e)
 
     rows = []
-    rooms: dict[int, object] = {}
+    rooms: dict[int, RoomPlan] = {}
     for i in range(n):
         c = plan_clip(cfg, i)
         if c.room not in rooms:
             rooms[c.room] = plan_room(cfg, c.room)
         if (out / clip_path(cfg, rooms[c.room], c)).exists():
-            rows.append(manifest_row(cfg, rooms[c.room], c))
+            if c.room not in rt60:  # not simulated in this run, no earlier value: RIRs only
+                try:
+                    rt60[c.room] = measured_rt60_s(room_rirs(cfg, rooms[c.room]),
+                                                   len(rooms[c.room].targets), cfg.fs)
+                except Exception as e:
+                    log.error(f"room {c.room}: RT60 not measured: {type(e).__name__}: {e}")
+                    rt60[c.room] = float("nan")
+            rows.append(manifest_row(cfg, rooms[c.room], c, rt60[c.room]))
     summary.manifest = out / MANIFEST_NAME
     write_manifest(summary.manifest, rows)
     return summary
