@@ -39,7 +39,7 @@ from ..errors import InputError
 from ..io_utils import write_json_atomic
 from ..maa.loss import circular_error_deg, soft_label_loss
 from ..train import distributed as D
-from ..train.checkpoint import code_revision
+from ..train.checkpoint import code_revision, cpu_copy
 from ..train.logging_io import plot_learning_curve, write_csv_log
 from ..train.optim import adamw_cosine, resume_from
 from ..train.seeding import seed_everything
@@ -236,7 +236,7 @@ def train(cfg: dict[str, Any], train_set: FrameData | None = None, val_set: Fram
         if improved:
             best = {**val, "epoch": epoch + 1}
         if info.is_main:
-            state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+            state = cpu_copy(net.state_dict())
             meta = {**base_meta, "state_dict": state, "metrics": val, "epoch": epoch + 1}
             if improved:
                 C.save(out / "model.pt", {**meta, "metrics": best})

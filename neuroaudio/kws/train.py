@@ -29,7 +29,7 @@ import torch
 
 from ..errors import InputError
 from ..io_utils import atomic_path, write_json_atomic
-from ..train.checkpoint import code_revision
+from ..train.checkpoint import code_revision, cpu_copy
 from .checkpoint import KWSModel, read_checkpoint, save_checkpoint
 from .config import KWSConfig, config_from_dict, config_to_dict
 from .data import Splits, load_splits, make_batch
@@ -78,18 +78,6 @@ def resolve_device(name: str) -> torch.device:
 def device_name(dev: torch.device) -> str:
     """``cpu``, or ``cuda:N (<GPU name>)``: recorded with the metrics."""
     return f"{dev} ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else str(dev)
-
-
-def _cpu(obj: Any) -> Any:
-    """A copy of ``obj`` (nested dicts/lists of tensors and plain values) with every tensor on the CPU,
-    so checkpoints written on a GPU load anywhere."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {k: _cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(_cpu(v) for v in obj)
-    return obj
 
 
 def plot_curves(rows: list[dict[str, Any]], path: str | Path, title: str) -> None:
@@ -221,7 +209,7 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
             rows.append(row)
             bar.update(task, info=f"epoch {epoch + 1} val acc {ev['accuracy']:.3f} rate "
                                   f"{ev['mean_firing_rate']:.3f}")
-            state = _cpu(model.net.state_dict())
+            state = cpu_copy(model.net.state_dict())
             if cfg.train.time_budget_s > 0:
                 n_epochs = _fit_epochs(cfg.train.time_budget_s, time.perf_counter() - t_run, epoch, start,
                                        rows, n_epochs)
@@ -236,7 +224,7 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
                                                    "metrics": {"val_accuracy": best,
                                                                "val_firing_rate": ev["mean_firing_rate"]}})
             extra = {"avg_state": avg, "avg_count": n_avg} if avg is not None else {}
-            save_checkpoint(last, {**ck, "state_dict": state, "optimizer": _cpu(opt.state_dict()),
+            save_checkpoint(last, {**ck, "state_dict": state, "optimizer": cpu_copy(opt.state_dict()),
                                    "epoch": epoch + 1, "history": rows, "best_val_acc": best,
                                    "epochs_fitted": n_epochs, **extra})
             _write_log(out / "log.csv", rows)
@@ -286,7 +274,7 @@ def _save_average(model: KWSModel, avg: dict[str, torch.Tensor], n_avg: int, ck:
     for m in bns:
         m.momentum = 0.1
     ev = evaluate_items(model, val_items)
-    state = _cpu(model.net.state_dict())
+    state = cpu_copy(model.net.state_dict())
     save_checkpoint(out / "model.pt", {**ck, "state_dict": state, "epoch": ck["epoch"],
                                        "metrics": {"val_accuracy": ev["accuracy"],
                                                    "val_firing_rate": ev["mean_firing_rate"],

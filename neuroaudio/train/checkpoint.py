@@ -29,6 +29,19 @@ def code_revision() -> str:
         return "unknown"
 
 
+def cpu_copy(obj: Any) -> Any:
+    """A copy of ``obj`` (nested dicts/lists/tuples of tensors and plain values) with every tensor
+    detached and on the CPU: what a trainer saves (state dicts, optimizer state), so a checkpoint
+    written on a GPU loads anywhere and later training steps do not change the saved values."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(cpu_copy(v) for v in obj)
+    return obj
+
+
 def save_checkpoint(path: str | Path, ckpt: dict[str, Any], fmt: str) -> None:
     """Write ``{"format": fmt, **ckpt}`` to ``path`` atomically (parent folders created)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
