@@ -9,7 +9,8 @@ which keeps the spiking layers sparse. AdamW with a cosine learning-rate decay p
 Augmentation per epoch is seeded by (seed, epoch), so a resumed run sees the same data.
 Device: ``train.device`` (``auto``: CUDA when available); clips are read and augmented on the CPU,
 the front-end, SpecAugment masks, network and loss run on the device; checkpoints always hold CPU
-tensors. ``train.time_budget_s`` fits the number of epochs to a wall-clock budget (see the config).
+tensors. ``train.time_budget_s`` fits the number of epochs to a wall-clock budget (see the config and
+:mod:`neuroaudio.train.budget`).
 Options (``train``): VTLP warp and mixup (``augment.vtlp``, ``augment.mixup``) and checkpoint
 averaging (``average_last``: the saved model averages the weights of the last N epochs, BatchNorm
 statistics re-estimated on the clean training clips).
@@ -29,6 +30,8 @@ import torch
 
 from ..errors import InputError
 from ..io_utils import atomic_path, write_json_atomic
+from ..train.budget import fit_epochs as _fit_epochs  # the name tests/test_kws_device.py imports
+from ..train.budget import resumed_epochs
 from ..train.checkpoint import code_revision, cpu_copy
 from .checkpoint import KWSModel, read_checkpoint, save_checkpoint
 from .config import KWSConfig, config_from_dict, config_to_dict
@@ -143,8 +146,7 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
             best = float(prev.get("best_val_acc", -1.0))
             start = int(prev["epoch"])
             avg, n_avg = prev.get("avg_state"), int(prev.get("avg_count", 0))
-            if "epochs_fitted" in prev and int(prev["config"]["train"]["epochs"]) == cfg.train.epochs:
-                n_epochs = int(prev["epochs_fitted"])        # a run cut to its time budget stays cut
+            n_epochs = resumed_epochs(prev, cfg.train.epochs)   # a run cut to its time budget stays cut
             log.warning("resuming %s at epoch %d", last, start)
         else:
             log.warning("%s was trained with another config; starting afresh", last)
@@ -235,23 +237,6 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
     if cfg.train.average_last > 0 and avg is not None:
         _save_average(model, avg, n_avg, {**ck, "epoch": len(rows)}, sp, out, val_items)
     return finish(cfg, sp, out, rows)
-
-
-def _fit_epochs(budget_s: float, elapsed_s: float, epoch: int, start: int, rows: list[dict[str, Any]],
-                n_epochs: int) -> int:
-    """Epochs that fit ``budget_s`` after epoch ``epoch`` (0-based) ended ``elapsed_s`` into this run.
-
-    Spent budget: stop after this epoch. Otherwise, from the second epoch of the run on, the mean
-    wall time of the last (up to 3) epochs, leaving out the run's first (start-up, warm-up), gives
-    how many more fit; the total is only ever lowered."""
-    if elapsed_s >= budget_s:
-        return epoch + 1
-    done = epoch + 1 - start
-    if done < 2:
-        return n_epochs
-    recent = [r["seconds"] for r in rows[-min(done - 1, 3):]]
-    fit = epoch + 1 + int((budget_s - elapsed_s) / max(float(np.mean(recent)), 1e-6))
-    return max(epoch + 1, min(n_epochs, fit))
 
 
 @torch.no_grad()

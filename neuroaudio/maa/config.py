@@ -15,11 +15,14 @@ Sections (pipelines/ssl_maa.yaml documents every field):
 - ``train``: ``epochs``, ``batch_size`` (frames; clips per batch in online mode), ``lr``,
   ``weight_decay``, ``sigma_deg`` (soft-label width), ``seed``, ``grad_clip``, ``augment_symmetry``
   (each training frame replaced by one of the array's symmetric scenes at random, its label mapped:
-  :mod:`neuroaudio.maa.augment`; 8x the directions on the ReSpeaker square).
+  :mod:`neuroaudio.maa.augment`; 8x the directions on the ReSpeaker square), ``time_budget_s``
+  (> 0: fit the number of epochs to this many wall seconds of training, the cosine schedule
+  following the cut: :mod:`neuroaudio.train.budget`; 0 = no budget).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "encoder": {},
     "model": {},
     "train": {"epochs": 20, "batch_size": 64, "lr": 1e-3, "weight_decay": 5e-3, "sigma_deg": 5.0,
-              "seed": 0, "grad_clip": 5.0, "augment_symmetry": True},
+              "seed": 0, "grad_clip": 5.0, "augment_symmetry": True, "time_budget_s": 0.0},
 }
 
 
@@ -62,6 +65,14 @@ def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = N
     t = cfg["train"]
     if int(t["epochs"]) < 1 or int(t["batch_size"]) < 1:
         raise InputError("train.epochs and train.batch_size must be at least 1")
+    try:
+        budget = float(t["time_budget_s"])
+    except (TypeError, ValueError):
+        budget = math.nan
+    if not (math.isfinite(budget) and budget >= 0):
+        raise InputError(f"train.time_budget_s={t['time_budget_s']!r}: give a number of seconds >= 0 "
+                         "(0 = no budget)")
+    t["time_budget_s"] = budget
     try:
         RFPLCConfig(**cfg["encoder"])
     except TypeError as e:

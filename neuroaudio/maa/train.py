@@ -7,6 +7,12 @@ decay per step (the authors' code). Launch under ``torchrun --nproc_per_node N``
 parallel; nothing in the code or config changes (:mod:`neuroaudio.train.distributed`).
 With ``train.augment_symmetry`` (default) every training frame is replaced by one of the array's
 symmetric scenes at random (:mod:`.augment`; 8 on the ReSpeaker square), its label mapped along.
+Device: the GPU of this process when CUDA is available (:meth:`DistInfo.device`), else the CPU;
+checkpoints always hold CPU tensors. ``train.time_budget_s`` (> 0) fits the number of epochs to that
+many wall seconds of the training loop (:func:`neuroaudio.train.budget.fit_epochs`: from the run's
+second epoch on, lowered to what fits at the measured epoch speed; a spent budget stops after the
+current epoch); the cosine schedule follows the lowered total, which ``last.pt`` keeps
+(``epochs_fitted``), so a cut run stays cut when resumed. Under DDP rank 0 decides, all ranks follow.
 
 Metrics are per frame (each 170-ms frame's argmax of the time-averaged output) and per clip
 (``val_clip_mae``: the time- and frame-averaged softmax of all frames of a clip).
@@ -30,9 +36,10 @@ from ..encoding.encoder import RFPLCEncoder
 from ..errors import InputError
 from ..io_utils import write_json_atomic
 from ..train import distributed as D
+from ..train.budget import fit_epochs, resumed_epochs
 from ..train.checkpoint import code_revision, cpu_copy
 from ..train.logging_io import plot_learning_curve, write_csv_log
-from ..train.optim import adamw_cosine, resume_from
+from ..train.optim import adamw_cosine, resume_from, set_total_steps
 from ..train.seeding import seed_everything
 from . import checkpoint as C
 from .augment import FrameSymmetries
@@ -139,8 +146,9 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
             from ``cfg["data"]`` (simulated, cached or on the fly).
         resume: continue from ``out_dir/last.pt`` when it exists and the config agrees.
 
-    Returns: ``{"metrics": best validation metrics, "epoch", "out_dir", "model": the trained
-    MAANet (last epoch)}``.
+    Returns: ``{"metrics": best validation metrics, "epoch": the run's number of epochs (``train.epochs``,
+    or fewer when fitted to ``train.time_budget_s``), "out_dir", "model": the trained MAANet (last
+    epoch, on the CPU), "history": the log rows, "dist": the DistInfo}``.
     """
     cfg = make_config(cfg)
     info = D.init_distributed()
@@ -171,6 +179,8 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
     loader = DataLoader(train_set, batch_size=bs, sampler=sampler, num_workers=int(cfg["data"]["workers"]),
                         collate_fn=collate_frames if online else None, drop_last=False)
     epochs = int(t_cfg["epochs"])
+    n_epochs = epochs                     # lowered by train.time_budget_s when it would not fit
+    budget_s = float(t_cfg["time_budget_s"])
     steps_per_epoch = max(1, len(loader))
     opt, sched = adamw_cosine(net.parameters(), t_cfg, epochs * steps_per_epoch)
 
@@ -179,8 +189,12 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
     start, best = 0, {"val_mae": math.inf}
     last = out / "last.pt"
     if resume and last.is_file():
-        rows, start, best = resume_from(last, cfg, C.read, net, opt, sched, best, ("workers", "cache_dir"),
-                                        verbose=info.is_main)
+        prev = C.read(last)
+        rows, start, best = resume_from(last, cfg, lambda _: prev, net, opt, sched, best,
+                                        ("workers", "cache_dir"), verbose=info.is_main)
+        n_epochs = resumed_epochs(prev, epochs)          # a run cut to its time budget stays cut
+        set_total_steps(sched, n_epochs * steps_per_epoch)
+        del prev
 
     base_meta = {"model": net.cfg.to_dict(), "input_shape": list(input_shape), "encoder": enc_cfg.to_dict(),
                  "array": array.to_dict(), "sample_rate_hz": int(fs), "config": cfg,
@@ -191,7 +205,11 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
     augment = bool(t_cfg["augment_symmetry"]) and len(symm) > 1
     if augment and info.is_main:
         log.info("symmetry augmentation: a random one of the array's %d symmetries per frame", len(symm))
+    t_run = time.time()                   # the budget counts the training loop (data and model are ready)
+    checked: list[float] = []             # s into the run at each epoch's budget check
     for epoch in range(start, epochs):
+        if epoch >= n_epochs:
+            break
         t0, c0 = time.time(), time.process_time()
         sym_rng = np.random.default_rng([int(t_cfg["seed"]), 17, info.rank, epoch])   # same after a resume
         if info.enabled:
@@ -203,7 +221,7 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
         model.train()
         loss_sum = n_sum = hit_sum = 0.0
         with _progress(progress and info.is_main) as bar:
-            task = bar.add_task(f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch)
+            task = bar.add_task(f"epoch {epoch + 1}/{n_epochs}", total=steps_per_epoch)
             for x, az in loader:
                 x, az = x.to(dev), az.float().to(dev)
                 if len(x) == 0:
@@ -238,20 +256,28 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
         improved = val["val_mae"] < best.get("val_mae", math.inf) or not math.isfinite(best["val_mae"])
         if improved:
             best = {**val, "epoch": epoch + 1}
+        if budget_s > 0:
+            # an epoch's wall time: from the previous epoch's check to this one (its training and
+            # validation, and the previous epoch's checkpoint and plot), so the fit leaves room for all
+            checked.append(time.time() - t_run)
+            took = [{"seconds": b - a} for a, b in zip([0.0, *checked[:-1]], checked, strict=True)]
+            fitted = fit_epochs(budget_s, checked[-1], epoch, start, took, n_epochs)
+            n_epochs = int(D.all_reduce_sum([fitted if info.is_main else 0], info)[0])   # rank 0 decides
+            set_total_steps(sched, n_epochs * steps_per_epoch)
         if info.is_main:
             state = cpu_copy(net.state_dict())
             meta = {**base_meta, "state_dict": state, "metrics": val, "epoch": epoch + 1}
             if improved:
                 C.save(out / "model.pt", {**meta, "metrics": best})
-            C.save(last, {**meta, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                          "history": rows, "best": best})
+            C.save(last, {**meta, "optimizer": cpu_copy(opt.state_dict()), "scheduler": sched.state_dict(),
+                          "history": rows, "best": best, "epochs_fitted": n_epochs})
             write_csv_log(out / "log.csv", rows, LOG_FIELDS)
             plot_learning_curve(rows, out / "curve.png", f"MAA ({out.name})",
                                 loss_keys=("train_loss", "val_loss"),
                                 metric_keys=("train_acc5", "val_acc5", "val_acc10"), metric_label="accuracy")
             write_json_atomic(out / "metrics.json", {"best": best, "last": row})
-            log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) if isinstance(v, float) else v
-                                                  for k, v in row.items()})
+            log.info("epoch %d/%d: %s", epoch + 1, n_epochs, {k: round(v, 4) if isinstance(v, float) else v
+                                                              for k, v in row.items()})
         D.barrier(info)
-    return {"metrics": best, "epoch": epochs, "out_dir": str(out), "model": net.cpu().eval(),
+    return {"metrics": best, "epoch": n_epochs, "out_dir": str(out), "model": net.cpu().eval(),
             "history": rows, "dist": info}

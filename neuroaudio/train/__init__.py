@@ -4,4 +4,6 @@
 - :mod:`.logging_io`: CSV log (one row per epoch) and learning-curve plot.
 - :mod:`.seeding`: seeds for python, numpy and torch.
 - :mod:`.distributed`: DDP that works unchanged under ``torchrun`` (init only when WORLD_SIZE is set).
+- :mod:`.optim`: AdamW + per-step cosine (total changeable: a run fitted to a budget), resume.
+- :mod:`.budget`: ``train.time_budget_s``: the number of epochs fitted to a wall-clock budget.
 """

@@ -74,10 +74,13 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def all_reduce_sum(values: list[float], info: DistInfo) -> list[float]:
-    """Sum a few numbers over all ranks (e.g. loss sums and counts for epoch metrics)."""
+    """Sum a few numbers over all ranks (e.g. loss sums and counts for epoch metrics; with zeros
+    from all but rank 0, rank 0's numbers on every rank). float64: integers up to 2**53 are exact."""
     if not info.enabled:
         return list(values)
-    t = torch.tensor(values, dtype=torch.float64)
+    # NCCL reduces GPU tensors only; gloo (CPU) takes CPU tensors
+    dev = info.device() if dist.get_backend() == "nccl" else torch.device("cpu")
+    t = torch.tensor(values, dtype=torch.float64, device=dev)
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t.tolist()
 
