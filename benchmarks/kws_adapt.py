@@ -75,6 +75,7 @@ def self_train(model, audios: list[np.ndarray], threshold: float = 0.9, epochs: 
     "kept_per_class", "epochs", "adapt_bn"}``."""
     if not 0 < threshold <= 1:
         raise SystemExit(f"--threshold {threshold}: give a probability in (0, 1], e.g. 0.9")
+    torch.manual_seed(seed)                      # dropout masks: the same whatever ran before
     adapt_bn(model, audios)
     probs = predict(model, audios)
     keep = np.flatnonzero(probs.max(-1) >= threshold)
