@@ -38,8 +38,10 @@ ROOT=${ROOT:-.kwsdata/recordings}
 DEVICE=${DEVICE:-cuda}
 CLIPS=${CLIPS:-18000}
 VAL_CLIPS=${VAL_CLIPS:-270}
-NPROC=${NPROC:-$(nproc)}
+NPROC=${NPROC:-$(nproc --all)}   # not plain nproc: GNU nproc obeys OMP_NUM_THREADS (=1 above)
 END=${END:-560}               # s after the start by which every training process has stopped
+SIM_LIMIT=${SIM_LIMIT:-$(( END - 200 ))}   # s: a cache build still running then is stopped (the round ends)
+[ "$SIM_LIMIT" -gt 30 ] || SIM_LIMIT=30
 LOAD_S=${LOAD_S:-75}          # s a training process needs to read the caches before its first epoch
 ARMS=${ARMS:-base nofsja nostm nosym pool11 wide long big}
 KWS=${KWS:-1}
@@ -73,7 +75,7 @@ DATA_SETS=(--set out_dir="$W/maa" --set data.cache_dir="$W/cache" --set data.tra
            --set data.val_clips="$VAL_CLIPS")
 pids=()
 for ((r = 0; r < NPROC; r++)); do
-  $PY -m neuroaudio.maa.data $CONFIG --part "$r/$NPROC" "${DATA_SETS[@]}" > "$W/sim_$r.log" 2>&1 &
+  timeout -k 5 "$SIM_LIMIT" $PY -m neuroaudio.maa.data $CONFIG --part "$r/$NPROC" "${DATA_SETS[@]}" > "$W/sim_$r.log" 2>&1 &
   pids+=($!)
 done
 fail=0
