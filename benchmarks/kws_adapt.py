@@ -39,7 +39,7 @@ from neuroaudio.io_utils import write_json_atomic
 from neuroaudio.kws.adapt import adapt_bn, predict
 from neuroaudio.kws.checkpoint import load_model
 from neuroaudio.kws.data import FSDD_NAME, augment_clip, read_mono
-from neuroaudio.kws.train import spec_mask
+from neuroaudio.kws.train import rate_penalty, spec_mask
 
 SPEAKERS = ["jackson", "nicolas", "theo", "yweweler"]
 
@@ -108,9 +108,7 @@ def self_train(model, audios: list[np.ndarray], threshold: float = 0.9, epochs: 
             logits, spikes = model.net(feats)
             yt = torch.from_numpy(labels[idx]).to(dev)
             loss = torch.nn.functional.cross_entropy(logits, yt, label_smoothing=cfg.train.label_smoothing)
-            if spikes and cfg.train.rate_weight > 0:
-                excess = (torch.stack([s.mean() for s in spikes]) - cfg.train.rate_target).clamp_min(0)
-                loss = loss + cfg.train.rate_weight * excess.pow(2).sum()
+            loss = loss + rate_penalty(spikes, cfg.train.rate_target, cfg.train.rate_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.net.parameters(), 5.0)

@@ -107,6 +107,15 @@ def plot_curves(rows: list[dict[str, Any]], path: str | Path, title: str) -> Non
     plt.close(fig)
 
 
+def rate_penalty(spikes: list[torch.Tensor], target: float, weight: float) -> torch.Tensor | float:
+    """The firing-rate term of the loss: ``weight * sum_l max(0, rate_l - target)**2`` over the
+    spiking layers' spike tensors (rates as fractions); 0 without spikes or with weight 0."""
+    if not spikes or weight <= 0:
+        return 0.0
+    excess = (torch.stack([s.mean() for s in spikes]) - target).clamp_min(0)
+    return weight * excess.pow(2).sum()
+
+
 def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -192,9 +201,7 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
                 if perm is not None:
                     loss = loss + (1 - lam) * torch.nn.functional.cross_entropy(logits, yt[perm],
                                                                                 label_smoothing=ls)
-                if spikes and cfg.train.rate_weight > 0:
-                    excess = (torch.stack([s.mean() for s in spikes]) - cfg.train.rate_target).clamp_min(0)
-                    loss = loss + cfg.train.rate_weight * excess.pow(2).sum()
+                loss = loss + rate_penalty(spikes, cfg.train.rate_target, cfg.train.rate_weight)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.net.parameters(), 5.0)
