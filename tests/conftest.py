@@ -45,3 +45,17 @@ def plane_wave(array, azimuth_deg: float, signal: np.ndarray, fs: int,
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def crash_when_saving_epoch(monkeypatch: pytest.MonkeyPatch, owner, epoch: int):
+    """Make ``owner.save(path, ck)`` raise KeyboardInterrupt when it saves epoch ``epoch`` (an
+    interrupted run); returns the real ``save``, to put back before resuming."""
+    real_save = owner.save
+
+    def crash(path, ck):
+        if ck["epoch"] == epoch:
+            raise KeyboardInterrupt
+        real_save(path, ck)
+
+    monkeypatch.setattr(owner, "save", crash)
+    return real_save

@@ -22,7 +22,7 @@ from neuroaudio.maa.loss import predict_azimuth_deg, soft_label_loss, soft_label
 from neuroaudio.maa.model import MAAConfig, MAANet
 from neuroaudio.maa.train import train
 
-from .conftest import plane_wave
+from .conftest import crash_when_saving_epoch, plane_wave
 
 FS = 16000
 ENC = RFPLCConfig(n_neurons=64, n_bands=8, n_delays=11, frame_s=0.064, steps=4)
@@ -253,14 +253,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
         return train(cfg, train_set=data, val_set=data, array=array, fs=FS, progress=False)
 
     whole = run(tmp_path / "a")["model"].state_dict()
-    real_save = T.C.save
-
-    def crash_at_epoch_2(path, ck):
-        if ck["epoch"] == 2:
-            raise KeyboardInterrupt
-        real_save(path, ck)
-
-    monkeypatch.setattr(T.C, "save", crash_at_epoch_2)
+    real_save = crash_when_saving_epoch(monkeypatch, T.C, 2)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "b")
     monkeypatch.setattr(T.C, "save", real_save)

@@ -30,6 +30,8 @@ from neuroaudio.maa.data import FrameSet
 from neuroaudio.train.budget import fit_epochs, resumed_epochs
 from neuroaudio.train.optim import adamw_cosine, set_total_steps
 
+from .conftest import crash_when_saving_epoch
+
 FS = 16000
 ENC = RFPLCConfig(n_neurons=64, n_bands=8, n_delays=11, frame_s=0.064, steps=4)
 LR = 1e-3
@@ -144,14 +146,7 @@ def test_a_cut_run_stays_cut_and_resumes_to_the_same_weights(tmp_path, step_cloc
     assert again["epoch"] == 3 and len(again["history"]) == 3
     assert C.read(tmp_path / "a" / "last.pt")["epoch"] == 3
     # interrupted while saving epoch 3, then resumed with no budget: epoch 3 alone, on the cut schedule
-    real_save = T.C.save
-
-    def crash_at_epoch_3(path, ck):
-        if ck["epoch"] == 3:
-            raise KeyboardInterrupt
-        real_save(path, ck)
-
-    monkeypatch.setattr(T.C, "save", crash_at_epoch_3)
+    real_save = crash_when_saving_epoch(monkeypatch, T.C, 3)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path / "b", 20, 10.0)
     monkeypatch.setattr(T.C, "save", real_save)
