@@ -54,6 +54,14 @@ class DataConfig:
     synth_pitches: list[int] = field(default_factory=lambda: [25, 40, 55, 70])
     synth_per_word: int = 0
     """synthetic clips per word, drawn (seeded) from voices × variants × rates × pitches; 0 = all."""
+    filler_words: list[str] = field(default_factory=list)
+    """Any source: espeak-ng words that are *not* keywords (e.g. hello, stop, water). When given, the
+    labels get one more class, ``FILLER_LABEL`` ("_unknown_", last), trained on these words spoken by
+    ``filler_per_word`` voice × variant × rate × pitch combinations of the ``synth_*`` lists; the
+    detector never reports it, so speech that is not a keyword is rejected instead of being called
+    the nearest keyword. A fraction ``val_fraction`` of the filler clips goes to validation; none to
+    the test split (the speaker-independent accuracy stays the keywords')."""
+    filler_per_word: int = 24
     extra_train_folders: list[str] = field(default_factory=list)
     """Any source: folders of ``label/*.wav`` (label = one of the split's label names, e.g. '0'..'9'
     for FSDD) added to the training split only (never to validation or test), e.g. clips
@@ -183,6 +191,11 @@ def config_from_dict(d: dict[str, Any]) -> KWSConfig:
         raise InputError(f"config 'train.device: {dev}': use auto, cpu, cuda or cuda:N")
     if cfg.train.time_budget_s < 0:
         raise InputError("config 'train.time_budget_s' must be >= 0 (0 = no budget)")
+    for key in ("words", "synth_words", "filler_words"):
+        bad = [w for w in getattr(cfg.data, key) if not isinstance(w, str)]
+        if bad:
+            raise InputError(f"config 'data.{key}' has entries that are not words: {bad} (YAML reads "
+                             "yes/no/on/off as booleans and digits as numbers): quote them, e.g. 'yes'")
     if cfg.data.sample_rate_hz <= 0 or cfg.data.clip_s <= 0:
         raise InputError("config 'data.sample_rate_hz' and 'data.clip_s' must be > 0")
     return cfg

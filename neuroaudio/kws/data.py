@@ -24,6 +24,10 @@ log = logging.getLogger("neuroaudio")
 
 FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
 
+FILLER_LABEL = "_unknown_"
+"""The non-keyword class: added by ``data.filler_words`` or a folder ``_unknown_/`` (always the last
+label); the detector never reports it."""
+
 
 @dataclass
 class Item:
@@ -139,12 +143,18 @@ def _speaker_of(path: Path) -> str:
 
 
 def load_folder(cfg: DataConfig, seed: int = 0) -> Splits:
-    """``root/label/*.wav``; split by test/val speakers when given, else by a hash of the speaker."""
+    """``root/label/*.wav``; split by test/val speakers when given, else by a hash of the speaker.
+
+    Folders starting with ``_`` or ``.`` are skipped (e.g. ``_background_noise_``), except
+    ``_unknown_`` (:data:`FILLER_LABEL`): recordings that are not keywords, the filler class (last
+    label)."""
     root = Path(cfg.root or "")
     if not root.is_dir():
         raise InputError(f"data folder '{root}' not found: set data.root to a folder of label/*.wav")
     names = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "_"))
                    and any(d.glob("*.wav")))
+    if any((root / FILLER_LABEL).glob("*.wav")):
+        names.append(FILLER_LABEL)     # non-keyword recordings: the filler class, always last
     if not names:
         raise InputError(f"no label folders with .wav files in '{root}': lay it out as label/*.wav")
     items = []
@@ -215,6 +225,36 @@ def load_synthetic(cfg: DataConfig, seed: int = 0) -> Splits:
                   val=[items[i] for i in idx[n_te:n_te + n_va]], test=[items[i] for i in idx[:n_te]])
 
 
+DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+"""The words of FSDD's labels '0'..'9': not allowed as filler words of an FSDD model."""
+
+
+def _espeak_items(words: list[str], labels: list[int], cfg: DataConfig, per_word: int,
+                  seed: list[int]) -> list[Item]:
+    """espeak-ng clips: word ``words[i]`` gets label ``labels[i]``, spoken by ``per_word`` (all when
+    ≤ 0) combinations of ``cfg.synth_voices`` × ``synth_variants`` × ``synth_rates_wpm`` ×
+    ``synth_pitches`` drawn without replacement by a generator seeded with ``seed``. An item's
+    speaker is ``espeak:voice+variant``; audio is mono float32 at ``cfg.sample_rate_hz``."""
+    from ..sim.speech import synthesize
+
+    combos = [(v, var, int(r), int(p)) for v in cfg.synth_voices for var in cfg.synth_variants
+              for r in cfg.synth_rates_wpm for p in cfg.synth_pitches]
+    if not combos:
+        raise InputError("data.synth_voices/variants/rates_wpm/pitches: none may be empty when "
+                         "synth_words or filler_words is set")
+    rng = np.random.default_rng(seed)
+    items = []
+    for word, k in zip(words, labels, strict=True):
+        pick = (range(len(combos)) if per_word <= 0
+                else rng.choice(len(combos), min(per_word, len(combos)), replace=False))
+        for i in pick:
+            v, var, r, p = combos[int(i)]
+            voice = f"{v}+{var}" if var else v
+            x = synthesize(word, voice=voice, rate_wpm=r, pitch=p, fs=cfg.sample_rate_hz)
+            items.append(Item(k, f"espeak:{voice}", None, np.asarray(x, np.float32)))
+    return items
+
+
 def synthetic_training_items(cfg: DataConfig, labels: list[str], seed: int = 0) -> list[Item]:
     """espeak-ng clips of ``cfg.synth_words`` (one word per label, in label order) for training.
 
@@ -224,24 +264,28 @@ def synthetic_training_items(cfg: DataConfig, labels: list[str], seed: int = 0) 
     if len(cfg.synth_words) != len(labels):
         raise InputError(f"data.synth_words has {len(cfg.synth_words)} words for {len(labels)} labels "
                          f"({', '.join(labels)}): give one word per label, in that order")
-    from ..sim.speech import synthesize
+    return _espeak_items(list(cfg.synth_words), list(range(len(labels))), cfg, cfg.synth_per_word,
+                         [seed, 7919])
 
-    combos = [(v, var, int(r), int(p)) for v in cfg.synth_voices for var in cfg.synth_variants
-              for r in cfg.synth_rates_wpm for p in cfg.synth_pitches]
-    if not combos:
-        raise InputError("data.synth_voices/variants/rates_wpm/pitches: none may be empty when "
-                         "synth_words is set")
-    rng = np.random.default_rng([seed, 7919])
-    items = []
-    for k, word in enumerate(cfg.synth_words):
-        pick = (range(len(combos)) if cfg.synth_per_word <= 0
-                else rng.choice(len(combos), min(cfg.synth_per_word, len(combos)), replace=False))
-        for i in pick:
-            v, var, r, p = combos[int(i)]
-            voice = f"{v}+{var}" if var else v
-            x = synthesize(word, voice=voice, rate_wpm=r, pitch=p, fs=cfg.sample_rate_hz)
-            items.append(Item(k, f"espeak:{voice}", None, np.asarray(x, np.float32)))
-    return items
+
+def filler_items(cfg: DataConfig, labels: list[str], seed: int = 0) -> tuple[list[Item], list[Item]]:
+    """espeak-ng clips of ``cfg.filler_words`` labelled ``labels.index(FILLER_LABEL)`` (the filler
+    class, which ``labels`` must hold), split (seeded) into (train, validation) by ``cfg.val_fraction``.
+
+    A filler word may not be a keyword: not a label, not one of ``synth_words`` and, for FSDD, not a
+    digit's name (``DIGIT_WORDS``); the check is case-insensitive."""
+    keywords = {w.lower() for w in [*labels, *cfg.synth_words] if w != FILLER_LABEL}
+    if cfg.source == "fsdd":
+        keywords |= set(DIGIT_WORDS)
+    clash = sorted({w for w in cfg.filler_words if w.lower() in keywords})
+    if clash:
+        raise InputError(f"data.filler_words {clash} are keywords of this model: remove them (filler "
+                         "words must be speech that is NOT a keyword)")
+    items = _espeak_items(list(cfg.filler_words), [labels.index(FILLER_LABEL)] * len(cfg.filler_words), cfg,
+                          cfg.filler_per_word, [seed, 104729])
+    idx = np.random.default_rng([seed, 1299709]).permutation(len(items))
+    n_val = int(round(cfg.val_fraction * len(items)))
+    return [items[i] for i in idx[n_val:]], [items[i] for i in idx[:n_val]]
 
 
 def extra_training_items(folders: list[str], labels: list[str], fs: int) -> list[Item]:
@@ -282,6 +326,11 @@ def load_splits(cfg: DataConfig, seed: int = 0) -> Splits:
         sp.train = sp.train + synthetic_training_items(cfg, sp.labels, seed)
     if cfg.extra_train_folders:
         sp.train = sp.train + extra_training_items(cfg.extra_train_folders, sp.labels, sp.fs)
+    if cfg.filler_words:
+        if FILLER_LABEL not in sp.labels:           # a folder's _unknown_/ is the same class
+            sp.labels = [*sp.labels, FILLER_LABEL]
+        tr, va = filler_items(cfg, sp.labels, seed)
+        sp.train, sp.val = sp.train + tr, sp.val + va
     if not sp.train:
         raise InputError(f"no training items from data.source {cfg.source} at '{cfg.root}': check "
                          "the folder and the held-out speakers")

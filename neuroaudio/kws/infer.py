@@ -5,7 +5,9 @@ Windows quieter than ``min_level_db`` below the file's loudest window are skippe
 a word). A detection is a window whose top score is at least ``threshold`` and the best within a
 clip length around it (causal non-maximum suppression, :class:`StreamingDetector`, the same code
 as ``neuroaudio kws --live``); with ``single`` (the default for files of at most two clip
-lengths, i.e. one word) only the best window of the file is reported.
+lengths, i.e. one word) only the best window of the file is reported. A model trained with a filler
+class (``data.filler_words``, label ``_unknown_``) rejects a window whose most probable class is
+the filler: it is never a detection, whatever its score.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 
 from .checkpoint import KWSModel
-from .data import read_mono
+from .data import FILLER_LABEL, read_mono
 
 
 @dataclass
@@ -31,6 +33,16 @@ class Detection:
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "score": round(self.score, 4), "t_start_s": round(self.t_start_s, 3),
                 "t_end_s": round(self.t_end_s, 3)}
+
+
+def keyword_scores(probs: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Best class ``[W]`` and its score ``[W]`` of window probabilities ``probs [W, K]``; a window
+    whose best class is the filler (``_unknown_``) gets score −1, so no threshold accepts it."""
+    best = probs.argmax(-1)
+    score = probs.max(-1).astype(np.float64)
+    if FILLER_LABEL in labels:
+        score = np.where(best == labels.index(FILLER_LABEL), -1.0, score)
+    return best, score
 
 
 @torch.no_grad()
@@ -98,9 +110,9 @@ class StreamingDetector:
             win = np.stack([self.buf[s - self.buf_start:s - self.buf_start + self.n] for s in chunk])
             level = 10 * np.log10(np.mean(win.astype(np.float64) ** 2, axis=1) + 1e-12)
             logits, _ = self.model(torch.from_numpy(win))
-            prob = logits.softmax(-1).numpy()
-            for s, lv, p in zip(chunk, level, prob, strict=True):
-                out += self._candidate(s, int(p.argmax()), float(p.max()), lv >= self.min_level_dbfs)
+            best, score = keyword_scores(logits.softmax(-1).numpy(), self.model.labels)
+            for s, lv, lab, sc in zip(chunk, level, best, score, strict=True):
+                out += self._candidate(s, int(lab), float(sc), lv >= self.min_level_dbfs)
         drop = self.next_start - self.buf_start
         if drop > 0:
             self.buf = self.buf[drop:]
@@ -144,12 +156,13 @@ def detect(model: KWSModel, x: np.ndarray, threshold: float = 0.5, hop_s: float 
         return det.process(x) + det.flush()
     starts, probs, level = window_scores(model, x, hop_s)
     ok = level >= level.max() - min_level_db
-    best = np.where(ok, probs.max(-1), -1.0)
+    cls, score = keyword_scores(probs, model.labels)
+    best = np.where(ok, score, -1.0)
     i = int(best.argmax())
     if best[i] < threshold:
         return []
     s0 = max(0, int(starts[i]))
-    label = model.labels[int(probs[i].argmax())]
+    label = model.labels[int(cls[i])]
     return [Detection(label, float(best[i]), s0 / fs, min(len(x), s0 + n) / fs)]
 
 
