@@ -38,6 +38,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Keywords (spoken digits with the default model) found in files, with times and scores.
 
+        A model trained with a filler class (data.filler_words, label _unknown_) never reports it:
+        a window it wins is speech that is not a keyword, rejected whatever the threshold.
+
         Example: neuroaudio kws ../shared/data/fsdd/recordings/7_theo_3.wav
 
         Example: neuroaudio kws long.wav --all --threshold 0.7 --format json
@@ -77,8 +80,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @app.command("kws-evaluate")
     def kws_evaluate(
-        folder: Path = typer.Argument(..., help="Labelled clips: label/*.wav, or an FSDD-style folder of "
-                                                "{digit}_{speaker}_{index}.wav."),
+        folder: Path = typer.Argument(..., help="Labelled clips: label/*.wav (non-keywords in _unknown_/ "
+                                                "for a model with a filler class), or an FSDD-style "
+                                                "folder of {digit}_{speaker}_{index}.wav."),
         model: Path = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Checkpoint to evaluate."),
         out: Path = typer.Option(Path("runs/kws_eval"), "--out", help="Output folder: predictions.csv, "
                                  "metrics.json, confusion.png."),
