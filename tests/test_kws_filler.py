@@ -105,3 +105,19 @@ def test_a_folder_named_unknown_is_the_filler_class_and_evaluates(tmp_path):
     class Labels:                                              # folder_items only needs these
         labels, fs = ["up", "down", FILLER_LABEL], FS
     assert sorted(it.label for it in folder_items(tmp_path, Labels())) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+
+
+def test_reversed_training_clips_join_the_filler_class(tmp_path):
+    _fsdd(tmp_path / "rec", n=5)                               # 3 speakers x 2 digits x 5
+    cfg = config_from_dict({"data": {"source": "fsdd", "root": str(tmp_path / "rec"),
+                                     "test_speakers": ["cat"], "val_fraction": 0.0, "filler_reversed": 0.5}})
+    sp = load_splits(cfg.data)
+    assert sp.labels[-1] == FILLER_LABEL
+    keys = [it for it in sp.train if it.label < 10]
+    rev = [it for it in sp.train if it.label == 10]
+    assert len(keys) == 20 and len(rev) == 10 and all(it.speaker.startswith("reversed:") for it in rev)
+    originals = {it.audio.tobytes() for it in keys}
+    assert all(it.audio[::-1].tobytes() in originals for it in rev)   # each one a training clip, backwards
+    assert not sp.val and all(it.label < 10 for it in sp.test)
+    with pytest.raises(InputError, match="filler_reversed"):
+        load_splits(config_from_dict({"data": {**cfg.data.__dict__, "filler_reversed": 1.5}}).data)

@@ -62,6 +62,12 @@ class DataConfig:
     the nearest keyword. A fraction ``val_fraction`` of the filler clips goes to validation; none to
     the test split (the speaker-independent accuracy stays the keywords')."""
     filler_per_word: int = 24
+    filler_reversed: float = 0.0
+    """Any source: this fraction of the keyword training clips (the source's, real voices), picked
+    at random (seeded) and played backwards, joins the filler class as training data: speech of the
+    training speakers' own voices that is not a keyword, so the filler cannot be learnt as "a voice
+    the keywords never had" (espeak-ng filler words alone taught a model to reject synthetic
+    keywords; docs/kws.md, 'Filler class')."""
     extra_train_folders: list[str] = field(default_factory=list)
     """Any source: folders of ``label/*.wav`` (label = one of the split's label names, e.g. '0'..'9'
     for FSDD) added to the training split only (never to validation or test), e.g. clips

@@ -288,6 +288,17 @@ def filler_items(cfg: DataConfig, labels: list[str], seed: int = 0) -> tuple[lis
     return [items[i] for i in idx[n_val:]], [items[i] for i in idx[:n_val]]
 
 
+def reversed_items(items: list[Item], fraction: float, label: int, fs: int, seed: int = 0) -> list[Item]:
+    """``round(fraction · len(items))`` of ``items`` (seeded pick), each played backwards, labelled
+    ``label`` (the filler class); speaker ``reversed:<speaker>``, audio mono float32 at ``fs``."""
+    if not 0 < fraction <= 1:
+        raise InputError(f"data.filler_reversed {fraction}: give a fraction in (0, 1], e.g. 0.15")
+    n = int(round(fraction * len(items)))
+    pick = np.random.default_rng([seed, 15485863]).permutation(len(items))[:n]
+    return [Item(label, f"reversed:{items[i].speaker}", None,
+                 np.ascontiguousarray(item_audio(items[i], fs)[::-1])) for i in sorted(pick)]
+
+
 def extra_training_items(folders: list[str], labels: list[str], fs: int) -> list[Item]:
     """Clips of ``folders`` (each ``label/*.wav``, label one of ``labels``) for the training split.
 
@@ -322,15 +333,20 @@ LOADERS = {"fsdd": load_fsdd, "folder": load_folder, "speech_commands": load_spe
 def load_splits(cfg: DataConfig, seed: int = 0) -> Splits:
     """The data of a config, split into train/val/test (see module docstring)."""
     sp = LOADERS[cfg.source](cfg, seed)
+    source_train = list(sp.train)
     if cfg.synth_words:
         sp.train = sp.train + synthetic_training_items(cfg, sp.labels, seed)
     if cfg.extra_train_folders:
         sp.train = sp.train + extra_training_items(cfg.extra_train_folders, sp.labels, sp.fs)
-    if cfg.filler_words:
+    if cfg.filler_words or cfg.filler_reversed > 0:
         if FILLER_LABEL not in sp.labels:           # a folder's _unknown_/ is the same class
             sp.labels = [*sp.labels, FILLER_LABEL]
+    if cfg.filler_words:
         tr, va = filler_items(cfg, sp.labels, seed)
         sp.train, sp.val = sp.train + tr, sp.val + va
+    if cfg.filler_reversed > 0:
+        sp.train = sp.train + reversed_items(source_train, cfg.filler_reversed,
+                                             sp.labels.index(FILLER_LABEL), sp.fs, seed)
     if not sp.train:
         raise InputError(f"no training items from data.source {cfg.source} at '{cfg.root}': check "
                          "the folder and the held-out speakers")
