@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 
 from neuroaudio.errors import InputError
+from neuroaudio.kws.card import model_card
 from neuroaudio.kws.checkpoint import load_model
 from neuroaudio.kws.config import config_from_dict
 from neuroaudio.kws.data import FILLER_LABEL, Item, Splits, load_splits
 from neuroaudio.kws.infer import StreamingDetector, detect, keyword_scores
 from neuroaudio.kws.train import train
 
+from .conftest import REPO
 from .test_kws import CFG, FS, chirp
 from .test_kws_extra_data import _fsdd
 
@@ -80,6 +82,10 @@ def test_a_model_with_a_filler_class_detects_keywords_and_rejects_the_rest(tmp_p
     det = StreamingDetector(m, threshold=0.5, hop_s=0.05, min_level_dbfs=-45)
     got = det.process(x[:, None]) + det.flush()                # the live path rejects them too
     assert [d.label for d in got] == ["down"]
+    card = model_card(tmp_path / "model.pt", title="t", data_note="chirps")
+    assert "Open set" in card and FILLER_LABEL in card and "Closed set" not in card
+    shipped = model_card(REPO / "data" / "models" / "kws_fsdd_drf.pt", title="t", data_note="FSDD")
+    assert "Closed set" in shipped and "Open set" not in shipped
 
 
 def test_unquoted_yaml_booleans_in_word_lists_are_refused():
