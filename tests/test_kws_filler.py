@@ -83,7 +83,8 @@ def test_a_model_with_a_filler_class_detects_keywords_and_rejects_the_rest(tmp_p
     got = det.process(x[:, None]) + det.flush()                # the live path rejects them too
     assert [d.label for d in got] == ["down"]
     card = model_card(tmp_path / "model.pt", title="t", data_note="chirps")
-    assert "Open set" in card and FILLER_LABEL in card and "Closed set" not in card
+    assert "Open set" in card and FILLER_LABEL in card and "_unknown_/` folder" in card
+    assert "Closed set" not in card
     shipped = model_card(REPO / "data" / "models" / "kws_fsdd_drf.pt", title="t", data_note="FSDD")
     assert "Closed set" in shipped and "Open set" not in shipped
 

@@ -45,11 +45,18 @@ def _set_note(ck: dict) -> str:
         return ("Closed set: every window is classified as one of the keywords (no 'unknown' class); "
                 "use the score threshold and the level gate of `neuroaudio kws` to skip non-keywords "
                 "and silence.")
-    words = ck["config"]["data"].get("filler_words", [])
-    return (f"Open set: a filler class `{FILLER_LABEL}`, learnt from {len(words)} non-keyword words "
-            "spoken by espeak-ng voices (synthetic speech only), takes the windows that hold no "
-            "keyword, and `neuroaudio kws` never reports it. Rejection of real non-keyword speech "
-            "was measured only on synthetic voices (docs/kws.md, 'Filler class').")
+    data = ck["config"]["data"]
+    sources = []
+    if data.get("filler_words"):
+        sources.append(f"{len(data['filler_words'])} non-keyword words spoken by espeak-ng voices")
+    if data.get("filler_reversed", 0) > 0:
+        sources.append(f"{100 * data['filler_reversed']:.0f}% of the keyword training clips played backwards")
+    if not sources:
+        sources.append(f"the recordings of the training data's `{FILLER_LABEL}/` folder")
+    return (f"Open set: a filler class `{FILLER_LABEL}`, learnt from {' and '.join(sources)}, takes "
+            "the windows that hold no keyword, and `neuroaudio kws` never reports it. How well it "
+            "rejects real non-keyword speech depends on that data (docs/kws.md, 'Filler class': "
+            "measured there on synthetic non-keywords only).")
 
 
 def write_model_card(model_path: str | Path, card_path: str | Path, **kw) -> None:

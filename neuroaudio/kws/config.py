@@ -62,6 +62,7 @@ class DataConfig:
     the nearest keyword. A fraction ``val_fraction`` of the filler clips goes to validation; none to
     the test split (the speaker-independent accuracy stays the keywords')."""
     filler_per_word: int = 24
+    """espeak-ng clips per filler word (voice × variant × rate × pitch combinations, seeded)."""
     filler_reversed: float = 0.0
     """Any source: this fraction of the keyword training clips (the source's, real voices), picked
     at random (seeded) and played backwards, joins the filler class as training data: speech of the
