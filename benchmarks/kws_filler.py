@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from neuroaudio.io_utils import write_json_atomic  # noqa: E402
 from neuroaudio.kws.checkpoint import load_model  # noqa: E402
 from neuroaudio.kws.config import DataConfig  # noqa: E402
-from neuroaudio.kws.data import DIGIT_WORDS, Item, _espeak_items, load_fsdd  # noqa: E402
+from neuroaudio.kws.data import DIGIT_WORDS, Item, espeak_items, load_fsdd  # noqa: E402
 from neuroaudio.kws.evaluate import evaluate_items  # noqa: E402
 from neuroaudio.kws.infer import keyword_scores  # noqa: E402
 
@@ -63,9 +63,9 @@ def clip_sets(per_word: int, seed: int = 0) -> dict[str, list[Item]]:
     cfg = DataConfig(sample_rate_hz=8000, **HELD_OUT)
     digits = [w for w in DIGIT_WORDS if w != "oh"]
     # non-keywords get label 0: unused (their false-alarm rate ignores labels)
-    return {"ordinary": _espeak_items(ORDINARY, [0] * len(ORDINARY), cfg, per_word, [seed, 1]),
-            "hard": _espeak_items(HARD, [0] * len(HARD), cfg, per_word, [seed, 2]),
-            "synth_digits": _espeak_items(digits, list(range(10)), cfg, per_word, [seed, 3])}
+    return {"ordinary": espeak_items(ORDINARY, [0] * len(ORDINARY), cfg, per_word, [seed, 1]),
+            "hard": espeak_items(HARD, [0] * len(HARD), cfg, per_word, [seed, 2]),
+            "synth_digits": espeak_items(digits, list(range(10)), cfg, per_word, [seed, 3])}
 
 
 def rates(model, items: list[Item], keywords: bool) -> dict:

@@ -229,7 +229,7 @@ DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seve
 """The words of FSDD's labels '0'..'9': not allowed as filler words of an FSDD model."""
 
 
-def _espeak_items(words: list[str], labels: list[int], cfg: DataConfig, per_word: int,
+def espeak_items(words: list[str], labels: list[int], cfg: DataConfig, per_word: int,
                   seed: list[int]) -> list[Item]:
     """espeak-ng clips: word ``words[i]`` gets label ``labels[i]``, spoken by ``per_word`` (all when
     ≤ 0) combinations of ``cfg.synth_voices`` × ``synth_variants`` × ``synth_rates_wpm`` ×
@@ -264,7 +264,7 @@ def synthetic_training_items(cfg: DataConfig, labels: list[str], seed: int = 0) 
     if len(cfg.synth_words) != len(labels):
         raise InputError(f"data.synth_words has {len(cfg.synth_words)} words for {len(labels)} labels "
                          f"({', '.join(labels)}): give one word per label, in that order")
-    return _espeak_items(list(cfg.synth_words), list(range(len(labels))), cfg, cfg.synth_per_word,
+    return espeak_items(list(cfg.synth_words), list(range(len(labels))), cfg, cfg.synth_per_word,
                          [seed, 7919])
 
 
@@ -281,7 +281,7 @@ def filler_items(cfg: DataConfig, labels: list[str], seed: int = 0) -> tuple[lis
     if clash:
         raise InputError(f"data.filler_words {clash} are keywords of this model: remove them (filler "
                          "words must be speech that is NOT a keyword)")
-    items = _espeak_items(list(cfg.filler_words), [labels.index(FILLER_LABEL)] * len(cfg.filler_words), cfg,
+    items = espeak_items(list(cfg.filler_words), [labels.index(FILLER_LABEL)] * len(cfg.filler_words), cfg,
                           cfg.filler_per_word, [seed, 104729])
     idx = np.random.default_rng([seed, 1299709]).permutation(len(items))
     n_val = int(round(cfg.val_fraction * len(items)))
