@@ -40,7 +40,8 @@ from ..io_utils import write_json_atomic
 from ..maa.loss import circular_error_deg, soft_label_loss
 from ..train import distributed as D
 from ..train.checkpoint import code_revision, cpu_copy
-from ..train.logging_io import plot_learning_curve, write_csv_log
+from ..train.doa_metrics import DOA_METRIC_KEYS, doa_metrics
+from ..train.logging_io import epoch_progress, plot_learning_curve, write_csv_log
 from ..train.optim import adamw_cosine, resume_from
 from ..train.seeding import seed_everything
 from . import checkpoint as C
@@ -53,13 +54,6 @@ log = logging.getLogger("neuroaudio")
 
 LOG_FIELDS = ["epoch", "train_loss", "train_doa_loss", "train_mask_loss", "train_acc5", "val_loss", "val_mae",
               "val_acc5", "val_acc10", "val_clip_mae", "val_mask_mse", "lr", "seconds", "cpu_seconds"]
-
-
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), disable=not enabled, transient=True)
 
 
 def predict_deg(logits: torch.Tensor) -> torch.Tensor:
@@ -86,21 +80,11 @@ def evaluate_frames(net: GccSmNet, data: FrameData, batch_size: int = 256, sigma
         if m is not None:
             mse.append(float(((m - irm) ** 2).mean()) * len(idx))
     net.train(was)
-    nan = math.nan
     if not errs:
-        return {"val_loss": nan, "val_mae": nan, "val_acc5": nan, "val_acc10": nan, "val_clip_mae": nan,
-                "val_mask_mse": nan}
+        return {"val_loss": math.nan, **dict.fromkeys(DOA_METRIC_KEYS, math.nan), "val_mask_mse": math.nan}
     e, p = np.concatenate(errs), np.concatenate(probs)
-    clip_err = []
-    for c in np.unique(data.clip):
-        sel = data.clip == c
-        pred = float(np.argmax(p[sel].mean(0))) * 360.0 / p.shape[1]
-        d = abs(pred - float(data.azimuth_deg[sel][0])) % 360.0
-        clip_err.append(min(d, 360.0 - d))
-    return {"val_loss": sum(losses) / len(data), "val_mae": float(e.mean()),
-            "val_acc5": float((e <= 5).mean()),
-            "val_acc10": float((e <= 10).mean()), "val_clip_mae": float(np.mean(clip_err)),
-            "val_mask_mse": sum(mse) / len(data) if mse else nan}
+    return {"val_loss": sum(losses) / len(data), **doa_metrics(e, p, data.clip, data.azimuth_deg),
+            "val_mask_mse": sum(mse) / len(data) if mse else math.nan}
 
 
 def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
@@ -115,13 +99,8 @@ def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
         return build_frames(sims, n, feat, cache / split, min_speech_db=float(d["min_speech_db"]),
                             progress=progress and info.is_main)
 
-    if info.is_main:
-        val = build("val", int(d["val_clips"]), int(d["val_seed"]))
-        tr = build("train", int(d["train_clips"]), int(d["train_seed"]))
-    D.barrier(info)
-    if not info.is_main:
-        val = build("val", int(d["val_clips"]), int(d["val_seed"]))
-        tr = build("train", int(d["train_clips"]), int(d["train_seed"]))
+    val = D.main_rank_first(info, lambda: build("val", int(d["val_clips"]), int(d["val_seed"])))
+    tr = D.main_rank_first(info, lambda: build("train", int(d["train_clips"]), int(d["train_seed"])))
     sc = scenario_configs(d["sim"], d["noise_scenarios"], int(d["val_seed"]))[0]
     return tr, val, sc.array.load(), sc.fs
 
@@ -194,7 +173,7 @@ def train(cfg: dict[str, Any], train_set: FrameData | None = None, val_set: Fram
         torch.manual_seed(seed * 1000003 + epoch)              # dropout masks
         model.train()
         sums = np.zeros(5)   # loss, doa, mask, hits, count
-        with _progress(progress and info.is_main) as bar:
+        with epoch_progress(progress and info.is_main) as bar:
             task = bar.add_task(f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch)
             for s in range(0, len(order), bs):
                 idx = np.sort(order[s:s + bs])

@@ -33,6 +33,7 @@ from ..io_utils import atomic_path, write_json_atomic
 from ..train.budget import fit_epochs as _fit_epochs  # the name tests/test_kws_device.py imports
 from ..train.budget import resumed_epochs
 from ..train.checkpoint import code_revision, cpu_copy
+from ..train.logging_io import epoch_progress
 from .checkpoint import KWSModel, read_checkpoint, save_checkpoint
 from .config import KWSConfig, config_from_dict, config_to_dict
 from .data import Splits, load_splits, make_batch
@@ -116,12 +117,6 @@ def rate_penalty(spikes: list[torch.Tensor], target: float, weight: float) -> to
     return weight * excess.pow(2).sum()
 
 
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"), disable=not enabled,
-                    transient=False)
 
 
 def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Splits | None = None
@@ -163,7 +158,7 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
     t_run = time.perf_counter()
     aug = cfg.train.augment
     val_items = sp.val or sp.train[: max(1, len(sp.train) // 10)]
-    with _progress(progress) as bar:
+    with epoch_progress(progress, info_field=True, transient=False) as bar:
         task = bar.add_task(cfg.name, total=steps_per_epoch * n_epochs, completed=start * steps_per_epoch,
                             info="")
         for epoch in range(start, cfg.train.epochs):

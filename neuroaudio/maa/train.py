@@ -38,7 +38,8 @@ from ..io_utils import write_json_atomic
 from ..train import distributed as D
 from ..train.budget import fit_epochs, resumed_epochs
 from ..train.checkpoint import code_revision, cpu_copy
-from ..train.logging_io import plot_learning_curve, write_csv_log
+from ..train.doa_metrics import DOA_METRIC_KEYS, doa_metrics
+from ..train.logging_io import epoch_progress, plot_learning_curve, write_csv_log
 from ..train.optim import adamw_cosine, resume_from, set_total_steps
 from ..train.seeding import seed_everything
 from . import checkpoint as C
@@ -52,13 +53,6 @@ log = logging.getLogger("neuroaudio")
 
 LOG_FIELDS = ["epoch", "train_loss", "train_acc5", "val_loss", "val_mae", "val_acc5", "val_acc10",
               "val_clip_mae", "lr", "seconds", "cpu_seconds"]
-
-
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), disable=not enabled, transient=True)
 
 
 @torch.no_grad()
@@ -83,21 +77,12 @@ def evaluate_frames(net: MAANet, data: FrameSet, batch_size: int = 256, sigma_de
         probs.append(torch.softmax(y, -1).mean(0).numpy())
     net.train(was)
     if not errs:
-        return {"val_loss": math.nan, "val_mae": math.nan, "val_acc5": math.nan, "val_acc10": math.nan,
-                "val_clip_mae": math.nan}
+        return {"val_loss": math.nan, **dict.fromkeys(DOA_METRIC_KEYS, math.nan)}
     e, p = np.concatenate(errs), np.concatenate(probs)
     if active_db is not None:
         act = ~(data.src_db < -float(active_db))          # NaN (unknown) counts as active
         e = e[act] if act.any() else e
-    clip_err = []
-    for c in np.unique(data.clip):
-        m = data.clip == c
-        pred = float(np.argmax(p[m].mean(0))) * 360.0 / p.shape[1]
-        d = abs(pred - float(data.azimuth_deg[m][0])) % 360.0
-        clip_err.append(min(d, 360.0 - d))
-    return {"val_loss": sum(losses) / len(data), "val_mae": float(e.mean()),
-            "val_acc5": float((e <= 5).mean()), "val_acc10": float((e <= 10).mean()),
-            "val_clip_mae": float(np.mean(clip_err))}
+    return {"val_loss": sum(losses) / len(data), **doa_metrics(e, p, data.clip, data.azimuth_deg)}
 
 
 def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
@@ -116,13 +101,10 @@ def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
                            min_frame_spikes=int(d["min_frame_spikes"]), progress=progress and info.is_main,
                            **(pick if split == "train" else {}))
 
-    if info.is_main:
-        val = build("val", int(d["val_clips"]), int(d["val_seed"]))
-        train = build("train", int(d["train_clips"]), int(d["train_seed"])) if d["mode"] == "cached" else None
-    D.barrier(info)
-    if not info.is_main:
-        val = build("val", int(d["val_clips"]), int(d["val_seed"]))
-        train = build("train", int(d["train_clips"]), int(d["train_seed"])) if d["mode"] == "cached" else None
+    val = D.main_rank_first(info, lambda: build("val", int(d["val_clips"]), int(d["val_seed"])))
+    train = None
+    if d["mode"] == "cached":
+        train = D.main_rank_first(info, lambda: build("train", int(d["train_clips"]), int(d["train_seed"])))
     if train is None:
         train = OnlineFrames(d["sim"], int(d["train_clips"]), enc, seed=int(d["train_seed"]),
                              min_frame_spikes=int(d["min_frame_spikes"]), **pick)
@@ -220,7 +202,7 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
             train_set.set_epoch(epoch)
         model.train()
         loss_sum = n_sum = hit_sum = 0.0
-        with _progress(progress and info.is_main) as bar:
+        with epoch_progress(progress and info.is_main) as bar:
             task = bar.add_task(f"epoch {epoch + 1}/{n_epochs}", total=steps_per_epoch)
             for x, az in loader:
                 x, az = x.to(dev), az.float().to(dev)

@@ -9,11 +9,15 @@ single process and the helpers are no-ops. Only rank 0 writes files (:attr:`Dist
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 COLLECTIVE_TIMEOUT_H = 4
 """Hours a collective (e.g. the barrier while rank 0 builds the frame cache) may wait."""
@@ -101,6 +105,18 @@ def broadcast_buffers(model: torch.nn.Module, info: DistInfo) -> None:
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
+
+
+def main_rank_first(info: DistInfo, build: Callable[[], T]) -> T:
+    """``build()`` on rank 0 first, then, after a barrier, on the other ranks: rank 0 writes what is
+    shared (data caches) while the others wait, and they then read it instead of building it again.
+    Without DDP simply ``build()``."""
+    if info.is_main:
+        out = build()
+    barrier(info)
+    if not info.is_main:
+        out = build()
+    return out
 
 
 def cleanup(info: DistInfo) -> None:

@@ -64,3 +64,15 @@ def plot_learning_curve(rows: list[dict[str, Any]], path: str | Path, title: str
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def epoch_progress(enabled: bool, info_field: bool = False, transient: bool = True):
+    """The rich progress bar of a training epoch: description, bar, steps done/total, time left, and
+    with ``info_field`` a free text column (``task.fields["info"]``, e.g. the running loss).
+    ``enabled=False`` (non-main ranks, tests) draws nothing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    if info_field:
+        columns.append(TextColumn("{task.fields[info]}"))
+    return Progress(*columns, disable=not enabled, transient=transient)
