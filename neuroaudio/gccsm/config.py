@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..train.config_io import deep_merge, merge_defaults, parse_set, read_yaml_mapping  # noqa: F401  (parse_set: re-exported)
+from ..train.config_io import check_sim_training, deep_merge, merge_defaults, parse_set, read_yaml_mapping  # noqa: F401  (parse_set: re-exported)
 from .features import FeatureConfig
 from .model import ModelConfig
 
@@ -44,19 +44,8 @@ DEFAULTS: dict[str, Any] = {
 def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = None) -> dict[str, Any]:
     """Defaults + ``d``, validated; ``data.sim`` resolved against ``base_dir``. JSON-able."""
     cfg = merge_defaults(DEFAULTS, d or {})
-    data = cfg["data"]
-    if base_dir is not None and data["sim"] and not Path(data["sim"]).is_absolute():
-        cand = Path(base_dir) / data["sim"]
-        if cand.is_file():
-            data["sim"] = str(cand)
-    if data["cache_dir"] is None:
-        data["cache_dir"] = str(Path(cfg["out_dir"]) / "cache")
-    for k in ("train_clips", "val_clips"):
-        if int(data[k]) < 1:
-            raise InputError(f"data.{k}={data[k]}: give at least 1 clip")
+    check_sim_training(cfg, base_dir)
     t = cfg["train"]
-    if int(t["epochs"]) < 1 or int(t["batch_size"]) < 1:
-        raise InputError("train.epochs and train.batch_size must be at least 1")
     if t["mask_training"] not in MASK_TRAINING:
         raise InputError(f"train.mask_training={t['mask_training']!r}: choose one of "
                          f"{', '.join(MASK_TRAINING)}")

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..encoding.config import RFPLCConfig
 from ..errors import InputError
-from ..train.config_io import deep_merge, merge_defaults, parse_set, read_yaml_mapping  # noqa: F401  (parse_set: re-exported)
+from ..train.config_io import check_sim_training, deep_merge, merge_defaults, parse_set, read_yaml_mapping  # noqa: F401  (parse_set: re-exported)
 from .model import MAAConfig
 
 DEFAULTS: dict[str, Any] = {
@@ -49,22 +49,12 @@ def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = N
     data = cfg["data"]
     if data["mode"] not in ("cached", "online"):
         raise InputError(f"data.mode={data['mode']!r}: use 'cached' or 'online'")
-    if base_dir is not None and data["sim"] and not Path(data["sim"]).is_absolute():
-        cand = Path(base_dir) / data["sim"]
-        if cand.is_file():
-            data["sim"] = str(cand)
-    if data["cache_dir"] is None:
-        data["cache_dir"] = str(Path(cfg["out_dir"]) / "cache")
-    for k in ("train_clips", "val_clips"):
-        if int(data[k]) < 1:
-            raise InputError(f"data.{k}={data[k]}: give at least 1 clip")
+    check_sim_training(cfg, base_dir)
     if data["frames_per_clip"] is not None and int(data["frames_per_clip"]) < 1:
         raise InputError(f"data.frames_per_clip={data['frames_per_clip']}: give at least 1 (or null = all)")
     if data["active_db"] is not None and not float(data["active_db"]) > 0:
         raise InputError(f"data.active_db={data['active_db']}: give a positive number of dB (or null = all)")
     t = cfg["train"]
-    if int(t["epochs"]) < 1 or int(t["batch_size"]) < 1:
-        raise InputError("train.epochs and train.batch_size must be at least 1")
     try:
         budget = float(t["time_budget_s"])
     except (TypeError, ValueError):

@@ -66,3 +66,23 @@ def merge_defaults(defaults: dict[str, Any], given: dict[str, Any],
         sub = defaults.get(k)
         out[k] = merge_defaults(sub, v, checked, k) if isinstance(sub, dict) and isinstance(v, dict) else v
     return out
+
+
+def check_sim_training(cfg: dict[str, Any], base_dir: str | Path | None) -> None:
+    """The checks and defaults every simulated-scene trainer config shares (``train ssl``, ``train
+    gcc-phat-sm``), in place: ``data.sim`` resolved against ``base_dir`` (the pipeline file's folder)
+    when that file exists, ``data.cache_dir`` defaulting to ``<out_dir>/cache``, at least one training
+    and one validation clip, ``train.epochs`` and ``train.batch_size`` at least 1."""
+    data = cfg["data"]
+    if base_dir is not None and data["sim"] and not Path(data["sim"]).is_absolute():
+        cand = Path(base_dir) / data["sim"]
+        if cand.is_file():
+            data["sim"] = str(cand)
+    if data["cache_dir"] is None:
+        data["cache_dir"] = str(Path(cfg["out_dir"]) / "cache")
+    for k in ("train_clips", "val_clips"):
+        if int(data[k]) < 1:
+            raise InputError(f"data.{k}={data[k]}: give at least 1 clip")
+    t = cfg["train"]
+    if int(t["epochs"]) < 1 or int(t["batch_size"]) < 1:
+        raise InputError("train.epochs and train.batch_size must be at least 1")
