@@ -59,3 +59,26 @@ def crash_when_saving_epoch(monkeypatch: pytest.MonkeyPatch, owner, epoch: int):
 
     monkeypatch.setattr(owner, "save", crash)
     return real_save
+
+
+class _Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli(*args)`` → result with returncode/stdout/stderr, through neuroaudio.cli.main in-process
+    (faster than a subprocess; :func:`run_cli` runs the installed command)."""
+    from neuroaudio.cli import main
+
+    def run(*args):
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        out = capsys.readouterr()
+        return _Result(code, out.out, out.err)
+    return run

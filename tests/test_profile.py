@@ -16,28 +16,6 @@ from neuroaudio.errors import InputError
 from .conftest import plane_wave
 
 
-class _Result:
-    def __init__(self, returncode: int, stdout: str, stderr: str):
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-@pytest.fixture
-def cli(capsys):
-    """``cli(*args)`` → result with returncode/stdout/stderr, through neuroaudio.cli.main in-process."""
-    from neuroaudio.cli import main
-
-    def run(*args):
-        capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        out = capsys.readouterr()
-        return _Result(code, out.out, out.err)
-    return run
-
-
 def _brute_fan_out(conv: nn.Conv2d, x: torch.Tensor) -> int:
     """Σ over non-zero inputs of the number of (output position, output channel) they reach."""
     n, c, h, w = x.shape
