@@ -117,8 +117,6 @@ def rate_penalty(spikes: list[torch.Tensor], target: float, weight: float) -> to
     return weight * excess.pow(2).sum()
 
 
-
-
 def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Splits | None = None
           ) -> dict[str, Any]:
     """Train (or resume) the model of ``cfg``; returns the final metrics (see module docstring)."""
