@@ -16,6 +16,12 @@ distance: whether a gap between methods is in the bulk of the clips or in outlie
 The pooled spectra are saved to ``OUT/spectra.npz`` (``--out``) and reused when the script is run
 again with the same manifest and methods.
 
+A method is a registry name (``maa``: the shipped model) or ``NAME=METHOD:MODEL`` for another
+checkpoint (e.g. ``maa-w96=maa:runs/s6/maa_w96/model.pt``). ``--ensemble NAME ...`` adds a row
+``ensemble`` whose pooled spectrum is the mean of those methods' pooled spectra (each spectrum sums
+to 1; averaging pooled spectra equals averaging the frame posteriors, since every method pools the
+same frames): whether several independently trained models together are more precise than one.
+
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/maa_readout.py \\
@@ -69,25 +75,36 @@ READOUTS = {
 }
 
 
+def parse_method(spec: str) -> tuple[str, str, dict[str, str]]:
+    """``NAME=METHOD:MODEL`` or ``METHOD`` → (row name, registry method, localizer options)."""
+    name, _, rest = spec.partition("=")
+    if not rest:
+        return spec, spec, {}
+    method, _, model = rest.partition(":")
+    return name, method, ({"model": model} if model else {})
+
+
 def pooled_spectra(manifest: Path, methods: list[str], array: str, cache: Path) -> dict[str, np.ndarray]:
-    """Each method's pooled spectrum per clip ``[clips, 360]``; cached in ``cache`` (an .npz)."""
+    """Each method's pooled spectrum per clip ``[clips, 360]`` by row name; cached in ``cache`` (an
+    .npz, keyed by the method spec)."""
     saved = dict(np.load(cache)) if cache.is_file() else {}
     rows = list(csv.DictReader(manifest.open()))
-    for method in methods:
-        if method in saved and len(saved[method]) == len(rows):
+    for spec in methods:
+        name, method, options = parse_method(spec)
+        if spec in saved and len(saved[spec]) == len(rows):
             continue
-        loc = make_localizer(method, array)
+        loc = make_localizer(method, array, **options)
         spectra = []
         for i, row in enumerate(rows):
             spectra.append(loc.localize_file(manifest.parent / row["path"]).spectrum)
-            print(f"\r{method}: {i + 1}/{len(rows)} clips", end="", file=sys.stderr, flush=True)
+            print(f"\r{name}: {i + 1}/{len(rows)} clips", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
-        saved[method] = np.asarray(spectra)
+        saved[spec] = np.asarray(spectra)
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")
         np.savez(tmp, **saved)
         tmp.replace(cache)
-    return saved
+    return {parse_method(spec)[0]: saved[spec] for spec in methods}
 
 
 def main() -> None:
@@ -96,12 +113,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="folder for spectra.npz and readout.md")
     ap.add_argument("--array", default="respeaker4")
     ap.add_argument("--high-snr", type=float, default=10.0, help="SNR (dB) from which the spread is shown")
-    ap.add_argument("methods", nargs="+")
+    ap.add_argument("--ensemble", nargs="+", default=[], metavar="NAME",
+                    help="also score the mean of these methods' pooled spectra (row names)")
+    ap.add_argument("methods", nargs="+", help="METHOD or NAME=METHOD:MODEL")
     args = ap.parse_args()
     rows = list(csv.DictReader(args.manifest.open()))
     truth = np.array([float(r["azimuth_deg"]) for r in rows])
     snr = np.array([float(r["snr_db"]) for r in rows])
     spectra = pooled_spectra(args.manifest, args.methods, args.array, args.out / "spectra.npz")
+    if args.ensemble:
+        spectra["ensemble"] = np.mean([spectra[n] for n in args.ensemble], axis=0)
     levels = sorted(set(snr))
     lines = [f"clips: {len(rows)} ({args.manifest})", "",
              "| method | read-out | " + " | ".join(f"{v:g} dB" for v in levels) + " | all |",
@@ -113,7 +134,7 @@ def main() -> None:
     spread = ["", head + " | ".join(f"corr. with {k}" for k in scene) + " |",
               "|---|---|---|---|---|" + "---|" * len(scene)]
     high = snr >= args.high_snr
-    for method in args.methods:
+    for method in spectra:
         for name, readout in READOUTS.items():
             err = circular_error_deg(readout(spectra[method]), truth)
             cells = " | ".join(f"{err[snr == v].mean():.2f}" for v in levels)
