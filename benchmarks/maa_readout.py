@@ -51,8 +51,8 @@ def peak_parabolic(spectra: np.ndarray) -> np.ndarray:
     k = spectra.argmax(axis=1)
     rows = np.arange(len(spectra))
     y0, y1, y2 = spectra[rows, (k - 1) % n_bins], spectra[rows, k], spectra[rows, (k + 1) % n_bins]
-    den = y0 - 2 * y1 + y2
-    delta = np.where(np.abs(den) > 1e-12, 0.5 * (y0 - y2) / np.where(den == 0, 1, den), 0.0)
+    den = y0 - 2 * y1 + y2                     # <= 0 at a maximum; 0 on a flat top: no shift
+    delta = 0.5 * (y0 - y2) / np.minimum(den, -1e-12)
     return np.mod(k + np.clip(delta, -0.5, 0.5), n_bins) * 360.0 / n_bins
 
 

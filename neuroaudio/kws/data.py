@@ -230,7 +230,7 @@ DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seve
 
 
 def espeak_items(words: list[str], labels: list[int], cfg: DataConfig, per_word: int,
-                  seed: list[int]) -> list[Item]:
+                 seed: list[int]) -> list[Item]:
     """espeak-ng clips: word ``words[i]`` gets label ``labels[i]``, spoken by ``per_word`` (all when
     ≤ 0) combinations of ``cfg.synth_voices`` × ``synth_variants`` × ``synth_rates_wpm`` ×
     ``synth_pitches`` drawn without replacement by a generator seeded with ``seed``. An item's
@@ -265,7 +265,7 @@ def synthetic_training_items(cfg: DataConfig, labels: list[str], seed: int = 0) 
         raise InputError(f"data.synth_words has {len(cfg.synth_words)} words for {len(labels)} labels "
                          f"({', '.join(labels)}): give one word per label, in that order")
     return espeak_items(list(cfg.synth_words), list(range(len(labels))), cfg, cfg.synth_per_word,
-                         [seed, 7919])
+                        [seed, 7919])
 
 
 def filler_items(cfg: DataConfig, labels: list[str], seed: int = 0) -> tuple[list[Item], list[Item]]:
@@ -282,7 +282,7 @@ def filler_items(cfg: DataConfig, labels: list[str], seed: int = 0) -> tuple[lis
         raise InputError(f"data.filler_words {clash} are keywords of this model: remove them (filler "
                          "words must be speech that is NOT a keyword)")
     items = espeak_items(list(cfg.filler_words), [labels.index(FILLER_LABEL)] * len(cfg.filler_words), cfg,
-                          cfg.filler_per_word, [seed, 104729])
+                         cfg.filler_per_word, [seed, 104729])
     idx = np.random.default_rng([seed, 1299709]).permutation(len(items))
     n_val = int(round(cfg.val_fraction * len(items)))
     return [items[i] for i in idx[n_val:]], [items[i] for i in idx[:n_val]]
