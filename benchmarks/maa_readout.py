@@ -12,7 +12,10 @@ per SNR, the MAE (degrees) of the clip direction read from that spectrum by seve
 
 and, at SNR ≥ ``--high-snr`` dB, the median error, the 90th percentile and the number of clips
 off by more than 5°, and the correlation of the error with the scene's elevation, RT60 and
-distance: whether a gap between methods is in the bulk of the clips or in outliers.
+distance: whether a gap between methods is in the bulk of the clips or in outliers. A last table
+correlates the methods' *signed* clip errors at SNR ≥ ``--high-snr`` (argmax, degrees in
+``[-180, 180)``) pairwise: near 1 between two models means their errors are set by the clip (its
+room, talker, reflections, or an input both models share), not by the training run.
 The pooled spectra are saved to ``OUT/spectra.npz`` (``--out``) and reused when the script is run
 again with the same manifest and methods.
 
@@ -75,6 +78,21 @@ READOUTS = {
 }
 
 
+def signed_error_deg(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Estimate minus truth wrapped to ``[-180, 180)`` degrees (same shapes)."""
+    return np.mod(np.asarray(estimate) - np.asarray(truth) + 180.0, 360.0) - 180.0
+
+
+def error_correlation_table(signed: dict[str, np.ndarray]) -> list[str]:
+    """Markdown lines: the pairwise correlation of the methods' signed errors ``{name: [clips]}``."""
+    names = list(signed)
+    corr = np.corrcoef(np.stack([signed[n] for n in names]))
+    lines = ["| signed-error correlation | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines += [f"| {a} | " + " | ".join(f"{corr[i, j]:+.2f}" for j in range(len(names))) + " |"
+              for i, a in enumerate(names)]
+    return lines
+
+
 def parse_method(spec: str) -> tuple[str, str, dict[str, str]]:
     """``NAME=METHOD:MODEL`` or ``METHOD`` → (row name, registry method, localizer options)."""
     name, _, rest = spec.partition("=")
@@ -134,17 +152,19 @@ def main() -> None:
     spread = ["", head + " | ".join(f"corr. with {k}" for k in scene) + " |",
               "|---|---|---|---|---|" + "---|" * len(scene)]
     high = snr >= args.high_snr
+    signed = {}
     for method in spectra:
         for name, readout in READOUTS.items():
             err = circular_error_deg(readout(spectra[method]), truth)
             cells = " | ".join(f"{err[snr == v].mean():.2f}" for v in levels)
             lines.append(f"| {method} | {name} | {cells} | {err.mean():.2f} |")
             if name == "argmax":
+                signed[method] = signed_error_deg(readout(spectra[method]), truth)[high]
                 e = err[high]
                 corr = " | ".join(f"{np.corrcoef(v[high], e)[0, 1]:+.2f}" for v in scene.values())
                 spread.append(f"| {method} | {e.mean():.2f} | {np.median(e):.2f} | "
                               f"{np.percentile(e, 90):.2f} | {int((e > 5).sum())} of {len(e)} | {corr} |")
-    text = "\n".join(lines + spread) + "\n"
+    text = "\n".join(lines + spread + [""] + error_correlation_table(signed)) + "\n"
     print(text)
     (args.out / "readout.md").write_text(text)
 
