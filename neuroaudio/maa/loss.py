@@ -4,6 +4,11 @@ Target: a Gaussian soft label around the true azimuth on the circular 1° grid,
 ``q(k) ∝ exp(−d(k, az)² / (2σ²))`` with ``d`` the circular distance (degrees), normalised to sum
 to 1. Loss: cross-entropy ``−Σ_k q(k) log softmax(y_t)(k)`` averaged over the T steps and the
 batch (the paper). Prediction: argmax of the time-averaged output.
+
+The paper gives no label width; σ = 5° (``train.sigma_deg``) is our choice. Measured against
+σ = 2.5° at the shipped model's full budget (docs/maa.md, "A longer schedule, the paper's
+51-detector input, a narrower label"): the narrower label is no more precise at high SNR and
+generalises worse (held-out 19.3° vs 16.4° MAE).
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ Choices (the paper's text leaves them open; written down here and in docs/maa.md
   bands before everything else (ceil mode: a last partial group is summed too). Summing two
   neighbouring coincidence detectors is one detector of twice the delay width (it fires when
   either does); this makes the network's maps smaller, hence cheaper, at the price of coarser delay
-  resolution. Measured against the full resolution in docs/maa.md.
+  resolution. Measured against the full resolution in docs/maa.md: at the full budget the
+  paper's 51 detectors over-fit and are no more accurate, at twice the network's CPU.
 - Max pooling after the spikes keeps the activations binary.
 - Read-out: a linear layer per step (no spiking), so the T outputs can be averaged.
 """
