@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from neuroaudio.localize.base import circular_error_deg  # noqa: E402
 from neuroaudio.localize.registry import make_localizer  # noqa: E402
+from neuroaudio.tracking.kalman import wrap_pm180  # noqa: E402
 
 
 def peak_parabolic(spectra: np.ndarray) -> np.ndarray:
@@ -76,11 +77,6 @@ READOUTS = {
     "cent2": lambda s: peak_centroid(s, 2),
     "cent4": lambda s: peak_centroid(s, 4),
 }
-
-
-def signed_error_deg(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Estimate minus truth wrapped to ``[-180, 180)`` degrees (same shapes)."""
-    return np.mod(np.asarray(estimate) - np.asarray(truth) + 180.0, 360.0) - 180.0
 
 
 def error_correlation_table(signed: dict[str, np.ndarray]) -> list[str]:
@@ -155,11 +151,12 @@ def main() -> None:
     signed = {}
     for method in spectra:
         for name, readout in READOUTS.items():
-            err = circular_error_deg(readout(spectra[method]), truth)
+            estimate = readout(spectra[method])
+            err = circular_error_deg(estimate, truth)
             cells = " | ".join(f"{err[snr == v].mean():.2f}" for v in levels)
             lines.append(f"| {method} | {name} | {cells} | {err.mean():.2f} |")
             if name == "argmax":
-                signed[method] = signed_error_deg(readout(spectra[method]), truth)[high]
+                signed[method] = wrap_pm180(estimate - truth)[high]    # estimate − truth, [-180, 180)
                 e = err[high]
                 corr = " | ".join(f"{np.corrcoef(v[high], e)[0, 1]:+.2f}" for v in scene.values())
                 spread.append(f"| {method} | {e.mean():.2f} | {np.median(e):.2f} | "
