@@ -17,8 +17,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         workers: int = typer.Option(1, "--workers", "-w", help="Worker processes (same output for any)."),
         limit: int | None = typer.Option(None, help="Make only the first N clips (all SNRs)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-        sets: list[str] = typer.Option([], "--set", help="Override a config value: KEY=VALUE (YAML); a "
-                                       "number picks a list item, e.g. --set source.signal.0.folder=/data/fsdd."),
+        sets: list[str] = typer.Option(
+            [], "--set", help="Override a config value: KEY=VALUE (YAML); a number picks a list item, "
+            "e.g. --set source.signal.0.folder=/data/fsdd."),
     ) -> None:
         """Simulate rooms, arrays, speech and noise with pyroomacoustics; write WAVs and manifest.csv.
 

@@ -89,7 +89,8 @@ def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str | None) -
         if out_dir is not None:
             write_audio(Path(out_dir) / clip_path(cfg, room, plan), c.mix.astype("float32"), cfg.fs,
                         subtype=cfg.output.subtype)
-    return r, len(clips) if out_dir is not None else 0, time.process_time() - cpu0, resp.rt60_measured_s, stats
+    written = len(clips) if out_dir is not None else 0
+    return r, written, time.process_time() - cpu0, resp.rt60_measured_s, stats
 
 
 def _previous_rows(path: Path) -> list[dict[str, str]]:

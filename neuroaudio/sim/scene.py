@@ -232,7 +232,8 @@ def plan_clip(cfg: SimConfig, i: int) -> ClipPlan:
         if comp.placement == "sensor":
             noise.append(({"kind": "sensor", "seed": int(rng.integers(2**63 - 1)), "name": "sensor"},))
         elif isinstance(comp.signal, tuple):  # a list of choices: one per position
-            noise.append(tuple(plan_signal(comp.signal[int(rng.integers(len(comp.signal)))], rng, cfg.duration_s)
+            choice = comp.signal
+            noise.append(tuple(plan_signal(choice[int(rng.integers(len(choice)))], rng, cfg.duration_s)
                                for _ in range(comp.max_positions)))
         else:
             noise.append(tuple(plan_signal(comp.signal, rng, cfg.duration_s)

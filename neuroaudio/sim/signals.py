@@ -98,7 +98,8 @@ def _plan_utterances(cfg: SignalConfig, rng: np.random.Generator, duration_s: fl
     k = int(rng.integers(cfg.utterances[0], cfg.utterances[1] + 1))
     if cfg.folder:
         files, _ = folder_index(cfg.folder)
-        items: list[Recipe] = [{"kind": "file", "path": files[int(rng.integers(len(files)))]} for _ in range(k)]
+        items: list[Recipe] = [{"kind": "file", "path": files[int(rng.integers(len(files)))]}
+                               for _ in range(k)]
         desc = "+".join(Path(it["path"]).name for it in items[:4]) + ("+..." if k > 4 else "")
         name = f"speech:{Path(cfg.folder).name}:{desc}"
     else:
