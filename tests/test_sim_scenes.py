@@ -239,6 +239,34 @@ def test_short_utterances_noise_sources_and_manifest(tmp_path):
         assert np.abs(w - c.mix).max() <= 1 / 32768 + 1e-9
 
 
+def test_clip_lengths_drawn_per_clip(tmp_path):
+    cfg = parse_config(config_dict(
+        duration_s=[1.2, 4.0], snr_db=[10], clips_per_snr=3,
+        source={"signal": {"kind": "speech", "label": "short", "utterances": [1, 2], "n_words": [1, 2]}},
+        noise=[{"placement": "directional", "positions": [1, 2],
+                "signal": [{"kind": "hum"}, {"kind": "music"}]},
+               {"placement": "sensor", "level_db": -20}],
+        scene={"clips_per_room": 3, "sources_per_room": 1}))
+    assert cfg.n_samples == 4 * FS
+    out = tmp_path / "out"
+    assert simulate(cfg, out).written == 3
+    rows = list(csv.DictReader((out / "manifest.csv").read_text().splitlines()))
+    durs = [float(r["duration_s"]) for r in rows]
+    assert len(set(durs)) == 3 and all(1.2 <= d <= 4.0 for d in durs), durs
+    room = plan_room(cfg, 0)
+    resp = room_responses(cfg, room, measure_rt60=False)
+    for i, (r, d) in enumerate(zip(rows, durs, strict=True)):
+        assert sf.info(str(out / r["path"])).frames == round(d * FS)
+        assert float(r["speech_onset_s"]) + float(r["speech_duration_s"]) <= d + 1e-9
+        plan = plan_clip(cfg, i)
+        c = render_clip(cfg, room, resp, plan)  # noise folded over this clip's own length
+        assert c.mix.shape == (round(d * FS), 4)
+        snr = 10 * np.log10(np.mean(c.source_image ** 2) / np.mean(c.noise ** 2))
+        assert snr == pytest.approx(10, abs=1e-9)
+    assert resp.noise_spectra(resp.n) is resp.noise_fft
+    assert simulate(cfg, out).skipped == 3  # resume knows each clip's length
+
+
 def test_same_seed_same_clip_other_seed_other_clip(tmp_path):
     folder, _ = _speech_folder(tmp_path)
 
@@ -338,6 +366,8 @@ def test_set_overrides_list_items_and_reports_bad_keys(tmp_path):
     ({"source": {"signal": [{"kind": "speech"}, {"kind": "hum", "harmonics": [0, 3]}]}},
      "source.signal.1.harmonics"),
     ({"source": {"signal": {"kind": "speech", "label": "a,b"}}}, "source.signal.label"),
+    ({"duration_s": [4, 1.2]}, "duration_s"),
+    ({"duration_s": [0.001, 1.2]}, "duration_s"),
 ])
 def test_bad_scene_fields_named(change, field):
     with pytest.raises(InputError) as e:

@@ -152,7 +152,8 @@ class OutputConfig:
 @dataclass(frozen=True)
 class SimConfig:
     fs: int = DEFAULT_FS_HZ
-    duration_s: float = 1.2
+    duration_s: float | Range = 1.2
+    """Clip length (s), or a ``(low, high)`` range: each clip's length drawn uniformly (ms steps)."""
     snr_db: tuple[float, ...] = (0.0, 10.0, 20.0)
     clips_per_snr: int = 10
     seed: int = 0
@@ -168,8 +169,14 @@ class SimConfig:
         return len(self.snr_db) * self.clips_per_snr
 
     @property
+    def duration_range_s(self) -> Range:
+        d = self.duration_s
+        return d if isinstance(d, tuple) else (d, d)
+
+    @property
     def n_samples(self) -> int:
-        return int(round(self.duration_s * self.fs))
+        """Samples of a clip; of the longest clip when ``duration_s`` is a range."""
+        return int(round(self.duration_range_s[1] * self.fs))
 
     @property
     def n_rooms(self) -> int:
@@ -431,7 +438,11 @@ def parse_config(d: Any, base_dir: str | Path = ".") -> SimConfig:
     d = _section(d, "config", {"fs", "duration_s", "snr_db", "clips_per_snr", "seed", "room", "array",
                                "source", "noise", "scene", "output"})
     fs = int(_num(d, "fs", "config", DEFAULT_FS_HZ, 1000, 192000, integer=True))
-    duration = _num(d, "duration_s", "config", 1.2, 0.05, 600)
+    if isinstance(d.get("duration_s"), (list, tuple)):
+        dr = _range(d, "duration_s", "config", (1.2, 1.2), 0.05, 600)
+        duration: float | Range = dr[0] if dr[0] == dr[1] else dr
+    else:
+        duration = _num(d, "duration_s", "config", 1.2, 0.05, 600)
     snr = d.get("snr_db", [0, 10, 20])
     if isinstance(snr, (int, float)) and not isinstance(snr, bool):
         snr = [snr]
@@ -554,8 +565,9 @@ def check_satisfiable(cfg: SimConfig, arr: MicArray) -> None:
         if n.placement == "directional" and n.distance_m[0] > math.hypot(usable[0], usable[1]):
             raise InputError(f"noise[{i}].distance_m: {n.distance_m[0]} m is larger than the largest room "
                              "allows; lower it or enlarge room.size_m")
-    if cfg.duration_s * cfg.fs < 64:
-        raise InputError(f"duration_s={cfg.duration_s}: under 64 samples at {cfg.fs} Hz; make clips longer")
+    if cfg.duration_range_s[0] * cfg.fs < 64:
+        raise InputError(f"duration_s={cfg.duration_range_s[0]}: under 64 samples at {cfg.fs} Hz; "
+                         "make clips longer")
 
 
 def apply_sets(d: dict[str, Any], items: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -31,7 +31,9 @@ class SimulatedScenes(Dataset):
             larger, for an endless supply of scenes).
         cache_rooms: how many rooms' RIRs to keep per worker.
 
-    Items: ``(audio, labels)``; ``audio`` float32 tensor ``[samples, mics]`` at ``config.fs``;
+    Items: ``(audio, labels)``; ``audio`` float32 tensor ``[samples, mics]`` at ``config.fs``
+    (``samples`` differs between items when ``duration_s`` is a range: batch them with a padding
+    ``collate_fn``);
     ``labels`` a dict of floats: ``azimuth_deg`` (array frame), ``elevation_deg``, ``distance_m``,
     ``snr_db``, ``rt60_s`` (the room's target RT60), ``rt60_measured_s`` (its RT60 measured on the
     talker RIRs, T20, s: :func:`neuroaudio.sim.render.measured_rt60_s`), plus ``index`` and ``room``

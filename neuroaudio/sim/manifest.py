@@ -16,13 +16,14 @@ COLUMNS = ["path", "azimuth_deg", "elevation_deg", "snr_db", "rt60_s", "distance
            "clip", "room", "room_x_m", "room_y_m", "room_z_m", "absorption", "max_order", "array",
            "array_x_m", "array_y_m", "array_z_m", "array_yaw_deg", "interferer_azimuth_deg",
            "rt60_measured_s", "snr_active_db", "speech_kind", "speech_onset_s", "speech_duration_s",
-           "speech_active_s", "n_noise_sources", "interferer_azimuths_deg"]
+           "speech_active_s", "n_noise_sources", "interferer_azimuths_deg", "duration_s"]
 """Required (conventions.md) first, then what lets metrics be grouped by scene; then
 ``rt60_measured_s``, the room's RT60 measured on its talker RIRs (T20, s;
 :func:`neuroaudio.sim.render.measured_rt60_s`), next to ``rt60_s``, the target drawn for the room;
 last the talker's active part (:mod:`neuroaudio.sim.activity`: ``snr_active_db``, and the onset,
 extent and active time of the speech in s), the source signal's label (``speech_kind``), the number
-of directional noise sources and their azimuths (array frame, ``|``-separated)."""
+of directional noise sources and their azimuths (array frame, ``|``-separated), and the clip's
+length (s)."""
 
 STAT_COLUMNS = ("snr_active_db", "speech_onset_s", "speech_duration_s", "speech_active_s")
 """Columns that come from the rendered clip (:attr:`neuroaudio.sim.render.RenderedClip.stats`)."""
@@ -71,6 +72,7 @@ def manifest_row(cfg: SimConfig, room: RoomPlan, clip: ClipPlan, rt60_measured_s
         "speech_kind": clip.source_label,
         "n_noise_sources": room.n_point_sources,
         "interferer_azimuths_deg": "|".join(f"{a:.3f}" for az in room.noise_azimuths_deg for a in az),
+        "duration_s": round((clip.n_samples or cfg.n_samples) / cfg.fs, 6),
     }
 
 

@@ -69,6 +69,23 @@ class RoomResponses:
     rirs: list[list[np.ndarray]]
     lead: int
     rt60_measured_s: float = float("nan")
+    n: int = 0
+    """Clip length (samples) of ``noise_fft``: the config's (its longest clip's)."""
+
+    def noise_spectra(self, n: int) -> list[np.ndarray | None]:
+        """``noise_fft`` for clips of ``n`` samples (folded again when ``n`` differs from :attr:`n`)."""
+        if n == self.n:
+            return self.noise_fft
+        out: list[np.ndarray | None] = []
+        s = self.target_fft.shape[0]
+        for h in self.noise_fft:
+            if h is None:
+                out.append(None)
+                continue
+            out.append(np.stack([np.stack([sfft.rfft(_fold(r, n, self.lead)) for r in self.rirs[s + k]])
+                                 for k in range(h.shape[0])]))
+            s += h.shape[0]
+        return out
 
 
 def pra_room(cfg: SimConfig, room: RoomPlan):
@@ -161,7 +178,7 @@ def room_responses(cfg: SimConfig, room: RoomPlan, measure_rt60: bool = True) ->
                                    for k in range(len(pts))]))
         s += len(pts)
     rt60 = measured_rt60_s(rirs, n_t, cfg.fs) if measure_rt60 else float("nan")
-    return RoomResponses(tgt, noise_fft, nfft, rir_len, rirs, lead, rt60)
+    return RoomResponses(tgt, noise_fft, nfft, rir_len, rirs, lead, rt60, n)
 
 
 @dataclass
@@ -183,7 +200,7 @@ class RenderedClip:
 
 def render_clip(cfg: SimConfig, room: RoomPlan, resp: RoomResponses, clip: ClipPlan) -> RenderedClip:
     """Render one clip of a room from its plan (pure: same inputs, same samples)."""
-    n, fs = cfg.n_samples, cfg.fs
+    n, fs = clip.n_samples or cfg.n_samples, cfg.fs
     s = render_signal(clip.source, n, fs)
     spec = sfft.rfft(s, resp.nfft)[None, :] * resp.target_fft[clip.target]
     img = sfft.irfft(spec, resp.nfft)[:, resp.lead:resp.lead + n].T
@@ -191,7 +208,7 @@ def render_clip(cfg: SimConfig, room: RoomPlan, resp: RoomResponses, clip: ClipP
     if not p_src > 0:
         raise RuntimeError(f"clip {clip.index}: the source signal is silent ({clip.source['name']})")
     noise = np.zeros((n, len(room.mics_m)))
-    for comp, recipes, h in zip(cfg.noise, clip.noise, resp.noise_fft, strict=True):
+    for comp, recipes, h in zip(cfg.noise, clip.noise, resp.noise_spectra(n), strict=True):
         if comp.placement == "sensor":
             part = np.random.default_rng(recipes[0]["seed"]).standard_normal((n, len(room.mics_m)))
         else:

@@ -41,7 +41,7 @@ from ..io_utils import write_text_atomic
 from .config import SimConfig, parse_config
 from .manifest import STAT_COLUMNS, manifest_row, write_manifest
 from .render import measured_rt60_s, render_clip, room_responses, room_rirs
-from .scene import RoomPlan, clip_path, clips_of_room, plan_clip, plan_room
+from .scene import ClipPlan, RoomPlan, clip_path, clips_of_room, plan_clip, plan_room
 
 log = logging.getLogger("neuroaudio")
 
@@ -74,6 +74,10 @@ def clip_complete(path: Path, n_samples: int, n_mics: int) -> bool:
 
 RoomResult = tuple[int, int, float, float, dict[int, dict[str, float]]]
 """(room, clips written, CPU s, the room's measured RT60 in s, clip -> RenderedClip.stats)."""
+
+
+def _complete(out: Path, cfg: SimConfig, room: RoomPlan, plan: ClipPlan, n_mics: int) -> bool:
+    return clip_complete(out / clip_path(cfg, room, plan), plan.n_samples or cfg.n_samples, n_mics)
 
 
 def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str | None) -> RoomResult:
@@ -180,7 +184,7 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
     for r in range(-(-n // cfg.scene.clips_per_room)):
         room = plan_room(cfg, r)
         todo = [i for i in clips_of_room(cfg, r, n)
-                if not clip_complete(out / clip_path(cfg, room, plan_clip(cfg, i)), cfg.n_samples, n_mics)]
+                if not _complete(out, cfg, room, plan_clip(cfg, i), n_mics)]
         summary.skipped += len(clips_of_room(cfg, r, n)) - len(todo)
         if todo:
             jobs.append((r, todo))

@@ -86,6 +86,7 @@ class ClipPlan:
     noise: tuple[tuple[Recipe, ...], ...]   # per component, one recipe per position (sensor: seed)
     peak_dbfs: float
     source_label: str = ""                  # the source signal's label (manifest ``speech_kind``)
+    n_samples: int = 0                      # the clip's length (samples at cfg.fs)
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -224,23 +225,27 @@ def plan_clip(cfg: SimConfig, i: int) -> ClipPlan:
         raise IndexError(f"clip {i} outside 0..{cfg.n_clips - 1}")
     rng = _rng(cfg.seed, 1, i)
     j = i % cfg.scene.clips_per_room
+    dur = cfg.duration_s
+    if isinstance(dur, tuple):  # a range: this clip's length, in ms steps (no draw for a fixed one)
+        dur = round(_u(rng, dur), 3)
     choices = signal_choices(cfg.source.signal)
     sig = choices[(i // len(cfg.snr_db)) % len(choices)]
-    source = plan_signal(sig, rng, cfg.duration_s)
+    source = plan_signal(sig, rng, dur)
     noise = []
     for comp in cfg.noise:
         if comp.placement == "sensor":
             noise.append(({"kind": "sensor", "seed": int(rng.integers(2**63 - 1)), "name": "sensor"},))
         elif isinstance(comp.signal, tuple):  # a list of choices: one per position
             choice = comp.signal
-            noise.append(tuple(plan_signal(choice[int(rng.integers(len(choice)))], rng, cfg.duration_s)
+            noise.append(tuple(plan_signal(choice[int(rng.integers(len(choice)))], rng, dur)
                                for _ in range(comp.max_positions)))
         else:
-            noise.append(tuple(plan_signal(comp.signal, rng, cfg.duration_s)
+            noise.append(tuple(plan_signal(comp.signal, rng, dur)
                                for _ in range(comp.max_positions)))
     return ClipPlan(index=i, room=i // cfg.scene.clips_per_room, target=j % cfg.scene.sources_per_room,
                     snr_db=float(cfg.snr_db[i % len(cfg.snr_db)]), source=source, noise=tuple(noise),
-                    peak_dbfs=_u(rng, cfg.output.peak_dbfs), source_label=sig.label or sig.kind)
+                    peak_dbfs=_u(rng, cfg.output.peak_dbfs), source_label=sig.label or sig.kind,
+                    n_samples=int(round(dur * cfg.fs)))
 
 
 def clip_path(cfg: SimConfig, room: RoomPlan, clip: ClipPlan) -> str:
