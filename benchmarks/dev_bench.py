@@ -268,6 +268,7 @@ def main() -> None:
              f"({res.n_reused} reused), {args.workers} workers.\n",
              "\nReproduce: `OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --workers 2"
              + (f" --config {cfg_name} --root {args.root}" if bench != "dev_bench" else "")
+             + (f" --clips {args.clips}" if args.clips else "")
              + "".join(f" --set {x}" for x in args.sets)
              + (f" --limit {args.limit}" if args.limit else "")
              + (f" --methods {args.methods}" if args.methods else "")
