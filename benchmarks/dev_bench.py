@@ -277,7 +277,8 @@ def main() -> None:
         parts += subset_section(res, args.root / f"eval_{tag}_subset{args.with_subset}")
     text = "\n".join(parts)
     print(text)
-    report = args.root / (f"{bench}_subset{args.limit}.md" if args.limit else f"{bench}.md")
+    name = bench + (f"_{tag}" if args.sets else "")  # runs with other --set values keep their own report
+    report = args.root / (f"{name}_subset{args.limit}.md" if args.limit else f"{name}.md")
     from neuroaudio.io_utils import write_text_atomic
 
     write_text_atomic(report, text)
