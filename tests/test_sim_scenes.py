@@ -379,3 +379,28 @@ def test_resolved_config_reads_back_equal(tmp_path):
     folder, _ = _speech_folder(tmp_path)
     cfg = parse_config(_scene_config(folder))
     assert parse_config(cfg.to_dict()) == cfg
+
+
+def test_realistic_bench_config_runs_from_a_clean_clone():
+    from neuroaudio.sim.config import load_config
+
+    path = Path(__file__).resolve().parent.parent / "pipelines" / "realistic_bench.yaml"
+    assert "shared" not in path.read_text()  # no data outside the repo is needed
+    cfg = load_config(path)
+    assert cfg.array.name == "respeaker4" and cfg.room.rt60_s == (0.15, 0.7) and cfg.duration_s == 1.2
+    assert cfg.snr_db == (-5, 0, 5, 10, 20, 30) and cfg.clips_per_snr == 40
+    assert [s.label for s in cfg.source.signal] == ["short", "sentence"]
+    assert cfg.source.signal[0].utterances == (1, 1) and cfg.source.signal[0].folder is None
+    kinds = {n.placement: n for n in cfg.noise}
+    assert kinds["directional"].positions == (1, 6) and "diffuse" in kinds and "sensor" in kinds
+    assert {s.kind for s in kinds["directional"].signal} == {"impulsive", "hum", "babble", "music", "am"}
+    labels = {}
+    for i in range(cfg.n_clips):  # half short, half sentence at every SNR
+        p = plan_clip(cfg, i)
+        labels.setdefault(p.snr_db, []).append(p.source_label)
+    assert all(v.count("short") == v.count("sentence") == 20 for v in labels.values())
+    counts = {plan_room(cfg, r).n_point_sources for r in range(40)}
+    assert counts == {1, 2, 3, 4, 5, 6}
+    # the FSDD folder (or any folder of recordings) is given on the command line
+    with pytest.raises(InputError, match=r"source\.signal\.0\.folder: /nonexistent/fsdd is not a folder"):
+        load_config(path, sets=["source.signal.0.folder=/nonexistent/fsdd"])
