@@ -14,11 +14,19 @@ Steps:
    each at least as accurate (MAE) as ``pra-srp`` at every SNR, and within 1° MAE of
    ``pra-normmusic`` at SNR >= 10 dB.
 
+Other benches with ``--config`` and ``--root`` (e.g. ``pipelines/heldout_bench.yaml``,
+``pipelines/realistic_bench.yaml``). When the manifest has a ``speech_kind`` column with more than
+one value (realistic_bench: ``short`` utterances and ``sentence``), the tables are repeated for each
+kind; on realistic_bench the targets of issue 18 are checked instead of issue 3's.
+
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --workers 2
     # a quick timing check on a subset spread evenly over the SNRs:
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --limit 12
+    # the realistic bench, short utterances from FSDD digits (a folder of recordings):
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --config pipelines/realistic_bench.yaml \
+        --root runs/realistic_bench --set source.signal.0.folder=/ABSOLUTE/PATH/fsdd/recordings
 """
 
 from __future__ import annotations
@@ -52,11 +60,14 @@ def classical_methods() -> list[str]:
     return [m for m in names if m in CLASSICAL] + [m for m in names if m.startswith("pra-")]
 
 
-def simulate(config: Path, clips: Path, workers: int, limit: int | None = None) -> Path:
+def simulate(config: Path, clips: Path, workers: int, limit: int | None = None,
+             sets: list[str] | None = None) -> Path:
     """Run (or resume) the simulator (the first ``limit`` clips only, if given); the manifest."""
     manifest = clips / "manifest.csv"
     cmd = [sys.executable, str(REPO / "cli.py"), "simulate", str(config), "--out", str(clips),
            "--workers", str(workers)] + (["--limit", str(limit)] if limit else [])
+    for item in sets or []:
+        cmd += ["--set", item]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, cwd=REPO)
     if r.returncode != 0 or not manifest.is_file():
@@ -126,6 +137,53 @@ def check_targets(metrics: dict) -> list[str]:
     return lines
 
 
+ISSUE18_PRA = ("pra-music", "pra-normmusic", "pra-srp", "pra-tops", "pra-cssm", "pra-waves")
+
+
+def check_targets_18(metrics: dict) -> list[str]:
+    """Issue 18's targets on the realistic bench: ``gcc-phat`` below every ``pra-*`` method at every
+    SNR >= 5 dB, ``gcc-phat-sm`` below every classical method at every SNR (MAE, margins in °)."""
+    snr = lambda m: m["groups"].get("snr_db", {})  # noqa: E731
+    lines = []
+    rules = (("gcc-phat", [m for m in metrics if m.startswith("pra-")], 5.0),
+             ("gcc-phat-sm", [m for m in metrics if m in CLASSICAL or m.startswith("pra-")], None))
+    for ours, refs, lo in rules:
+        if ours not in metrics or not refs:
+            lines.append(f"- {ours}: not run (or no reference method run), not checked")
+            continue
+        for key, g in snr(metrics[ours]).items():
+            try:
+                if lo is not None and float(key) < lo:
+                    continue
+            except ValueError:
+                continue
+            best = min(((snr(metrics[r]).get(key, {}).get("mae_deg"), r) for r in refs
+                        if snr(metrics[r]).get(key, {}).get("mae_deg") is not None), default=None)
+            if best is None or g["mae_deg"] is None:
+                continue
+            ok = g["mae_deg"] < best[0]
+            lines.append(f"- {'PASS' if ok else 'FAIL'} {ours} MAE {g['mae_deg']:.2f}° < best of "
+                         f"{', '.join(refs)} ({best[1]} {best[0]:.2f}°) at {key} dB "
+                         f"(margin {best[0] - g['mae_deg']:+.2f}°)")
+    return lines
+
+
+def kind_sections(res, methods: list[str], column: str = "speech_kind") -> list[str]:
+    """MAE and ACC@10° per SNR for each value of ``column`` (none when it has fewer than 2 values)."""
+    kinds = list(dict.fromkeys(r.get(column, "") for r in res.rows if r.get(column, "")))
+    if len(kinds) < 2:
+        return []
+    parts = [f"## Split by `{column}`\n"]
+    for k in kinds:
+        rows = [r for r in res.rows if r.get(column) == k]
+        m = compute_metrics(rows, methods)
+        n = len(rows) // len(methods)
+        parts += [f"### {column} = {k} ({n} clips): MAE (degrees) per SNR\n",
+                  wide_markdown_table(m, "mae_deg"),
+                  f"### {column} = {k}: ACC@10° (%) per SNR\n", wide_markdown_table(m, "acc10", scale=100)]
+    return parts
+
+
 def subset_section(full, subset_dir: Path) -> list[str]:
     """Markdown tables of every method on the clips of a subset run: the full run's rows for
     those clips plus the subset run's rows of methods the full run lacks."""
@@ -158,6 +216,12 @@ def main() -> None:
     ap.add_argument("--sim-workers", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None,
                     help="evaluate only this many clips, spread over the SNRs (timing check)")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="simulator config override (neuroaudio simulate --set), e.g. "
+                         "source.signal.0.folder=/data/fsdd/recordings; part of the cache key")
+    ap.add_argument("--clips", type=Path, default=None,
+                    help="folder of the simulated clips (default: ROOT/clips_<hash of config and --set>); "
+                         "resumed and reused like the default")
     ap.add_argument("--with-subset", type=int, default=None, metavar="N",
                     help="also tabulate every method on the clips of an earlier `--limit N` run "
                          "(e.g. a slow method run on a subset only), side by side")
@@ -165,8 +229,12 @@ def main() -> None:
 
     methods = [m for m in args.methods.split(",") if m] or classical_methods()
     # one cache per config text: editing the config makes new clips instead of a refusal
-    tag = hashlib.sha1(args.config.read_bytes()).hexdigest()[:8]
-    manifest = simulate(args.config, args.root / f"clips_{tag}", args.sim_workers, args.limit)
+    h = hashlib.sha1(args.config.read_bytes())
+    for item in args.sets:
+        h.update(b"\0" + item.encode())
+    tag = h.hexdigest()[:8]
+    manifest = simulate(args.config, args.clips or args.root / f"clips_{tag}", args.sim_workers, args.limit,
+                        args.sets)
     out = args.root / f"eval_{tag}"
     if args.limit:
         manifest = subset_manifest(manifest, args.limit)
@@ -179,7 +247,11 @@ def main() -> None:
     m = res.metrics
     out_name = out.relative_to(REPO) if out.is_relative_to(REPO) else out
     cfg_name = args.config.relative_to(REPO) if args.config.is_relative_to(REPO) else args.config
-    parts = [f"# dev_bench: {n_clips} clips of `{cfg_name}`, array {args.array}\n",
+    bench = args.config.stem
+    realistic = bench == "realistic_bench"
+    parts = [f"# {bench}: {n_clips} clips of `{cfg_name}`"
+             + (f" with `--set {' --set '.join(args.sets)}`" if args.sets else "")
+             + f", array {args.array}\n",
              f"Code: {code_revision()}; method fingerprints in `{out_name}/run.json`.\n",
              "Failed rows (unreadable clip, method error, or no source detected) count as 180°.\n",
              "## MAE (degrees) per SNR\n", wide_markdown_table(m, "mae_deg"),
@@ -189,10 +261,15 @@ def main() -> None:
              "## Failed rows\n", wide_markdown_table(m, "n_failed", digits=0),
              "## Processing time per clip (ms, one process)\n",
              wide_markdown_table(m, "time_per_clip_s", scale=1000, digits=1),
-             "## Targets (issue 3)\n", "\n".join(check_targets(m)) + "\n",
+             *kind_sections(res, methods),
+             *(["## Targets (issue 18)\n", "\n".join(check_targets_18(m)) + "\n"] if realistic else
+               ["## Targets (issue 3)\n", "\n".join(check_targets(m)) + "\n"]),
              f"\nEvaluate wall time: {wall:.1f} s for {res.n_computed} computed rows "
              f"({res.n_reused} reused), {args.workers} workers.\n",
              "\nReproduce: `OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --workers 2"
+             + (f" --config {cfg_name} --root {args.root}" if bench != "dev_bench" else "")
+             + (f" --clips {args.clips}" if args.clips else "")
+             + "".join(f" --set {x}" for x in args.sets)
              + (f" --limit {args.limit}" if args.limit else "")
              + (f" --methods {args.methods}" if args.methods else "")
              + (f" --with-subset {args.with_subset}" if args.with_subset else "") + "`\n"]
@@ -200,7 +277,8 @@ def main() -> None:
         parts += subset_section(res, args.root / f"eval_{tag}_subset{args.with_subset}")
     text = "\n".join(parts)
     print(text)
-    report = args.root / (f"dev_bench_subset{args.limit}.md" if args.limit else "dev_bench.md")
+    name = bench + (f"_{tag}" if args.sets else "")  # runs with other --set values keep their own report
+    report = args.root / (f"{name}_subset{args.limit}.md" if args.limit else f"{name}.md")
     from neuroaudio.io_utils import write_text_atomic
 
     write_text_atomic(report, text)

@@ -136,7 +136,8 @@ def test_manifest_has_measured_rt60(tmp_path):
     lines = (tmp_path / "out/manifest.csv").read_text().splitlines()
     header = lines[0].split(",")
     assert header[:6] == ["path", "azimuth_deg", "elevation_deg", "snr_db", "rt60_s", "distance_m"]
-    assert header == COLUMNS and header[-1] == "rt60_measured_s"  # after every earlier column
+    # after every earlier column (the active-part columns of issue 18 come after it)
+    assert header == COLUMNS and header[21] == "rt60_measured_s" and header[20] == "interferer_azimuth_deg"
     rows = list(csv.DictReader(lines))
     assert len(rows) == 2
     for row in rows:  # one room: the same value on both rows, near the 0.4 s target

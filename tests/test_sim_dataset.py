@@ -36,6 +36,8 @@ def test_dataset_is_deterministic_and_matches_the_files(tmp_path):
         assert abs(lab["azimuth_deg"] - float(row["azimuth_deg"])) < 1e-3
         assert lab["snr_db"] == float(row["snr_db"])
         assert abs(lab["rt60_measured_s"] - float(row["rt60_measured_s"])) <= 5e-5  # rounded to 4 places
+        assert abs(lab["snr_active_db"] - float(row["snr_active_db"])) <= 5e-5
+        assert lab["speech_onset_s"] == float(row["speech_onset_s"])
     loader = torch.utils.data.DataLoader(a, batch_size=2)
     xb, lb = next(iter(loader))
     assert xb.shape == (2, cfg.n_samples, 4) and torch.equal(xb[0], x0)

@@ -17,6 +17,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         workers: int = typer.Option(1, "--workers", "-w", help="Worker processes (same output for any)."),
         limit: int | None = typer.Option(None, help="Make only the first N clips (all SNRs)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        sets: list[str] = typer.Option(
+            [], "--set", help="Override a config value: KEY=VALUE (YAML); a number picks a list item, "
+            "e.g. --set source.signal.0.folder=/data/fsdd."),
     ) -> None:
         """Simulate rooms, arrays, speech and noise with pyroomacoustics; write WAVs and manifest.csv.
 
@@ -30,7 +33,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from ..sim.config import load_config
         from ..sim.run import simulate
 
-        cfg = load_config(config, overrides={"seed": seed})
+        cfg = load_config(config, overrides={"seed": seed}, sets=sets)
         t0 = time.perf_counter()
         with Progress(TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       disable=quiet, transient=False) as bar:

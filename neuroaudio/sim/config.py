@@ -24,7 +24,7 @@ from ..errors import InputError
 
 Range = tuple[float, float]
 
-SIGNAL_KINDS = ("speech", "folder", "white", "pink", "brown", "babble", "am", "impulsive")
+SIGNAL_KINDS = ("speech", "folder", "white", "pink", "brown", "babble", "am", "impulsive", "hum", "music")
 NOISE_PLACEMENTS = ("diffuse", "directional", "sensor")
 DEFAULT_VOICES = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc")
 DEFAULT_VARIANTS = ("", "m1", "m2", "m3", "m4", "m5", "f1", "f2", "f3", "f4", "f5")
@@ -52,9 +52,34 @@ class SignalConfig:
     carrier: str = "pink"
     events_per_s: Range = (2.0, 8.0)
     decay_ms: Range = (5.0, 40.0)
+    label: str | None = None
+    """Name of this signal in the manifest's ``speech_kind`` column (default: the kind)."""
+    folder: str | None = None
+    """speech: take utterances from this folder of recordings instead of espeak-ng."""
+    utterances: tuple[int, int] | None = None
+    """speech: this many short utterances at a random onset, with pauses (None: fill the clip)."""
+    n_words: tuple[int, int] = (1, 1)
+    """speech with ``utterances``: espeak-ng words per utterance."""
+    pause_s: Range = (0.3, 1.0)
+    """speech with ``utterances``: silence between utterances (s)."""
+    f0_hz: Range = (45.0, 130.0)
+    """hum: fundamental frequency (Hz)."""
+    harmonics: tuple[int, int] = (4, 12)
+    """hum: number of harmonics, the fundamental included."""
+    tempo_bpm: Range = (70.0, 160.0)
+    """music: beats per minute."""
 
     def word_list(self) -> tuple[str, ...] | None:
         return _read_words(self.words) if self.words else None
+
+
+Signals = SignalConfig | tuple[SignalConfig, ...]
+"""One signal, or a list of choices (see :func:`signal_choices`)."""
+
+
+def signal_choices(sig: Signals) -> tuple[SignalConfig, ...]:
+    """The choices of a ``signal`` field: a one-element tuple for a single signal."""
+    return sig if isinstance(sig, tuple) else (sig,)
 
 
 @dataclass(frozen=True)
@@ -63,14 +88,21 @@ class NoiseConfig:
 
     ``level_db`` is its power relative to the other components (each is normalised to unit power
     over all mics and the clip, weighted, summed; the sum is then scaled to the clip's SNR).
+    ``positions`` is a count or a ``(low, high)`` range drawn per room. ``signal`` is one signal
+    or a tuple of choices, one drawn at random per position and clip (each position then
+    normalised to unit RMS before the positions are summed).
     """
 
     placement: str = "diffuse"
     level_db: float = 0.0
-    positions: int = 6
+    positions: int | tuple[int, int] = 6
     distance_m: Range = (1.0, 4.0)
     min_distance_m: float = 1.0
-    signal: SignalConfig = field(default_factory=lambda: SignalConfig(kind="pink"))
+    signal: Signals = field(default_factory=lambda: SignalConfig(kind="pink"))
+
+    @property
+    def max_positions(self) -> int:
+        return self.positions[1] if isinstance(self.positions, tuple) else self.positions
 
 
 @dataclass(frozen=True)
@@ -99,7 +131,9 @@ class SourceConfig:
     distance_m: Range = (1.0, 3.0)
     azimuth_deg: Range = (0.0, 360.0)
     elevation_deg: Range = (-15.0, 15.0)
-    signal: SignalConfig = field(default_factory=SignalConfig)
+    signal: Signals = field(default_factory=SignalConfig)
+    """One signal, or a tuple of choices: clip ``i`` takes choice ``(i // len(snr_db)) % len``
+    (each SNR gets every choice in turn)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +152,8 @@ class OutputConfig:
 @dataclass(frozen=True)
 class SimConfig:
     fs: int = DEFAULT_FS_HZ
-    duration_s: float = 1.2
+    duration_s: float | Range = 1.2
+    """Clip length (s), or a ``(low, high)`` range: each clip's length drawn uniformly (ms steps)."""
     snr_db: tuple[float, ...] = (0.0, 10.0, 20.0)
     clips_per_snr: int = 10
     seed: int = 0
@@ -134,8 +169,14 @@ class SimConfig:
         return len(self.snr_db) * self.clips_per_snr
 
     @property
+    def duration_range_s(self) -> Range:
+        d = self.duration_s
+        return d if isinstance(d, tuple) else (d, d)
+
+    @property
     def n_samples(self) -> int:
-        return int(round(self.duration_s * self.fs))
+        """Samples of a clip; of the longest clip when ``duration_s`` is a range."""
+        return int(round(self.duration_range_s[1] * self.fs))
 
     @property
     def n_rooms(self) -> int:
@@ -241,7 +282,41 @@ def _path(v: Any, name: str, base: Path) -> str:
 # sections
 # ------------------------------------------------------------------------------------------------
 _SIGNAL_FIELDS = {"kind", "voices", "variants", "rate_wpm", "pitch", "words", "path", "talkers",
-                  "modulation_hz", "depth", "carrier", "events_per_s", "decay_ms"}
+                  "modulation_hz", "depth", "carrier", "events_per_s", "decay_ms", "label", "folder",
+                  "utterances", "n_words", "pause_s", "f0_hz", "harmonics", "tempo_bpm"}
+HUM_MODULATION_HZ: Range = (0.05, 0.5)
+"""hum's default ``modulation_hz``: slow level changes (a motor's load, a fan's beat)."""
+HUM_DEPTH: Range = (0.1, 0.5)
+"""hum's default ``depth``."""
+
+
+def _int_range(d: dict, key: str, where: str, default: tuple[int, int], lo: int, hi: int) -> tuple[int, int]:
+    r = _range(d, key, where, default, lo, hi)
+    if any(int(v) != v for v in r):
+        raise InputError(f"{where}.{key}: expected whole numbers, e.g. [{default[0]}, {default[1]}]")
+    return (int(r[0]), int(r[1]))
+
+
+def _check_folder(path: Any, name: str, base: Path) -> str:
+    path = _path(path, name, base)
+    if not Path(path).is_dir():
+        raise InputError(f"{name}: {path} is not a folder; give a folder of recordings")
+    from .signals import folder_index
+
+    try:
+        folder_index(path)
+    except ValueError as e:
+        raise InputError(f"{name}: {e}; put recordings there or fix the path") from None
+    return path
+
+
+def parse_signals(d: Any, where: str, base: Path, default_kind: str = "speech") -> Signals:
+    """A ``signal`` field: one signal (mapping or kind name), or a non-empty list of choices."""
+    if isinstance(d, list):
+        if not d:
+            raise InputError(f"{where}: expected a signal or a non-empty list of signals")
+        return tuple(parse_signal(x, f"{where}.{k}", base, default_kind) for k, x in enumerate(d))
+    return parse_signal(d, where, base, default_kind)
 
 
 def parse_signal(d: Any, where: str, base: Path, default_kind: str = "speech") -> SignalConfig:
@@ -266,15 +341,7 @@ def parse_signal(d: Any, where: str, base: Path, default_kind: str = "speech") -
     if kind == "folder":
         if path is None:
             raise InputError(f"{where}.path: kind 'folder' needs path: a folder of recordings")
-        path = _path(path, f"{where}.path", base)
-        if not Path(path).is_dir():
-            raise InputError(f"{where}.path: {path} is not a folder; give a folder of recordings")
-        from .signals import folder_index
-
-        try:
-            folder_index(path)
-        except ValueError as e:
-            raise InputError(f"{where}.path: {e}; put recordings there or fix the path") from None
+        path = _check_folder(path, f"{where}.path", base)
     elif path is not None:
         raise InputError(f"{where}.path: only kind 'folder' reads a path (kind is {kind!r})")
     talkers = _range(d, "talkers", where, df.talkers, 1, 20)
@@ -283,13 +350,35 @@ def parse_signal(d: Any, where: str, base: Path, default_kind: str = "speech") -
     carrier = d.get("carrier", df.carrier)
     if carrier not in ("white", "pink", "brown"):
         raise InputError(f"{where}.carrier: use white, pink or brown (got {carrier!r})")
+    label = d.get("label")
+    if label is not None and (not isinstance(label, str) or not label.strip() or "," in label):
+        raise InputError(f"{where}.label: expected a short name without commas, e.g. short or sentence")
+    folder = d.get("folder")
+    if folder is not None:
+        if kind != "speech":
+            raise InputError(f"{where}.folder: only kind 'speech' reads a folder of utterances "
+                             f"(kind is {kind!r}; for noise recordings use kind: folder, path: ...)")
+        folder = _check_folder(folder, f"{where}.folder", base)
+    utt = d.get("utterances")
+    if utt is not None:
+        if kind != "speech":
+            raise InputError(f"{where}.utterances: only kind 'speech' makes utterances (kind is {kind!r})")
+        utt = _int_range(d, "utterances", where, (1, 1), 1, 50)
+    hum = kind == "hum"
     cfg = SignalConfig(kind=kind, voices=voices, variants=variants, rate_wpm=rate, pitch=pitch, words=words,
                        path=path, talkers=(int(talkers[0]), int(talkers[1])),
-                       modulation_hz=_range(d, "modulation_hz", where, df.modulation_hz, 0.01, 100),
-                       depth=_range(d, "depth", where, df.depth, 0, 1), carrier=carrier,
+                       modulation_hz=_range(d, "modulation_hz", where,
+                                            HUM_MODULATION_HZ if hum else df.modulation_hz, 0.01, 100),
+                       depth=_range(d, "depth", where, HUM_DEPTH if hum else df.depth, 0, 1), carrier=carrier,
                        events_per_s=_range(d, "events_per_s", where, df.events_per_s, 0.01, 200),
-                       decay_ms=_range(d, "decay_ms", where, df.decay_ms, 0.1, 1000))
-    if kind in ("speech", "babble"):
+                       decay_ms=_range(d, "decay_ms", where, df.decay_ms, 0.1, 1000),
+                       label=label, folder=folder, utterances=utt,
+                       n_words=_int_range(d, "n_words", where, df.n_words, 1, 50),
+                       pause_s=_range(d, "pause_s", where, df.pause_s, 0, 60),
+                       f0_hz=_range(d, "f0_hz", where, df.f0_hz, 10, 2000),
+                       harmonics=_int_range(d, "harmonics", where, df.harmonics, 1, 100),
+                       tempo_bpm=_range(d, "tempo_bpm", where, df.tempo_bpm, 20, 400))
+    if (kind == "speech" and folder is None) or kind == "babble":
         _check_voices(cfg, where)
     return cfg
 
@@ -318,14 +407,21 @@ def _parse_noise(d: Any, where: str, base: Path) -> NoiseConfig:
     df = NoiseConfig()
     if placement == "sensor" and "signal" in d:
         raise InputError(f"{where}.signal: sensor noise is white and independent per mic; remove 'signal'")
+    if isinstance(d.get("positions"), (list, tuple)):
+        if placement == "sensor":
+            raise InputError(f"{where}.positions: sensor noise has no positions; remove it")
+        lo, hi = _int_range(d, "positions", where, (1, 6), 1, 64)
+        positions: int | tuple[int, int] = lo if lo == hi else (lo, hi)
+    else:
+        positions = int(_num(d, "positions", where, df.positions if placement == "diffuse" else 1, 1, 64,
+                             integer=True))
     return NoiseConfig(
         placement=placement, level_db=_num(d, "level_db", where, 0.0, -100, 100),
-        positions=int(_num(d, "positions", where, df.positions if placement == "diffuse" else 1, 1, 64,
-                           integer=True)),
+        positions=positions,
         distance_m=_range(d, "distance_m", where, df.distance_m, 0.1, 100),
         min_distance_m=_num(d, "min_distance_m", where, df.min_distance_m, 0, 100),
-        signal=parse_signal(d.get("signal", "white" if placement == "sensor" else "pink"),
-                            f"{where}.signal", base, "pink"))
+        signal=parse_signals(d.get("signal", "white" if placement == "sensor" else "pink"),
+                             f"{where}.signal", base, "pink"))
 
 
 def parse_config(d: Any, base_dir: str | Path = ".") -> SimConfig:
@@ -342,7 +438,11 @@ def parse_config(d: Any, base_dir: str | Path = ".") -> SimConfig:
     d = _section(d, "config", {"fs", "duration_s", "snr_db", "clips_per_snr", "seed", "room", "array",
                                "source", "noise", "scene", "output"})
     fs = int(_num(d, "fs", "config", DEFAULT_FS_HZ, 1000, 192000, integer=True))
-    duration = _num(d, "duration_s", "config", 1.2, 0.05, 600)
+    if isinstance(d.get("duration_s"), (list, tuple)):
+        dr = _range(d, "duration_s", "config", (1.2, 1.2), 0.05, 600)
+        duration: float | Range = dr[0] if dr[0] == dr[1] else dr
+    else:
+        duration = _num(d, "duration_s", "config", 1.2, 0.05, 600)
     snr = d.get("snr_db", [0, 10, 20])
     if isinstance(snr, (int, float)) and not isinstance(snr, bool):
         snr = [snr]
@@ -385,7 +485,7 @@ def parse_config(d: Any, base_dir: str | Path = ".") -> SimConfig:
     source = SourceConfig(distance_m=_range(s, "distance_m", "source", (1.0, 3.0), 0.05, 100),
                           azimuth_deg=_range(s, "azimuth_deg", "source", (0.0, 360.0), -360, 720),
                           elevation_deg=_range(s, "elevation_deg", "source", (-15.0, 15.0), -90, 90),
-                          signal=parse_signal(s.get("signal", "speech"), "source.signal", base))
+                          signal=parse_signals(s.get("signal", "speech"), "source.signal", base))
 
     noise_d = d.get("noise", [{"placement": "diffuse"}, {"placement": "sensor", "level_db": -10}])
     if isinstance(noise_d, dict):
@@ -465,14 +565,58 @@ def check_satisfiable(cfg: SimConfig, arr: MicArray) -> None:
         if n.placement == "directional" and n.distance_m[0] > math.hypot(usable[0], usable[1]):
             raise InputError(f"noise[{i}].distance_m: {n.distance_m[0]} m is larger than the largest room "
                              "allows; lower it or enlarge room.size_m")
-    if cfg.duration_s * cfg.fs < 64:
-        raise InputError(f"duration_s={cfg.duration_s}: under 64 samples at {cfg.fs} Hz; make clips longer")
+    if cfg.duration_range_s[0] * cfg.fs < 64:
+        raise InputError(f"duration_s={cfg.duration_range_s[0]}: under 64 samples at {cfg.fs} Hz; "
+                         "make clips longer")
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> SimConfig:
+def apply_sets(d: dict[str, Any], items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """A copy of the config mapping ``d`` with ``KEY=VALUE`` items applied (``--set``).
+
+    ``KEY`` is dotted; a number picks an item of a list (``source.signal.0.folder=/data/fsdd``,
+    ``noise.1.level_db=-3``); ``VALUE`` is read as YAML. Sections that do not exist yet are made.
+    """
+    import copy
+
+    out = copy.deepcopy(d)
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"--set {item}: use KEY=VALUE, e.g. --set source.signal.0.folder=/data/fsdd")
+        key, val = item.split("=", 1)
+        parts = [p for p in key.strip().split(".")]
+        if not all(parts):
+            raise InputError(f"--set {item}: empty name in {key!r}; write e.g. noise.0.level_db=-3")
+        node: Any = out
+        for k, p in enumerate(parts):
+            last = k == len(parts) - 1
+            if isinstance(node, list):
+                if not p.isdigit() or int(p) >= len(node):
+                    raise InputError(f"--set {item}: {'.'.join(parts[:k]) or 'config'} is a list of "
+                                     f"{len(node)}; give an index 0..{len(node) - 1}, not {p!r}")
+                if last:
+                    node[int(p)] = yaml.safe_load(val)
+                else:
+                    node = node[int(p)]
+            elif isinstance(node, dict):
+                if last:
+                    node[p] = yaml.safe_load(val)
+                else:
+                    if node.get(p) is None:
+                        node[p] = {}
+                    elif isinstance(node[p], str):  # a signal given by its kind only
+                        node[p] = {"kind": node[p]}
+                    node = node[p]
+            else:
+                raise InputError(f"--set {item}: {'.'.join(parts[:k])} is a value, not a section")
+    return out
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None,
+                sets: list[str] | tuple[str, ...] = ()) -> SimConfig:
     """Read and validate a simulator YAML file; ``overrides`` (e.g. ``{"seed": 3}``) replace top-level fields.
 
-    Relative paths in the file start from the file's folder.
+    ``sets``: ``KEY=VALUE`` items (``--set``, :func:`apply_sets`) applied before the overrides.
+    Relative paths in the file and in ``sets`` start from the file's folder.
     """
     p = Path(path)
     if not p.is_file():
@@ -486,6 +630,6 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Si
         d = {}
     if not isinstance(d, dict):
         raise InputError(f"{p}: expected a mapping of fields at the top level (fs, duration_s, room, ...)")
-    d = dict(d)
+    d = apply_sets(d, tuple(sets))
     d.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return parse_config(d, base_dir=p.parent)

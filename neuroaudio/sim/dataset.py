@@ -31,11 +31,14 @@ class SimulatedScenes(Dataset):
             larger, for an endless supply of scenes).
         cache_rooms: how many rooms' RIRs to keep per worker.
 
-    Items: ``(audio, labels)``; ``audio`` float32 tensor ``[samples, mics]`` at ``config.fs``;
+    Items: ``(audio, labels)``; ``audio`` float32 tensor ``[samples, mics]`` at ``config.fs``
+    (``samples`` differs between items when ``duration_s`` is a range: batch them with a padding
+    ``collate_fn``);
     ``labels`` a dict of floats: ``azimuth_deg`` (array frame), ``elevation_deg``, ``distance_m``,
     ``snr_db``, ``rt60_s`` (the room's target RT60), ``rt60_measured_s`` (its RT60 measured on the
-    talker RIRs, T20, s: :func:`neuroaudio.sim.render.measured_rt60_s`), plus ``index`` and ``room``
-    (ints).
+    talker RIRs, T20, s: :func:`neuroaudio.sim.render.measured_rt60_s`), the active-part columns of
+    the manifest (``snr_active_db``, ``speech_onset_s``, ``speech_duration_s``, ``speech_active_s``:
+    :mod:`neuroaudio.sim.activity`), plus ``index`` and ``room`` (ints).
     """
 
     def __init__(self, config: SimConfig | str | Path, seed: int | None = None, length: int | None = None,
@@ -72,10 +75,12 @@ class SimulatedScenes(Dataset):
         i = int(i) % self.length
         clip = plan_clip(self.cfg, i)
         room, resp = self._room(clip.room)
-        audio = render_clip(self.cfg, room, resp, clip).mix.astype(np.float32)
+        rendered = render_clip(self.cfg, room, resp, clip)
+        audio = rendered.mix.astype(np.float32)
         t = room.targets[clip.target]
         labels = {"azimuth_deg": float(t.azimuth_deg), "elevation_deg": float(t.elevation_deg),
                   "distance_m": float(t.distance_m), "snr_db": float(clip.snr_db),
                   "rt60_s": float(room.rt60_s), "rt60_measured_s": float(resp.rt60_measured_s),
+                  **{k: float(v) for k, v in rendered.stats.items()},
                   "index": i, "room": int(clip.room)}
         return torch.from_numpy(np.ascontiguousarray(audio)), labels

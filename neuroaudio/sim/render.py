@@ -19,18 +19,27 @@ scaled so that ``10 log10(P_source / P_noise)`` equals the clip's SNR exactly (b
 is quantised). Finally the mix is scaled to the clip's peak level (``output.peak_dbfs``); the scale
 is common to source and noise, so the SNR is unchanged.
 
+Active part (:mod:`neuroaudio.sim.activity`): every clip also reports the SNR over the part where
+the talker is active (``snr_active_db``, defined from the dry source's energy envelope) and the
+utterance's onset and duration; they read the rendered parts and change no sample.
+
+Noise components with a list of signal choices normalise each position's dry signal to unit RMS
+before the positions are summed (kinds differ in level); a component with a ``positions`` range
+uses as many of its planned signals as the room has positions.
+
 Measured RT60 (:func:`measured_rt60_s`): the room's RT60 measured on its own talker RIRs, once per
 room, read-only (no audio sample depends on it); the manifest's ``rt60_measured_s``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import fft as sfft
 
 from .. import SPEED_OF_SOUND_M_S
+from .activity import active_mask, active_snr_db, direct_delay_samples, speech_span
 from .config import SimConfig
 from .scene import ClipPlan, RoomPlan
 from .signals import render_signal, render_spectrum
@@ -60,6 +69,23 @@ class RoomResponses:
     rirs: list[list[np.ndarray]]
     lead: int
     rt60_measured_s: float = float("nan")
+    n: int = 0
+    """Clip length (samples) of ``noise_fft``: the config's (its longest clip's)."""
+
+    def noise_spectra(self, n: int) -> list[np.ndarray | None]:
+        """``noise_fft`` for clips of ``n`` samples (folded again when ``n`` differs from :attr:`n`)."""
+        if n == self.n:
+            return self.noise_fft
+        out: list[np.ndarray | None] = []
+        s = self.target_fft.shape[0]
+        for h in self.noise_fft:
+            if h is None:
+                out.append(None)
+                continue
+            out.append(np.stack([np.stack([sfft.rfft(_fold(r, n, self.lead)) for r in self.rirs[s + k]])
+                                 for k in range(h.shape[0])]))
+            s += h.shape[0]
+        return out
 
 
 def pra_room(cfg: SimConfig, room: RoomPlan):
@@ -152,7 +178,7 @@ def room_responses(cfg: SimConfig, room: RoomPlan, measure_rt60: bool = True) ->
                                    for k in range(len(pts))]))
         s += len(pts)
     rt60 = measured_rt60_s(rirs, n_t, cfg.fs) if measure_rt60 else float("nan")
-    return RoomResponses(tgt, noise_fft, nfft, rir_len, rirs, lead, rt60)
+    return RoomResponses(tgt, noise_fft, nfft, rir_len, rirs, lead, rt60, n)
 
 
 @dataclass
@@ -162,6 +188,9 @@ class RenderedClip:
     mix: np.ndarray
     source_image: np.ndarray
     noise: np.ndarray
+    stats: dict[str, float] = field(default_factory=dict)
+    """``snr_active_db``, ``speech_onset_s``, ``speech_duration_s``, ``speech_active_s``
+    (:mod:`neuroaudio.sim.activity`)."""
 
     @property
     def snr_db(self) -> float:
@@ -171,7 +200,7 @@ class RenderedClip:
 
 def render_clip(cfg: SimConfig, room: RoomPlan, resp: RoomResponses, clip: ClipPlan) -> RenderedClip:
     """Render one clip of a room from its plan (pure: same inputs, same samples)."""
-    n, fs = cfg.n_samples, cfg.fs
+    n, fs = clip.n_samples or cfg.n_samples, cfg.fs
     s = render_signal(clip.source, n, fs)
     spec = sfft.rfft(s, resp.nfft)[None, :] * resp.target_fft[clip.target]
     img = sfft.irfft(spec, resp.nfft)[:, resp.lead:resp.lead + n].T
@@ -179,13 +208,17 @@ def render_clip(cfg: SimConfig, room: RoomPlan, resp: RoomResponses, clip: ClipP
     if not p_src > 0:
         raise RuntimeError(f"clip {clip.index}: the source signal is silent ({clip.source['name']})")
     noise = np.zeros((n, len(room.mics_m)))
-    for comp, recipes, h in zip(cfg.noise, clip.noise, resp.noise_fft, strict=True):
+    for comp, recipes, h in zip(cfg.noise, clip.noise, resp.noise_spectra(n), strict=True):
         if comp.placement == "sensor":
             part = np.random.default_rng(recipes[0]["seed"]).standard_normal((n, len(room.mics_m)))
         else:
             spec = 0
-            for k, rec in enumerate(recipes):  # sum the positions in the frequency domain
-                spec = spec + render_spectrum(rec, n, fs)[None, :] * h[k]
+            unit = isinstance(comp.signal, tuple)  # choices of different kinds: each at unit RMS
+            for k, rec in enumerate(recipes[:h.shape[0]]):  # sum the positions in the frequency domain
+                x = render_spectrum(rec, n, fs)
+                if unit:
+                    x = _unit_power_spectrum(x, n)
+                spec = spec + x[None, :] * h[k]
             part = sfft.irfft(spec, n).T
         p = float(np.mean(part ** 2))
         if p > 0:
@@ -194,7 +227,22 @@ def render_clip(cfg: SimConfig, room: RoomPlan, resp: RoomResponses, clip: ClipP
     noise *= np.sqrt(p_src / (p_noise * 10 ** (clip.snr_db / 10)))
     mix = img + noise
     g = 10 ** (clip.peak_dbfs / 20) / float(np.abs(mix).max())
-    return RenderedClip(mix * g, img * g, noise * g)
+    img, noise = img * g, noise * g
+    delay = direct_delay_samples(room.targets[clip.target].distance_m, fs)
+    onset, dur, active = speech_span(s, fs)
+    stats = {"snr_active_db": active_snr_db(img, noise, active_mask(s, fs, delay)),
+             "speech_onset_s": onset, "speech_duration_s": dur, "speech_active_s": active}
+    return RenderedClip(mix * g, img, noise, stats)
+
+
+def _unit_power_spectrum(x: np.ndarray, n: int) -> np.ndarray:
+    """Scale an rFFT ``[n // 2 + 1]`` of an ``n``-sample signal so that the signal has unit RMS."""
+    w = np.full(len(x), 2.0)
+    w[0] = 1.0
+    if n % 2 == 0:
+        w[-1] = 1.0
+    p = float(np.dot(w, x.real ** 2 + x.imag ** 2)) / n ** 2
+    return x / np.sqrt(p) if p > 0 else x
 
 
 def direct_path_delays_s(room: RoomPlan, target: int) -> np.ndarray:

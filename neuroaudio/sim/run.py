@@ -7,7 +7,9 @@ Outputs in ``out_dir``:
 - ``manifest.csv``: one row per clip (conventions.md; :mod:`neuroaudio.sim.manifest`), with each
   room's RT60 measured on its RIRs (``rt60_measured_s``) as the workers report it; a room that was
   not simulated in this run (all its clips existed) takes it from the previous manifest, or, failing
-  that, has its RIRs computed again (no audio) to measure it;
+  that, has its RIRs computed again (no audio) to measure it; likewise each clip's active-part
+  columns (``snr_active_db``, ``speech_*``): from this run, else from the previous manifest, else
+  the clip is rendered again (not written) to measure them;
 - ``config.yaml``: the resolved config (every default filled in, the seed used).
 
 Determinism: every room and clip draws from its own ``SeedSequence`` (:mod:`neuroaudio.sim.scene`),
@@ -37,9 +39,9 @@ from ..audio import write_audio
 from ..errors import InputError
 from ..io_utils import write_text_atomic
 from .config import SimConfig, parse_config
-from .manifest import manifest_row, write_manifest
+from .manifest import STAT_COLUMNS, manifest_row, write_manifest
 from .render import measured_rt60_s, render_clip, room_responses, room_rirs
-from .scene import RoomPlan, clip_path, clips_of_room, plan_clip, plan_room
+from .scene import ClipPlan, RoomPlan, clip_path, clips_of_room, plan_clip, plan_room
 
 log = logging.getLogger("neuroaudio")
 
@@ -70,36 +72,62 @@ def clip_complete(path: Path, n_samples: int, n_mics: int) -> bool:
     return info.frames == n_samples and info.channels == n_mics
 
 
-def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str) -> tuple[int, int, float, float]:
-    """Simulate room ``r`` once and write the given clips.
+RoomResult = tuple[int, int, float, float, dict[int, dict[str, float]]]
+"""(room, clips written, CPU s, the room's measured RT60 in s, clip -> RenderedClip.stats)."""
 
-    Returns (room, clips written, CPU s, the room's measured RT60 in s).
-    """
+
+def _complete(out: Path, cfg: SimConfig, room: RoomPlan, plan: ClipPlan, n_mics: int) -> bool:
+    return clip_complete(out / clip_path(cfg, room, plan), plan.n_samples or cfg.n_samples, n_mics)
+
+
+def render_room(cfg: SimConfig, r: int, clips: list[int], out_dir: str | None) -> RoomResult:
+    """Simulate room ``r`` once and write the given clips (``out_dir`` None: measure, write nothing)."""
     cpu0 = time.process_time()
     room = plan_room(cfg, r)
     resp = room_responses(cfg, room)
+    stats: dict[int, dict[str, float]] = {}
     for i in clips:
         plan = plan_clip(cfg, i)
         c = render_clip(cfg, room, resp, plan)
-        write_audio(Path(out_dir) / clip_path(cfg, room, plan), c.mix.astype("float32"), cfg.fs,
-                    subtype=cfg.output.subtype)
-    return r, len(clips), time.process_time() - cpu0, resp.rt60_measured_s
+        stats[i] = c.stats
+        if out_dir is not None:
+            write_audio(Path(out_dir) / clip_path(cfg, room, plan), c.mix.astype("float32"), cfg.fs,
+                        subtype=cfg.output.subtype)
+    written = len(clips) if out_dir is not None else 0
+    return r, written, time.process_time() - cpu0, resp.rt60_measured_s, stats
 
 
-def _previous_rt60(path: Path) -> dict[int, float]:
-    """``room -> rt60_measured_s`` from an earlier manifest of the same folder (empty if none)."""
-    out: dict[int, float] = {}
+def _previous_rows(path: Path) -> list[dict[str, str]]:
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                try:
-                    v = float(row.get("rt60_measured_s") or "nan")
-                    if math.isfinite(v):
-                        out[int(row["room"])] = v
-                except (KeyError, TypeError, ValueError):
-                    continue
-    except OSError:
-        pass
+            return list(csv.DictReader(f))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return []
+
+
+def _previous_rt60(rows: list[dict[str, str]]) -> dict[int, float]:
+    """``room -> rt60_measured_s`` from an earlier manifest of the same folder (empty if none)."""
+    out: dict[int, float] = {}
+    for row in rows:
+        try:
+            v = float(row.get("rt60_measured_s") or "nan")
+            if math.isfinite(v):
+                out[int(row["room"])] = v
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def _previous_stats(rows: list[dict[str, str]]) -> dict[int, dict[str, float]]:
+    """``clip -> stats`` from an earlier manifest (rows that have every stat column; empty cells NaN)."""
+    out: dict[int, dict[str, float]] = {}
+    for row in rows:
+        if not all(k in row and row[k] is not None for k in STAT_COLUMNS):
+            continue
+        try:
+            out[int(row["clip"])] = {k: float(row[k]) if row[k] != "" else float("nan") for k in STAT_COLUMNS}
+        except (KeyError, TypeError, ValueError):
+            continue
     return out
 
 
@@ -156,20 +184,23 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
     for r in range(-(-n // cfg.scene.clips_per_room)):
         room = plan_room(cfg, r)
         todo = [i for i in clips_of_room(cfg, r, n)
-                if not clip_complete(out / clip_path(cfg, room, plan_clip(cfg, i)), cfg.n_samples, n_mics)]
+                if not _complete(out, cfg, room, plan_clip(cfg, i), n_mics)]
         summary.skipped += len(clips_of_room(cfg, r, n)) - len(todo)
         if todo:
             jobs.append((r, todo))
     done = summary.skipped
-    rt60: dict[int, float] = _previous_rt60(out / MANIFEST_NAME)
+    old_rows = _previous_rows(out / MANIFEST_NAME)
+    rt60: dict[int, float] = _previous_rt60(old_rows)
+    stats: dict[int, dict[str, float]] = _previous_stats(old_rows)
     if progress:
         progress(done, n)
 
-    def _ok(result: tuple[int, int, float, float]) -> None:
+    def _ok(result: RoomResult) -> None:
         nonlocal done
         count = result[1]
         summary.render_cpu_s += result[2]
         rt60[result[0]] = result[3]
+        stats.update(result[4])
         summary.written += count
         done += count
         if progress:
@@ -207,19 +238,31 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
 
     rows = []
     rooms: dict[int, RoomPlan] = {}
-    for i in range(n):
-        c = plan_clip(cfg, i)
+    plans = [plan_clip(cfg, i) for i in range(n)]
+    for c in plans:
         if c.room not in rooms:
             rooms[c.room] = plan_room(cfg, c.room)
-        if (out / clip_path(cfg, rooms[c.room], c)).exists():
-            if c.room not in rt60:  # not simulated in this run, no earlier value: RIRs only
-                try:
-                    rt60[c.room] = measured_rt60_s(room_rirs(cfg, rooms[c.room]),
-                                                   len(rooms[c.room].targets), cfg.fs)
-                except Exception as e:
-                    log.error(f"room {c.room}: RT60 not measured: {type(e).__name__}: {e}")
-                    rt60[c.room] = float("nan")
-            rows.append(manifest_row(cfg, rooms[c.room], c, rt60[c.room]))
+    exist = [c for c in plans if (out / clip_path(cfg, rooms[c.room], c)).exists()]
+    missing: dict[int, list[int]] = {}
+    for c in exist:  # clips made earlier whose active-part columns are unknown: render them again
+        if c.index not in stats:
+            missing.setdefault(c.room, []).append(c.index)
+    for r, clips in missing.items():
+        try:
+            res = render_room(cfg, r, clips, None)
+            stats.update(res[4])
+            rt60.setdefault(r, res[3])
+        except Exception as e:
+            log.error(f"room {r}: active-part columns not measured: {type(e).__name__}: {e}")
+    for c in exist:
+        if c.room not in rt60:  # not simulated in this run, no earlier value: RIRs only
+            try:
+                rt60[c.room] = measured_rt60_s(room_rirs(cfg, rooms[c.room]),
+                                               len(rooms[c.room].targets), cfg.fs)
+            except Exception as e:
+                log.error(f"room {c.room}: RT60 not measured: {type(e).__name__}: {e}")
+                rt60[c.room] = float("nan")
+        rows.append(manifest_row(cfg, rooms[c.room], c, rt60[c.room], stats.get(c.index)))
     summary.manifest = out / MANIFEST_NAME
     write_manifest(summary.manifest, rows)
     return summary

@@ -21,7 +21,13 @@ Geometry (metres, room frame: a corner at the origin, +z up):
   ``array.height_m`` (rejection: geometries that cannot fit are redrawn, room size included);
 - diffuse noise positions are uniform in the room (``room.wall_margin_m`` from the walls), at least
   ``min_distance_m`` from the array; a directional interferer is drawn like a source, at
-  ``distance_m`` from the array in a uniform azimuth.
+  ``distance_m`` from the array in a uniform azimuth;
+- a component whose ``positions`` is a range ``[lo, hi]`` draws its count per room (uniform
+  integer); a clip plans ``hi`` signals for it and the room uses the first ones.
+
+A source ``signal`` given as a list of choices: clip ``i`` takes choice
+``(i // len(snr_db)) % len(choices)``; a noise component's list: one choice drawn per position
+and clip.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import numpy as np
 
 from .. import SPEED_OF_SOUND_M_S
 from ..errors import InputError
-from .config import SABINE_COEF, SimConfig
+from .config import SABINE_COEF, SimConfig, signal_choices
 from .signals import Recipe, plan_signal
 
 MAX_PLACEMENT_TRIES = 2000
@@ -62,6 +68,12 @@ class RoomPlan:
     targets: tuple[Target, ...]
     noise_positions_m: tuple[np.ndarray, ...]   # per noise component: [positions, 3] (sensor: [0, 3])
     noise_azimuth_deg: tuple[float | None, ...]  # per component: the interferer's azimuth (array frame)
+    noise_azimuths_deg: tuple[tuple[float, ...], ...] = ()  # per component: every directional position's
+
+    @property
+    def n_point_sources(self) -> int:
+        """Directional noise sources (interferers) in the room; diffuse positions not counted."""
+        return sum(len(a) for a in self.noise_azimuths_deg)
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,8 @@ class ClipPlan:
     source: Recipe
     noise: tuple[tuple[Recipe, ...], ...]   # per component, one recipe per position (sensor: seed)
     peak_dbfs: float
+    source_label: str = ""                  # the source signal's label (manifest ``speech_kind``)
+    n_samples: int = 0                      # the clip's length (samples at cfg.fs)
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -155,15 +169,19 @@ def plan_room(cfg: SimConfig, r: int) -> RoomPlan:
         order = min(order, HYBRID_ISM_ORDER)
     tgs = tuple(Target(center + t[3], t[0], t[1], t[2]) for t in targets)
 
-    noise_pos, noise_az = [], []
+    noise_pos, noise_az, noise_azs = [], [], []
     box_lo, box_hi = np.full(3, m_s), size - m_s
     for comp in cfg.noise:
         if comp.placement == "sensor":
             noise_pos.append(np.zeros((0, 3)))
             noise_az.append(None)
+            noise_azs.append(())
             continue
-        pts, az_out = [], None
-        for _p in range(comp.positions):
+        pts, az_out, azs = [], None, []
+        count = comp.positions
+        if isinstance(count, tuple):  # a range: this room's count (no draw for a fixed count)
+            count = int(rng.integers(count[0], count[1] + 1))
+        for _p in range(count):
             best, best_d = None, -1.0
             for _t in range(200):
                 if comp.placement == "directional":
@@ -190,11 +208,15 @@ def plan_room(cfg: SimConfig, r: int) -> RoomPlan:
                 t_max = float(np.min(np.where(np.abs(u) > 1e-12, t_wall, np.inf)))
                 best, az_out = center + u * t_max, az
             pts.append(best)
+            if comp.placement == "directional":
+                azs.append(float(az_out))
         noise_pos.append(np.stack(pts))
         noise_az.append(az_out)
+        noise_azs.append(tuple(azs))
     return RoomPlan(index=r, size_m=size, rt60_s=rt60, absorption=absorption, max_order=int(order),
                     array_center_m=center, yaw_deg=yaw, mics_m=center + arr.mics_m @ rot.T,
-                    targets=tgs, noise_positions_m=tuple(noise_pos), noise_azimuth_deg=tuple(noise_az))
+                    targets=tgs, noise_positions_m=tuple(noise_pos), noise_azimuth_deg=tuple(noise_az),
+                    noise_azimuths_deg=tuple(noise_azs))
 
 
 def plan_clip(cfg: SimConfig, i: int) -> ClipPlan:
@@ -203,16 +225,27 @@ def plan_clip(cfg: SimConfig, i: int) -> ClipPlan:
         raise IndexError(f"clip {i} outside 0..{cfg.n_clips - 1}")
     rng = _rng(cfg.seed, 1, i)
     j = i % cfg.scene.clips_per_room
-    source = plan_signal(cfg.source.signal, rng, cfg.duration_s)
+    dur = cfg.duration_s
+    if isinstance(dur, tuple):  # a range: this clip's length, in ms steps (no draw for a fixed one)
+        dur = round(_u(rng, dur), 3)
+    choices = signal_choices(cfg.source.signal)
+    sig = choices[(i // len(cfg.snr_db)) % len(choices)]
+    source = plan_signal(sig, rng, dur)
     noise = []
     for comp in cfg.noise:
         if comp.placement == "sensor":
             noise.append(({"kind": "sensor", "seed": int(rng.integers(2**63 - 1)), "name": "sensor"},))
+        elif isinstance(comp.signal, tuple):  # a list of choices: one per position
+            choice = comp.signal
+            noise.append(tuple(plan_signal(choice[int(rng.integers(len(choice)))], rng, dur)
+                               for _ in range(comp.max_positions)))
         else:
-            noise.append(tuple(plan_signal(comp.signal, rng, cfg.duration_s) for _ in range(comp.positions)))
+            noise.append(tuple(plan_signal(comp.signal, rng, dur)
+                               for _ in range(comp.max_positions)))
     return ClipPlan(index=i, room=i // cfg.scene.clips_per_room, target=j % cfg.scene.sources_per_room,
                     snr_db=float(cfg.snr_db[i % len(cfg.snr_db)]), source=source, noise=tuple(noise),
-                    peak_dbfs=_u(rng, cfg.output.peak_dbfs))
+                    peak_dbfs=_u(rng, cfg.output.peak_dbfs), source_label=sig.label or sig.kind,
+                    n_samples=int(round(dur * cfg.fs)))
 
 
 def clip_path(cfg: SimConfig, room: RoomPlan, clip: ClipPlan) -> str:

@@ -25,6 +25,22 @@ Kinds (``SignalConfig.kind``):
 - ``impulsive``: clatter-like transients: Poisson events (``events_per_s``), each a burst of
   band-limited noise with an exponential decay (``decay_ms``) and a random level over 20 dB, on a
   faint pink floor (-30 dB).
+- ``hum``: appliance/machine hum: ``harmonics`` sines at ``k * f0_hz`` (amplitude ``1/k`` times a
+  random gain over 12 dB, random phases), their level slowly modulated
+  (``1 + depth * sin(2 pi f_m t + phi)``, ``modulation_hz``), on a pink floor at -25 dB.
+- ``music``: synthetic music: a random key, a chord on most beats and a melody note on most half
+  beats (notes on the equal-tempered scale, A4 = 440 Hz, 5 harmonics, exponential decay), a kick
+  drum on alternate beats and hi-hats, at ``tempo_bpm``; already playing when the clip starts.
+
+``speech`` with ``utterances`` (short utterances with pauses): that many utterances, each
+``n_words`` espeak-ng words (one voice, rate and pitch per clip) or one random recording of
+``folder``, each trimmed to where it sounds (samples within 60 dB of its peak) and at unit RMS,
+separated by silences of ``pause_s``; the group starts at a random onset, uniform over the time
+the clip leaves free (recipe ``kind: utterances``). ``speech`` with ``folder`` and no
+``utterances`` fills the clip with recordings as ``folder`` does.
+
+Recipes and samples of kinds that existed before ``hum``, ``music`` and ``utterances`` are
+unchanged (the clips of existing configs are bit-identical).
 """
 
 from __future__ import annotations
@@ -77,8 +93,40 @@ def _plan_speech(cfg: SignalConfig, rng: np.random.Generator, duration_s: float)
             "name": f"speech:{voice}:{rate}wpm:p{pitch}:{text.replace(' ', '_')[:60]}"}
 
 
-def _plan_folder(cfg: SignalConfig, rng: np.random.Generator, duration_s: float) -> Recipe:
-    files, durations = folder_index(cfg.path)
+def _plan_utterances(cfg: SignalConfig, rng: np.random.Generator, duration_s: float) -> Recipe:
+    assert cfg.utterances is not None
+    k = int(rng.integers(cfg.utterances[0], cfg.utterances[1] + 1))
+    if cfg.folder:
+        files, _ = folder_index(cfg.folder)
+        items: list[Recipe] = [{"kind": "file", "path": files[int(rng.integers(len(files)))]}
+                               for _ in range(k)]
+        desc = "+".join(Path(it["path"]).name for it in items[:4]) + ("+..." if k > 4 else "")
+        name = f"speech:{Path(cfg.folder).name}:{desc}"
+    else:
+        voice = str(cfg.voices[rng.integers(len(cfg.voices))])
+        if cfg.variants:
+            variant = str(cfg.variants[rng.integers(len(cfg.variants))])
+            voice = f"{voice}+{variant}" if variant else voice
+        rate = int(round(_uniform(rng, cfg.rate_wpm)))
+        pitch = int(round(_uniform(rng, cfg.pitch)))
+        words = cfg.word_list() or WORDS
+        items = []
+        for _ in range(k):
+            m = int(rng.integers(cfg.n_words[0], cfg.n_words[1] + 1))
+            text = " ".join(str(words[j]) for j in rng.integers(len(words), size=m))
+            items.append({"kind": "speech", "text": text, "voice": voice, "rate_wpm": rate, "pitch": pitch})
+        texts = "/".join(it["text"].replace(" ", "_") for it in items)
+        name = f"speech:{voice}:{rate}wpm:p{pitch}:{texts[:60]}"
+    pauses = [round(_uniform(rng, cfg.pause_s), 4) for _ in range(k - 1)]
+    return {"kind": "utterances", "items": items, "pauses_s": pauses,
+            "onset_frac": round(float(rng.uniform()), 6), "name": name}
+
+
+def _plan_folder(cfg: SignalConfig, rng: np.random.Generator, duration_s: float,
+                 path: str | None = None) -> Recipe:
+    path = path or cfg.path
+    assert path is not None
+    files, durations = folder_index(path)
     items: list[tuple[str, float]] = []  # (file, start time in the clip, s)
     t = _uniform(rng, (0.0, min(0.1, duration_s / 4)))
     while t < duration_s and len(items) < 1000:
@@ -91,12 +139,16 @@ def _plan_folder(cfg: SignalConfig, rng: np.random.Generator, duration_s: float)
         offset = _uniform(rng, (0.0, durations[files.index(items[0][0])] - duration_s))
     names = "+".join(Path(f).name for f, _ in items[:4]) + ("+..." if len(items) > 4 else "")
     return {"kind": "folder", "items": items, "offset_s": round(offset, 4),
-            "name": f"{Path(cfg.path).name}:{names}"}
+            "name": f"{Path(path).name}:{names}"}
 
 
 def plan_signal(cfg: SignalConfig, rng: np.random.Generator, duration_s: float) -> Recipe:
     """Draw the recipe of one signal of ``duration_s`` seconds (see the module docstring)."""
     kind = cfg.kind
+    if kind == "speech" and cfg.utterances is not None:
+        return _plan_utterances(cfg, rng, duration_s)
+    if kind == "speech" and cfg.folder:
+        return _plan_folder(cfg, rng, duration_s, path=cfg.folder)
     if kind == "speech":
         return _plan_speech(cfg, rng, duration_s)
     if kind == "folder":
@@ -117,6 +169,16 @@ def plan_signal(cfg: SignalConfig, rng: np.random.Generator, duration_s: float) 
         rate = _uniform(rng, cfg.events_per_s)
         return {"kind": "impulsive", "events_per_s": round(rate, 4), "decay_ms": list(cfg.decay_ms),
                 "seed": seed, "name": f"impulsive:{rate:.1f}/s"}
+    if kind == "hum":
+        f0 = _uniform(rng, cfg.f0_hz)
+        k = int(rng.integers(cfg.harmonics[0], cfg.harmonics[1] + 1))
+        fm, depth = _uniform(rng, cfg.modulation_hz), _uniform(rng, cfg.depth)
+        return {"kind": "hum", "f0_hz": round(f0, 4), "harmonics": k, "modulation_hz": round(fm, 4),
+                "depth": round(depth, 4), "phase": round(_uniform(rng, (0, 2 * np.pi)), 4), "seed": seed,
+                "name": f"hum:{f0:.1f}Hz:{k}h"}
+    if kind == "music":
+        tempo = _uniform(rng, cfg.tempo_bpm)
+        return {"kind": "music", "tempo_bpm": round(tempo, 3), "seed": seed, "name": f"music:{tempo:.0f}bpm"}
     raise ValueError(f"unknown signal kind {kind!r}")
 
 
@@ -231,11 +293,113 @@ def _render_impulsive(r: Recipe, n: int, fs: int) -> np.ndarray:
     return out
 
 
+TRIM_DB = 60.0
+"""Utterances are trimmed to the samples within this many dB of their peak."""
+
+
+def _trim(x: np.ndarray) -> np.ndarray:
+    """``x`` from its first to its last sample within :data:`TRIM_DB` of its peak magnitude."""
+    a = np.abs(x)
+    if not len(a) or a.max() <= 0:
+        return x[:0]
+    idx = np.flatnonzero(a > a.max() * 10 ** (-TRIM_DB / 20))
+    return x[idx[0]:idx[-1] + 1]
+
+
+def _render_utterances(r: Recipe, n: int, fs: int) -> np.ndarray:
+    from .speech import synthesize
+
+    parts: list[np.ndarray] = []
+    for k, it in enumerate(r["items"]):
+        if it["kind"] == "file":
+            x = read_mono(it["path"], fs)
+        else:
+            x = synthesize(it["text"], voice=it["voice"], rate_wpm=it["rate_wpm"], pitch=it["pitch"], fs=fs)
+        if k:
+            parts.append(np.zeros(int(round(r["pauses_s"][k - 1] * fs))))
+        parts.append(_rms_normalise(_trim(np.asarray(x, dtype=np.float64))))
+    y = np.concatenate(parts) if parts else np.zeros(0)
+    return _fit(y, n, int(round(r["onset_frac"] * max(0, n - len(y)))))
+
+
+def _render_hum(r: Recipe, n: int, fs: int) -> np.ndarray:
+    rng = np.random.default_rng(r["seed"])
+    k = np.arange(1, r["harmonics"] + 1)
+    k = k[k * r["f0_hz"] < 0.45 * fs]
+    amps = 10 ** (rng.uniform(-12, 0, len(k)) / 20) / k
+    phases = rng.uniform(0, 2 * np.pi, len(k))
+    t = np.arange(n) / fs
+    tones = amps @ np.sin(2 * np.pi * r["f0_hz"] * k[:, None] * t[None, :] + phases[:, None])  # [n]
+    env = 1 + r["depth"] * np.sin(2 * np.pi * r["modulation_hz"] * t + r["phase"])
+    x = _rms_normalise(tones) + 10 ** (-25 / 20) * coloured_noise(rng, n, fs, 1.0)
+    return _rms_normalise(x * env)
+
+
+MUSIC_PARTIALS = 5
+"""Harmonics of each synthetic note."""
+
+
+def _add(out: np.ndarray, x: np.ndarray, start: int) -> None:
+    """Add ``x`` into ``out`` from sample ``start`` (negative: ``x``'s beginning is before ``out``)."""
+    a, b = max(start, 0), min(start + len(x), len(out))
+    if b > a:
+        out[a:b] += x[a - start:b - start]
+
+
+def _note(freqs: np.ndarray, tau_s: float, fs: int) -> np.ndarray:
+    """A chord of notes at ``freqs`` (Hz): each with :data:`MUSIC_PARTIALS` harmonics (``1/p``),
+    5 ms attack and exponential decay ``tau_s``; ``[5 tau fs]`` samples."""
+    t = np.arange(int(5 * tau_s * fs)) / fs
+    f = (freqs[:, None] * np.arange(1, MUSIC_PARTIALS + 1)[None, :]).ravel()      # [notes * partials]
+    a = np.tile(1.0 / np.arange(1, MUSIC_PARTIALS + 1), len(freqs)) * (f < 0.45 * fs)
+    x = a @ np.sin(2 * np.pi * f[:, None] * t[None, :])
+    return x * np.exp(-t / tau_s) * (1 - np.exp(-t / 0.005))
+
+
+def _render_music(r: Recipe, n: int, fs: int) -> np.ndarray:
+    rng = np.random.default_rng(r["seed"])
+    beat = 60.0 / r["tempo_bpm"]
+    step = beat / 2
+    root = 45 + int(rng.integers(15))  # MIDI note of the key (A2..B3)
+    scale = np.array([0, 2, 3, 5, 7, 8, 10] if rng.random() < 0.5 else [0, 2, 4, 5, 7, 9, 11])
+    midi = lambda m: 440.0 * 2 ** ((np.asarray(m, dtype=float) - 69) / 12)  # noqa: E731
+    t0 = -rng.uniform(0, 8 * step)  # already playing: the first bar started before the clip
+    out = np.zeros(n)
+    tk = np.arange(int(0.4 * fs)) / fs
+    kick = np.sin(2 * np.pi * np.cumsum(50 + 70 * np.exp(-tk / 0.03)) / fs) * np.exp(-tk / 0.08)
+    sos_hh = butter(4, min(6000.0, 0.4 * fs), btype="highpass", fs=fs, output="sos")
+    chord = root + 12 + scale[[0, 2, 4]]
+    for s in range(int(np.ceil((n / fs - t0) / step)) + 1):  # one iteration per half beat (events)
+        start = int(round((t0 + s * step) * fs))
+        if s % 8 == 0:  # a new chord every bar: a triad on degree I, IV, V or VI
+            deg = int(rng.choice([0, 3, 4, 5]))
+            j = deg + np.array([0, 2, 4])
+            chord = root + 12 + scale[j % 7] + 12 * (j // 7)
+        if s % 2 == 0 and rng.random() < 0.8:
+            _add(out, 0.5 * _note(midi(chord), rng.uniform(0.3, 0.8), fs), start)
+        if rng.random() < 0.6:
+            m = root + 24 + scale[int(rng.integers(7))]
+            _add(out, 0.7 * _note(midi([m]), rng.uniform(0.1, 0.3), fs), start)
+        if s % 4 == 0:
+            _add(out, 1.5 * kick, start)
+        if rng.random() < 0.7:
+            m_hh = int(0.1 * fs)
+            hh = sosfilt(sos_hh, rng.standard_normal(m_hh)) * np.exp(-np.arange(m_hh) / (0.015 * fs))
+            _add(out, 0.3 * hh, start)
+    return _rms_normalise(out)
+
+
 def render_signal(recipe: Recipe, n: int, fs: int) -> np.ndarray:
     """Samples of a recipe: float64 ``[n]`` at ``fs`` (Hz). Pure: same recipe, same samples."""
     kind = recipe["kind"]
     if kind == "speech":
         return _render_speech(recipe, n, fs)
+    if kind == "utterances":
+        return _render_utterances(recipe, n, fs)
+    if kind == "hum":
+        return _render_hum(recipe, n, fs)
+    if kind == "music":
+        return _render_music(recipe, n, fs)
     if kind == "folder":
         return _render_folder(recipe, n, fs)
     if kind in _EXPONENTS:
