@@ -63,6 +63,8 @@ class GccPhat(Localizer):
         bin_weighting: speech-presence weights per bin (module docstring); False: plain PHAT.
         noise_over, noise_rise_db_per_s, noise_floor_gain: the bin noise tracker's
             over-subtraction, floor rise rate (dB/s) and smallest weight.
+        noise_window_s: the floor is never below the smallest power of this many past seconds
+            (0: rise only, as before issue 18).
         **options: frame, hop, grid and activity options of :class:`Localizer`.
     """
 
@@ -74,7 +76,8 @@ class GccPhat(Localizer):
                  fmax_hz: float = GCC_FMAX_HZ, interp: int = 16, fusion: str = "gcc",
                  sigma_samples: float = 0.3, coherence_power: float = 0.0,
                  bin_weighting: bool = True, noise_over: float = 2.0,
-                 noise_rise_db_per_s: float = 3.0, noise_floor_gain: float = 0.0, **options):
+                 noise_rise_db_per_s: float = 3.0, noise_floor_gain: float = 0.0,
+                 noise_window_s: float = 2.0, **options):
         super().__init__(array, **options)
         if fusion not in ("gcc", "tdoa"):
             raise InputError(f"fusion '{fusion}': choose 'gcc' or 'tdoa'")
@@ -83,7 +86,7 @@ class GccPhat(Localizer):
         self.fusion, self.interp, self.sigma = fusion, int(interp), float(sigma_samples)
         self.coherence_power = float(coherence_power)
         self.tracker = (BinNoiseTracker(self.hop / self.fs, noise_rise_db_per_s, noise_over,
-                                        noise_floor_gain)
+                                        noise_floor_gain, window_s=noise_window_s)
                         if bin_weighting else None)
         self.nfft = self.frame_len + self.frame_len % 2     # no zero padding needed (below)
         self.window = hann(self.frame_len)
