@@ -46,16 +46,27 @@ MAX_SNR_DB = 60.0
 """SNRs above this count as this (bounds the ``energy`` weight)."""
 
 
-def parse_pooling(spec: str) -> tuple[str | None, tuple[str, ...]]:
-    """``"energy*coherence"`` → (level factor or None, frame factors); InputError if unknown."""
+def _split_power(part: str) -> tuple[str, float]:
+    name, _, power = part.partition("^")
+    try:
+        return name.strip(), float(power) if power else 1.0
+    except ValueError:
+        return part, 1.0
+
+
+def parse_pooling(spec: str) -> tuple[str | None, tuple[str, ...], float]:
+    """``"energy^0.5*coherence"`` → (level factor or None, frame factors, the level factor's
+    power); InputError if unknown."""
     parts = [p.strip() for p in str(spec).split("*") if p.strip()]
-    level = [p for p in parts if p in LEVEL_FACTORS]
+    split = [_split_power(p) for p in parts]
+    level = [(n, e) for n, e in split if n in LEVEL_FACTORS]
     frame = tuple(p for p in parts if p in FRAME_FACTORS)
-    bad = [p for p in parts if p not in LEVEL_FACTORS + FRAME_FACTORS]
+    bad = [p for (n, e), p in zip(split, parts, strict=True)
+           if not ((n in LEVEL_FACTORS and e > 0) or p in FRAME_FACTORS)]
     if not parts or bad or len(level) > 1 or len(set(frame)) != len(frame):
         raise InputError(f"pooling={spec!r}: choose one of {', '.join(LEVEL_FACTORS)} and/or "
                          f"{', '.join(FRAME_FACTORS)}, joined by '*' (e.g. pooling=energy*coherence)")
-    return (level[0] if level else None), frame
+    return (level[0][0] if level else None), frame, (level[0][1] if level else 1.0)
 
 
 def level_weight(kind: str | None, snr_db: np.ndarray, margin_db: float) -> np.ndarray:
@@ -82,7 +93,7 @@ class EvidencePool:
 
     def __init__(self, spec: str, n_az: int, margin_db: float = 3.0, floor_percentile: float = 10.0):
         self.spec = spec
-        self.level_kind, self.frame_factors = parse_pooling(spec)
+        self.level_kind, self.frame_factors, self.level_power = parse_pooling(spec)
         self.margin_db, self.floor_percentile = float(margin_db), float(floor_percentile)
         self.n_az = int(n_az)
         self.reset()
@@ -139,7 +150,7 @@ class EvidencePool:
         have = self._count > 0
         # a bin's level: its centre; the floor's bin counts as 0 dB
         snr = LEVEL_BINS_DB - floor
-        w = np.where(have, level_weight(self.level_kind, snr, self.margin_db), 0.0)
+        w = np.where(have, level_weight(self.level_kind, snr, self.margin_db) ** self.level_power, 0.0)
         total = float(np.sum(w * self._wsum))
         if total > 1e-12:
             pooled = (w[:, None] * self._acc).sum(axis=0)
