@@ -92,7 +92,7 @@ class TrackerConfig:
     """While coasting, the reported confidence halves every this many seconds."""
     weight_floor: float = 0.05
     """Smallest measurement weight (bounds the widened measurement sigma)."""
-    score_tau_s: float = 0.5
+    score_tau_s: float = 1.0
     """Time constant (s) of each track's score, the average weight of its measurements."""
     switch_margin: float = 0.5
     """The main output moves to another track only when its score exceeds the current one's by
