@@ -59,6 +59,7 @@ import numpy as np
 
 from ..arrays import MicArray, load_array
 from ..errors import InputError
+from .calibration import apply_map, calibration_map
 from .pooling import DEFAULT_POOLING, LEVEL_BINS_DB, EvidencePool  # noqa: F401
 
 
@@ -272,6 +273,9 @@ class Localizer(ABC):
             ``floor_window_s=0`` the bounded-window floor.
         pooling: how frames are weighted in the file estimate
             (:mod:`~neuroaudio.localize.pooling`; ``level`` is the pooling before issue 18).
+        calibrate: report the file's confidence as the chance of being within 10 deg
+            (:mod:`~neuroaudio.localize.calibration`) where a map was fitted for this method and
+            these settings; False: the raw peakiness.
 
     Subclasses set ``name`` and ``summary`` and implement :meth:`frames_spectrum`.
     """
@@ -285,7 +289,8 @@ class Localizer(ABC):
                  hop_s: float = 0.085, grid_step_deg: float = 1.0, silence_dbfs: float = -65.0,
                  activity_margin_db: float = 3.0, floor_rise_db_per_s: float = 6.0,
                  floor_percentile: float = 10.0, coherence_margin: float | None = 0.25,
-                 floor_window_s: float = 2.0, pooling: str = DEFAULT_POOLING):
+                 floor_window_s: float = 2.0, pooling: str = DEFAULT_POOLING,
+                 calibrate: bool = True):
         self.array = load_array(array)
         self.fs = int(fs or self.array.fs)
         if frame_s <= 0 or hop_s <= 0:
@@ -310,6 +315,8 @@ class Localizer(ABC):
         """Other poolings fed the same frames (side-by-side measurement); results in
         ``LocalizationResult.extra["pools"]``: spec → (azimuth_deg, confidence)."""
         self._coh_floor = coherence_threshold(self.frame_len, self.fs, 0.0)
+        self.calibrate = bool(calibrate)
+        self._calib: Any = None      # the method's calibration map, looked up on first use
         self.reset()
 
     # --- what a method provides -----------------------------------------------------------
@@ -410,8 +417,12 @@ class Localizer(ABC):
             return LocalizationResult(None, 0.0, list(self._frames), np.zeros(len(self.grid_deg)),
                                       self.grid_deg, 0)
         az = float(self.grid_deg[np.argmax(pooled)])
-        conf = float(self.confidence(pooled[None])[0])
+        raw = float(self.confidence(pooled[None])[0])
+        cmap = self.calibration_map()
+        conf = float(apply_map(raw, *cmap)) if cmap is not None else raw
         res = LocalizationResult(az, conf, list(self._frames), pooled, self.grid_deg, n)
+        res.extra["raw_confidence"] = raw
+        res.extra["confidence_calibrated"] = cmap is not None
         if self.extra_pools:
             res.extra["pools"] = {}
             for spec, p in self.extra_pools.items():
@@ -419,6 +430,21 @@ class Localizer(ABC):
                 res.extra["pools"][spec] = ((float(self.grid_deg[np.argmax(s)]),
                                              float(self.confidence(s[None])[0])) if k else (None, 0.0))
         return res
+
+    def calibration_settings(self) -> dict[str, Any]:
+        """What a confidence map depends on (recorded with it by benchmarks/fit_calibration.py)."""
+        model = getattr(self, "model_path", None)
+        return {"array": self.array.name, "fs": self.fs, "pooling": self.pool.spec,
+                "frame_len": self.frame_len, "hop": self.hop, "n_az": len(self.grid_deg),
+                "model": None if model is None else Path(model).name}
+
+    def calibration_map(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """This method's confidence map for its settings, or None (raw confidence)."""
+        if not self.calibrate:
+            return None
+        if self._calib is None:
+            self._calib = calibration_map(self.name, self.calibration_settings()) or False
+        return self._calib or None
 
     # --- offline --------------------------------------------------------------------------
     def localize(self, x: np.ndarray | Iterable[np.ndarray]) -> LocalizationResult:
