@@ -210,3 +210,20 @@ def test_measurement_weight_widens_the_measurement():
         tr.step(0.085, [(110.0, 1.0, w)])
     # a weak frame moves the track less than a strong one
     assert abs(b.tracks[0].azimuth_deg - 100) < abs(a.tracks[0].azimuth_deg - 100) / 3
+
+
+def test_pooling_option_from_the_cli(rng, tmp_path):
+    import json
+
+    import soundfile as sf
+
+    from .conftest import run_cli
+
+    wav = tmp_path / "pw.wav"
+    sf.write(wav, plane_wave(ARRAY, 75, rng.standard_normal(16000) * 0.05, FS), FS)
+    ok = run_cli("localize", wav, "-o", "pooling=energy*coherence", "--format", "json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["azimuth_deg"] == pytest.approx(75, abs=2)
+    bad = run_cli("localize", wav, "-o", "pooling=loud")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "pooling='loud'" in bad.stderr and "Traceback" not in bad.stderr
