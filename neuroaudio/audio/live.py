@@ -408,7 +408,10 @@ class LiveSession:
             self.latencies.append(latency)
         az, conf, tid = fr.azimuth_deg, fr.confidence, None
         if self.tracker is not None:
-            self.tracker.step(fr.t_s, [(fr.azimuth_deg, fr.confidence)] if fr.active else [])
+            from ..tracking import measurement_weight
+
+            w = measurement_weight(fr.confidence, getattr(fr, "snr_db", None))
+            self.tracker.step(fr.t_s, [(fr.azimuth_deg, fr.confidence, w)] if fr.active else [])
             tr = self.tracker.primary()
             az = None if tr is None else tr.azimuth_deg
             conf = 0.0 if tr is None else self.tracker.reported_confidence(tr)

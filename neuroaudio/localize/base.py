@@ -32,12 +32,19 @@ Activity and pooling (a choice, documented here):
   and would forget a steady source once the floor has risen to it; coherence alone would miss a
   talker in strong incoherent noise. Inactive frames report ``azimuth_deg = None`` and
   confidence 0: silence (and incoherent noise) is not a direction.
-- File level (with hindsight, bounded memory): each non-silent frame's normalised spectrum is added
-  to an accumulator indexed by its level in 1-dB steps. At the end the noise floor is the
-  ``floor_percentile`` of the level histogram and the spectra of the frames louder than
-  ``floor + activity_margin_db`` are summed, so the estimate pools the evidence of the frames
-  that carry the source (not a mean of angles). If no frame stands out (a steady source) all
-  non-silent frames are pooled; if every frame is silent, the azimuth is None.
+- Noise floors: instant fall, slow rise, and never below the lowest level of the last
+  ``floor_window_s`` seconds (a bounded-window minimum). On a clip shorter than the window this is
+  the slow-rise floor exactly; after a quiet stretch followed by a louder noisy scene the floor
+  reaches the new noise within the window (2 s) instead of rising at a few dB/s for ~10 s
+  (issue 18; tests/test_pooling.py measures the recovery). The speech-presence bin weights of
+  gcc-phat and srp-phat (:class:`~neuroaudio.localize.spectra.BinNoiseTracker`) do the same per bin.
+- File level (with hindsight, bounded memory): :class:`~neuroaudio.localize.pooling.EvidencePool`
+  weights each audible frame's normalised spectrum by how much it carries the source
+  (``pooling`` option; default ``energy``: the frame's power above the file's noise floor, the
+  floor being the ``floor_percentile`` of the frames' level histogram). The estimate pools
+  evidence (not a mean of angles); if no frame stands out (a steady source) all audible frames
+  are pooled; if every frame is silent, the azimuth is None. Each frame also carries ``snr_db``,
+  its level over the causal floor, which a tracker can use as measurement weight.
 """
 
 from __future__ import annotations
@@ -52,9 +59,8 @@ import numpy as np
 
 from ..arrays import MicArray, load_array
 from ..errors import InputError
-
-LEVEL_BINS_DB = np.arange(-140.0, 21.0, 1.0)
-"""Lower edges (dBFS) of the level bins of the file-level pooling accumulator."""
+from .calibration import apply_map, calibration_map
+from .pooling import DEFAULT_POOLING, LEVEL_BINS_DB, EvidencePool  # noqa: F401
 
 
 def circular_error_deg(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray | float:
@@ -76,6 +82,7 @@ class FrameEstimate:
         spectrum: normalised spatial spectrum over the localizer's azimuth grid, shape ``[n_az]``
             (None for silent frames).
         elevation_deg: elevation when the array resolves it, else None.
+        snr_db: level over the causal noise floor (dB; None for silent frames).
     """
 
     t_s: float
@@ -85,6 +92,7 @@ class FrameEstimate:
     active: bool
     spectrum: np.ndarray | None = None
     elevation_deg: float | None = None
+    snr_db: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The per-frame JSON object of conventions.md."""
@@ -163,29 +171,45 @@ class Framer:
 
 
 class ActivityDetector:
-    """Causal source-activity detection from frame levels and coherence (module docstring)."""
+    """Causal source-activity detection from frame levels and coherence (module docstring).
+
+    The level floor falls at once, rises ``floor_rise_db_per_s`` and is never below the lowest
+    audible level of the last ``floor_window_s`` seconds (None: no window, rise only).
+    :attr:`snr_db` holds the last :meth:`update`'s levels over the floor before each frame.
+    """
 
     def __init__(self, hop_s: float, silence_dbfs: float = -65.0, margin_db: float = 3.0,
-                 floor_rise_db_per_s: float = 6.0, coherence_threshold: float | None = None):
+                 floor_rise_db_per_s: float = 6.0, coherence_threshold: float | None = None,
+                 floor_window_s: float | None = 2.0):
         self.hop_s, self.silence_dbfs, self.margin_db = hop_s, silence_dbfs, margin_db
         self.rise = floor_rise_db_per_s * hop_s
         self.coherence_threshold = coherence_threshold
+        self.window = None if not floor_window_s else max(1, int(round(floor_window_s / hop_s)))
         self.reset()
 
     def reset(self) -> None:
+        from collections import deque
+
         self.floor_db: float | None = None
+        self._recent: deque[float] = deque(maxlen=self.window or 1)
+        self.snr_db = np.zeros(0)
 
     def update(self, levels_db: np.ndarray, coherence: np.ndarray | None = None) -> np.ndarray:
         """Levels (dBFS) and optionally spatial coherence of consecutive frames, shape ``[n]``
         → active flags, shape ``[n]``."""
         active = np.zeros(len(levels_db), dtype=bool)
+        self.snr_db = np.full(len(levels_db), np.nan)
         for k, lv in enumerate(levels_db):   # one step per frame (not per sample)
             if lv < self.silence_dbfs:
                 continue
             if self.floor_db is None:
                 self.floor_db = float(lv)
+            self.snr_db[k] = lv - self.floor_db
             active[k] = lv > self.floor_db + self.margin_db
             self.floor_db = float(min(lv, self.floor_db + self.rise))
+            if self.window:
+                self._recent.append(float(lv))
+                self.floor_db = max(self.floor_db, min(self._recent))
         if coherence is not None and self.coherence_threshold is not None:
             active |= (levels_db >= self.silence_dbfs) & (coherence > self.coherence_threshold)
         return active
@@ -244,8 +268,14 @@ class Localizer(ABC):
         hop_s: hop between frames (s).
         grid_step_deg: azimuth grid step (degrees); the grid covers [0, 360).
         silence_dbfs, activity_margin_db, floor_rise_db_per_s, floor_percentile,
-            coherence_margin: activity detection and pooling (module docstring);
-            ``coherence_margin=None`` turns the coherence evidence off (level only).
+            coherence_margin, floor_window_s: activity detection and pooling (module
+            docstring); ``coherence_margin=None`` turns the coherence evidence off (level only),
+            ``floor_window_s=0`` the bounded-window floor.
+        pooling: how frames are weighted in the file estimate
+            (:mod:`~neuroaudio.localize.pooling`; ``level`` is the pooling before issue 18).
+        calibrate: report the file's confidence as the chance of being within 10 deg
+            (:mod:`~neuroaudio.localize.calibration`) where a map was fitted for this method and
+            these settings; False: the raw peakiness.
 
     Subclasses set ``name`` and ``summary`` and implement :meth:`frames_spectrum`.
     """
@@ -258,7 +288,9 @@ class Localizer(ABC):
     def __init__(self, array: MicArray | str, fs: int | None = None, frame_s: float = 0.17,
                  hop_s: float = 0.085, grid_step_deg: float = 1.0, silence_dbfs: float = -65.0,
                  activity_margin_db: float = 3.0, floor_rise_db_per_s: float = 6.0,
-                 floor_percentile: float = 10.0, coherence_margin: float | None = 0.25):
+                 floor_percentile: float = 10.0, coherence_margin: float | None = 0.25,
+                 floor_window_s: float = 2.0, pooling: str = DEFAULT_POOLING,
+                 calibrate: bool = True):
         self.array = load_array(array)
         self.fs = int(fs or self.array.fs)
         if frame_s <= 0 or hop_s <= 0:
@@ -271,8 +303,20 @@ class Localizer(ABC):
         use_coherence = coherence_margin is not None and self.frame_len >= 2 * COHERENCE_NFFT
         self.detector = ActivityDetector(
             self.hop / self.fs, silence_dbfs, activity_margin_db, floor_rise_db_per_s,
-            coherence_threshold(self.frame_len, self.fs, coherence_margin) if use_coherence else None)
+            coherence_threshold(self.frame_len, self.fs, coherence_margin) if use_coherence else None,
+            floor_window_s)
         self._pairs = self.array.pairs()
+        self.pool = EvidencePool(pooling, len(self.grid_deg), activity_margin_db, floor_percentile)
+        if self.pool.needs_coherence and self.frame_len < 2 * COHERENCE_NFFT:
+            raise InputError(f"pooling={pooling!r} needs frames of at least "
+                             f"{2 * COHERENCE_NFFT / 16000:g} s for the coherence; use a longer "
+                             "--frame-s or a pooling without coherence")
+        self.extra_pools: dict[str, EvidencePool] = {}
+        """Other poolings fed the same frames (side-by-side measurement); results in
+        ``LocalizationResult.extra["pools"]``: spec → (azimuth_deg, confidence)."""
+        self._coh_floor = coherence_threshold(self.frame_len, self.fs, 0.0)
+        self.calibrate = bool(calibrate)
+        self._calib: Any = None      # the method's calibration map, looked up on first use
         self.reset()
 
     # --- what a method provides -----------------------------------------------------------
@@ -307,8 +351,9 @@ class Localizer(ABC):
         """Forget everything: a new stream starts."""
         self.framer.reset()
         self.detector.reset()
-        self._acc = np.zeros((len(LEVEL_BINS_DB), len(self.grid_deg)))
-        self._acc_count = np.zeros(len(LEVEL_BINS_DB), dtype=np.int64)
+        self.pool.reset()
+        for p in self.extra_pools.values():
+            p.reset()
         self._frames: list[FrameEstimate] = []
         self.reset_method_state()
 
@@ -328,51 +373,78 @@ class Localizer(ABC):
         levels = frame_levels_dbfs(frames)
         audible = levels >= self.detector.silence_dbfs
         active = self.detector.update(levels)
+        snr = self.detector.snr_db
+        pools = [self.pool, *self.extra_pools.values()]
+        coh = None
+        if any(p.needs_coherence for p in pools):   # the pooling wants every audible frame's
+            coh = np.zeros(len(frames))
+            if audible.any():
+                coh[audible] = spatial_coherence(frames[audible], self._pairs, self.fs)
         if self.detector.coherence_threshold is not None:
             # coherence only where the level alone did not already decide (same result, less work)
             need = audible & ~active
             if need.any():
-                coh = spatial_coherence(frames[need], self._pairs, self.fs)
-                active[need] = coh > self.detector.coherence_threshold
+                c = coh[need] if coh is not None else spatial_coherence(frames[need], self._pairs,
+                                                                        self.fs)
+                active[need] = c > self.detector.coherence_threshold
         spectra = np.zeros((len(frames), len(self.grid_deg)))
         if audible.any():
             spectra[audible] = self.normalise(self.frames_spectrum(frames[audible]))
         conf = self.confidence(spectra) if len(spectra) else np.zeros(0)
-        bins = np.clip(np.searchsorted(LEVEL_BINS_DB, levels, side="right") - 1, 0,
-                       len(LEVEL_BINS_DB) - 1)
-        np.add.at(self._acc, bins[audible], spectra[audible])
-        np.add.at(self._acc_count, bins[audible], 1)
+        for p in pools:
+            p.add(spectra[audible], levels[audible], None if coh is None else coh[audible],
+                  conf[audible], self._coh_floor)
         out = []
         for k in range(len(frames)):
             t = ((first + k) * self.hop + self.frame_len / 2) / self.fs
             az = float(self.grid_deg[np.argmax(spectra[k])]) if active[k] else None
             out.append(FrameEstimate(t, az, float(conf[k]) if active[k] else 0.0,
                                      float(levels[k]), bool(active[k]),
-                                     spectra[k] if audible[k] else None))
+                                     spectra[k] if audible[k] else None,
+                                     snr_db=float(snr[k]) if audible[k] else None))
         if self.keep_frame_spectra:
             self._frames.extend(out)
         else:   # bounded memory on long streams: keep the estimates, drop the spectra
             self._frames.extend(FrameEstimate(f.t_s, f.azimuth_deg, f.confidence, f.level_dbfs,
-                                              f.active, None, f.elevation_deg) for f in out)
+                                              f.active, None, f.elevation_deg, f.snr_db)
+                                for f in out)
         return out
 
     def finish(self) -> LocalizationResult:
         """Pool the stream so far into one estimate (see module docstring)."""
-        counts = self._acc_count
-        if counts.sum() == 0:
+        pooled, n, _ = self.pool.result()
+        if n == 0:
             return LocalizationResult(None, 0.0, list(self._frames), np.zeros(len(self.grid_deg)),
                                       self.grid_deg, 0)
-        cdf = np.cumsum(counts) / counts.sum()
-        floor = LEVEL_BINS_DB[int(np.searchsorted(cdf, self.floor_percentile / 100.0))]
-        loud = LEVEL_BINS_DB >= floor + self.detector.margin_db
-        if counts[loud].sum() == 0:
-            loud = counts > 0
-        pooled = self._acc[loud].sum(axis=0)
-        n = int(counts[loud].sum())
-        pooled = pooled / max(n, 1)
         az = float(self.grid_deg[np.argmax(pooled)])
-        conf = float(self.confidence(pooled[None])[0])
-        return LocalizationResult(az, conf, list(self._frames), pooled, self.grid_deg, n)
+        raw = float(self.confidence(pooled[None])[0])
+        cmap = self.calibration_map()
+        conf = float(apply_map(raw, *cmap)) if cmap is not None else raw
+        res = LocalizationResult(az, conf, list(self._frames), pooled, self.grid_deg, n)
+        res.extra["raw_confidence"] = raw
+        res.extra["confidence_calibrated"] = cmap is not None
+        if self.extra_pools:
+            res.extra["pools"] = {}
+            for spec, p in self.extra_pools.items():
+                s, k, _ = p.result()
+                res.extra["pools"][spec] = ((float(self.grid_deg[np.argmax(s)]),
+                                             float(self.confidence(s[None])[0])) if k else (None, 0.0))
+        return res
+
+    def calibration_settings(self) -> dict[str, Any]:
+        """What a confidence map depends on (recorded with it by benchmarks/fit_calibration.py)."""
+        model = getattr(self, "model_path", None)
+        return {"array": self.array.name, "fs": self.fs, "pooling": self.pool.spec,
+                "frame_len": self.frame_len, "hop": self.hop, "n_az": len(self.grid_deg),
+                "model": None if model is None else Path(model).name}
+
+    def calibration_map(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """This method's confidence map for its settings, or None (raw confidence)."""
+        if not self.calibrate:
+            return None
+        if self._calib is None:
+            self._calib = calibration_map(self.name, self.calibration_settings()) or False
+        return self._calib or None
 
     # --- offline --------------------------------------------------------------------------
     def localize(self, x: np.ndarray | Iterable[np.ndarray]) -> LocalizationResult:

@@ -63,6 +63,11 @@ class GccPhat(Localizer):
         bin_weighting: speech-presence weights per bin (module docstring); False: plain PHAT.
         noise_over, noise_rise_db_per_s, noise_floor_gain: the bin noise tracker's
             over-subtraction, floor rise rate (dB/s) and smallest weight.
+        noise_window_s: the floor is never below the smallest power of this many past seconds
+            (0: rise only, as before issue 18).
+        phat_beta: whitening exponent, ``C / |C|^phat_beta`` (1: PHAT). Below 1 louder bins keep
+            part of their weight (evidence pooled by energy inside the frame); measured in
+            docs/localize.md ("Pooling"), not the default yet.
         **options: frame, hop, grid and activity options of :class:`Localizer`.
     """
 
@@ -74,8 +79,10 @@ class GccPhat(Localizer):
                  fmax_hz: float = GCC_FMAX_HZ, interp: int = 16, fusion: str = "gcc",
                  sigma_samples: float = 0.3, coherence_power: float = 0.0,
                  bin_weighting: bool = True, noise_over: float = 2.0,
-                 noise_rise_db_per_s: float = 3.0, noise_floor_gain: float = 0.0, **options):
+                 noise_rise_db_per_s: float = 3.0, noise_floor_gain: float = 0.0,
+                 noise_window_s: float = 2.0, phat_beta: float = 1.0, **options):
         super().__init__(array, **options)
+        self.phat_beta = float(phat_beta)
         if fusion not in ("gcc", "tdoa"):
             raise InputError(f"fusion '{fusion}': choose 'gcc' or 'tdoa'")
         if interp < 1:
@@ -83,7 +90,7 @@ class GccPhat(Localizer):
         self.fusion, self.interp, self.sigma = fusion, int(interp), float(sigma_samples)
         self.coherence_power = float(coherence_power)
         self.tracker = (BinNoiseTracker(self.hop / self.fs, noise_rise_db_per_s, noise_over,
-                                        noise_floor_gain)
+                                        noise_floor_gain, window_s=noise_window_s)
                         if bin_weighting else None)
         self.nfft = self.frame_len + self.frame_len % 2     # no zero padding needed (below)
         self.window = hann(self.frame_len)
@@ -131,7 +138,12 @@ class GccPhat(Localizer):
         """
         X = frame_rfft(frames, self.window, self.nfft, self.bins)                   # [n, K, M]
         C = np.conj(X[:, :, self.pairs[:, 0]]) * X[:, :, self.pairs[:, 1]]          # [n, K, P]
-        C /= np.maximum(np.abs(C), 1e-20)
+        mag = np.maximum(np.abs(C), 1e-20)
+        if self.phat_beta == 1.0:
+            C /= mag
+        else:      # partial whitening: louder bins keep |C|^(1 - beta) of their weight
+            C /= mag ** self.phat_beta
+            C /= np.maximum(np.mean(np.abs(C), axis=1, keepdims=True), 1e-20)
         C = np.moveaxis(C, 1, 2)                                                    # [n, P, K]
         C = C.reshape(C.shape[0], C.shape[1], -1, self.group).sum(axis=3)           # [n, P, G]
         if self.tracker is not None and update_noise:

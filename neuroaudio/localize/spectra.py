@@ -100,19 +100,29 @@ class BinNoiseTracker:
     (``over`` > 1 makes up for a minimum's low bias). The first frame of a stream has no floor
     yet and gets weight 1 everywhere; so does a frame in which nothing stands above the floor
     (mean weight under ``min_mean``: noise alone, or a source as steady as the noise), so that a
-    steady source keeps its direction instead of being whitened away. One vectorised step per
-    frame (not per sample or bin).
+    steady source keeps its direction instead of being whitened away.
+
+    Bounded window (``window_s``, issue 18): the floor is also never below the smallest power of
+    the last ``window_s`` seconds (a minimum-statistics floor). Rising at 3 dB/s alone, a floor
+    left low by a quiet stretch needs ~10 s to reach a noise 30 dB louder, and meanwhile the
+    noise's bins vote as speech; with the window it gets there within ``window_s``. On a stream
+    shorter than the window the floor is the rise-only one exactly (the window's minimum is
+    then the running minimum, never above it). One vectorised step per frame (not per sample
+    or bin).
     """
 
     def __init__(self, hop_s: float, rise_db_per_s: float = 3.0, over: float = 2.0,
-                 floor_gain: float = 0.0, min_mean: float = 0.005):
+                 floor_gain: float = 0.0, min_mean: float = 0.005, window_s: float | None = 2.0):
         self.rise = 10 ** (rise_db_per_s * hop_s / 10)
         self.min_mean = min_mean
         self.over, self.floor_gain = over, floor_gain
+        self.window = None if not window_s else max(1, int(round(window_s / hop_s)))
         self.reset()
 
     def reset(self) -> None:
         self.noise: np.ndarray | None = None
+        self._ring: np.ndarray | None = None     # [window, K] the last powers
+        self._n = 0
 
     def weights(self, power: np.ndarray) -> np.ndarray:
         """``[n, K]`` powers of consecutive frames → ``[n, K]`` weights in [floor_gain, 1]."""
@@ -126,4 +136,11 @@ class BinNoiseTracker:
                 self.noise = np.minimum(p, self.noise * self.rise)
             else:
                 self.noise = p.copy()
+            if self.window:
+                if self._ring is None or self._ring.shape[1] != len(p):
+                    self._ring = np.empty((self.window, len(p)), dtype=np.float64)
+                    self._n = 0
+                self._ring[self._n % self.window] = p
+                self._n += 1
+                self.noise = np.maximum(self.noise, self._ring[:min(self._n, self.window)].min(axis=0))
         return w

@@ -50,6 +50,8 @@ class SrpPhat(Localizer):
         bin_weighting: speech-presence weights per bin (module docstring); False: plain PHAT.
         noise_over, noise_rise_db_per_s, noise_floor_gain: the bin noise tracker's
             over-subtraction, floor rise rate (dB/s) and smallest weight.
+        noise_window_s: the floor is never below the smallest power of this many past seconds
+            (0: rise only, as before issue 18).
         **options: frame, hop, grid and activity options of :class:`Localizer`.
     """
 
@@ -60,7 +62,8 @@ class SrpPhat(Localizer):
     def __init__(self, array: MicArray | str, fmin_hz: float = SRP_FMIN_HZ,
                  fmax_hz: float = SRP_FMAX_HZ, nfft: int = 512, coherence_power: float = 0.0,
                  bin_weighting: bool = True, noise_over: float = 2.0,
-                 noise_rise_db_per_s: float = 3.0, noise_floor_gain: float = 0.0, **options):
+                 noise_rise_db_per_s: float = 3.0, noise_floor_gain: float = 0.0,
+                 noise_window_s: float = 2.0, **options):
         super().__init__(array, **options)
         if nfft < 16 or nfft % 2:
             raise InputError(f"nfft={nfft}: give an even snapshot length of at least 16 samples")
@@ -70,7 +73,7 @@ class SrpPhat(Localizer):
         self.nfft, self.snap_hop = int(nfft), int(nfft) // 2
         self.coherence_power = float(coherence_power)
         self.tracker = (BinNoiseTracker(self.hop / self.fs, noise_rise_db_per_s, noise_over,
-                                        noise_floor_gain)
+                                        noise_floor_gain, window_s=noise_window_s)
                         if bin_weighting else None)
         self.window = hann(self.nfft)
         self.bins = band_bins(self.nfft, self.fs, fmin_hz, fmax_hz)

@@ -26,6 +26,20 @@ Each time step (one analysis frame), :meth:`AzimuthTracker.step`:
    source stopped) is removed; two confirmed tracks closer than ``merge_deg`` are merged (the
    older one stays).
 
+Measurement weight (issue 18): a measurement may carry a weight ``w`` in (0, 1] (how much the
+frame carries the source: its confidence times its SNR weight, see
+:func:`measurement_weight`); its standard deviation is then ``meas_sigma_deg / sqrt(w)``
+(``weight_floor`` bounds it), so a frame that barely stands above the noise moves a track less
+than a loud, peaked one. Each track keeps a *score*: the exponential average (time constant
+``score_tau_s``) of its measurements' weights, 0 for frames it missed.
+
+Main output with hysteresis (issue 18: with two tracks alive the most-recently-updated rule
+flipped about 6 times a second): :meth:`AzimuthTracker.primary` stays on the current track
+while it is confirmed, and switches to another only when that one's score exceeds the current
+one's by ``switch_margin`` (relative) for ``switch_hold_s`` seconds in a row; when the current
+track dies the best-scoring confirmed track takes over at once. tests/test_track.py measures the
+flips per second on a two-source stream.
+
 Only confirmed tracks are reported. Between measurements (short pauses, frames judged inactive)
 a confirmed track coasts on its prediction, with a confidence decaying by half every
 ``confidence_half_life_s``; that is what makes live output steady. The price is a birth delay
@@ -76,15 +90,27 @@ class TrackerConfig:
     max_tracks: int = 6
     confidence_half_life_s: float = 0.2
     """While coasting, the reported confidence halves every this many seconds."""
+    weight_floor: float = 0.05
+    """Smallest measurement weight (bounds the widened measurement sigma)."""
+    score_tau_s: float = 1.0
+    """Time constant (s) of each track's score, the average weight of its measurements."""
+    switch_margin: float = 0.5
+    """The main output moves to another track only when its score exceeds the current one's by
+    this fraction ..."""
+    switch_hold_s: float = 0.5
+    """... for this many seconds in a row."""
 
     def validate(self) -> TrackerConfig:
         from ..errors import InputError
 
-        for name in ("meas_sigma_deg", "accel_sigma_deg_s2", "death_s", "confidence_half_life_s"):
+        for name in ("meas_sigma_deg", "accel_sigma_deg_s2", "death_s", "confidence_half_life_s",
+                     "weight_floor", "score_tau_s"):
             if getattr(self, name) <= 0:
                 raise InputError(f"tracking: {name} must be positive")
         if self.confirm_hits < 1:
             raise InputError("tracking: confirm_hits must be at least 1")
+        if self.switch_margin < 0 or self.switch_hold_s < 0:
+            raise InputError("tracking: switch_margin and switch_hold_s must be >= 0")
         return self
 
 
@@ -113,6 +139,8 @@ class Track:
     confirmed: bool = False
     confidence: float = 0.0
     born_s: float = field(default=0.0)
+    score: float = 0.0
+    """Exponential average of the track's measurement weights (module docstring)."""
 
     @property
     def azimuth_deg(self) -> float:
@@ -146,6 +174,10 @@ class AzimuthTracker:
         self.tracks: list[Track] = []
         self._next_id = 1
         self.t_s: float | None = None
+        self._primary_id: int | None = None
+        self._challenge: tuple[int, float] | None = None   # (track id, since when it leads)
+        self.switches = 0
+        """How many times the main output moved from one live track to another."""
 
     # --- filter steps ---------------------------------------------------------------------
     def _predict(self, tr: Track, t_s: float) -> None:
@@ -160,16 +192,17 @@ class AzimuthTracker:
         tr.P = F @ tr.P @ F.T + Q
         tr.t_s = t_s
 
-    def _innovation_var(self, tr: Track) -> float:
-        return float(tr.P[0, 0] + self.config.meas_sigma_deg ** 2)
+    def _innovation_var(self, tr: Track, weight: float = 1.0) -> float:
+        w = max(float(weight), self.config.weight_floor)
+        return float(tr.P[0, 0] + self.config.meas_sigma_deg ** 2 / w)
 
     def _gate(self, tr: Track) -> float:
         c = self.config
         return float(np.clip(c.gate_sigmas * np.sqrt(self._innovation_var(tr)), c.gate_min_deg,
                              c.gate_max_deg))
 
-    def _update(self, tr: Track, z_deg: float, conf: float, t_s: float) -> None:
-        S = self._innovation_var(tr)
+    def _update(self, tr: Track, z_deg: float, conf: float, t_s: float, weight: float = 1.0) -> None:
+        S = self._innovation_var(tr, weight)
         K = tr.P[:, 0] / S                              # H = [1, 0]
         d = float(wrap_pm180(z_deg - tr.x[0]))
         tr.x = tr.x + K * d
@@ -195,19 +228,24 @@ class AzimuthTracker:
         return tr
 
     # --- one frame ------------------------------------------------------------------------
-    def step(self, t_s: float, measurements: list[tuple[float, float]]) -> list[Track]:
-        """Advance to time ``t_s`` (s) with this frame's measurements ``[(azimuth_deg, conf)]``
-        (empty for a frame without a source); return the confirmed tracks."""
+    def step(self, t_s: float, measurements: list[tuple[float, ...]]) -> list[Track]:
+        """Advance to time ``t_s`` (s) with this frame's measurements ``[(azimuth_deg, conf)]`` or
+        ``[(azimuth_deg, conf, weight)]`` (weight in (0, 1], default 1; empty for a frame without a
+        source); return the confirmed tracks."""
         c = self.config
+        dt = 0.0 if self.t_s is None else max(t_s - self.t_s, 0.0)
+        decay = float(np.exp(-dt / c.score_tau_s))
         self.t_s = t_s
         for tr in self.tracks:
             self._predict(tr, t_s)
+            tr.score *= decay
+        weights = [float(m[2]) if len(m) > 2 else 1.0 for m in measurements]
         # Greedy association: confirmed tracks first, then smallest |innovation|.
         cand = []
         for ti, tr in enumerate(self.tracks):
             gate = self._gate(tr)
-            for mi, (z, _) in enumerate(measurements):
-                d = abs(float(wrap_pm180(z - tr.x[0])))
+            for mi, m in enumerate(measurements):
+                d = abs(float(wrap_pm180(m[0] - tr.x[0])))
                 if d <= gate:
                     cand.append((not tr.confirmed, d, ti, mi))
         used_t: set[int] = set()
@@ -217,15 +255,17 @@ class AzimuthTracker:
                 continue
             used_t.add(ti)
             used_m.add(mi)
-            z, conf = measurements[mi]
-            self._update(self.tracks[ti], z, conf, t_s)
+            z, conf = measurements[mi][:2]
+            self._update(self.tracks[ti], z, conf, t_s, weights[mi])
+            self.tracks[ti].score += (1.0 - decay) * weights[mi]
         for ti, tr in enumerate(self.tracks):
             if ti not in used_t:
                 tr.misses += 1     # coasting (confidence decay: reported_confidence)
         # Births.
-        for mi, (z, conf) in enumerate(measurements):
+        for mi, m in enumerate(measurements):
             if mi not in used_m and len(self.tracks) < c.max_tracks:
-                self.tracks.append(self._new_track(z, conf, t_s))
+                self.tracks.append(self._new_track(m[0], m[1], t_s))
+                self.tracks[-1].score = (1.0 - decay) * weights[mi]
         # Deaths and merges.
         alive = []
         for tr in self.tracks:
@@ -242,7 +282,29 @@ class AzimuthTracker:
                 continue
             merged.append(tr)
         self.tracks = merged
+        self._choose_primary(t_s)
         return self.confirmed()
+
+    def _choose_primary(self, t_s: float) -> None:
+        """Hysteresis of the main output (module docstring)."""
+        c = self.config
+        conf = self.confirmed()
+        best = max(conf, key=lambda tr: (tr.score, tr.last_update_s, tr.hits), default=None)
+        cur = next((tr for tr in conf if tr.track_id == self._primary_id), None)
+        if cur is None:
+            if best is not None and self._primary_id is not None:
+                self.switches += 1
+            self._primary_id = None if best is None else best.track_id
+            self._challenge = None
+            return
+        if best is None or best is cur or best.score <= cur.score * (1.0 + c.switch_margin):
+            self._challenge = None
+            return
+        if self._challenge is None or self._challenge[0] != best.track_id:
+            self._challenge = (best.track_id, t_s)
+        if t_s - self._challenge[1] >= c.switch_hold_s:
+            self._primary_id, self._challenge = best.track_id, None
+            self.switches += 1
 
     # --- reading --------------------------------------------------------------------------
     def confirmed(self) -> list[Track]:
@@ -256,8 +318,14 @@ class AzimuthTracker:
         return float(tr.confidence * 0.5 ** (age / self.config.confidence_half_life_s))
 
     def primary(self) -> Track | None:
-        """The main source: the confirmed track updated most recently (ties: more hits)."""
-        conf = self.confirmed()
-        if not conf:
-            return None
-        return max(conf, key=lambda tr: (tr.last_update_s, tr.hits))
+        """The main source: the current main track, kept with hysteresis (module docstring)."""
+        return next((tr for tr in self.confirmed() if tr.track_id == self._primary_id), None)
+
+
+def measurement_weight(confidence: float, snr_db: float | None) -> float:
+    """A frame's measurement weight in [0, 1]: its confidence times the fraction of its power
+    above the noise floor, ``1 - 10^(-snr_db/10)`` (``snr_db`` None: the confidence alone)."""
+    w = float(np.clip(confidence, 0.0, 1.0))
+    if snr_db is not None and np.isfinite(snr_db):
+        w *= float(np.clip(1.0 - 10.0 ** (-snr_db / 10.0), 0.0, 1.0))
+    return w
