@@ -15,6 +15,11 @@ a room is rendered whole by one process, and a clip's samples depend only on its
 same config and seed give byte-identical files whatever ``workers`` is. Resume: clips whose WAV
 already exists with the right length and channel count are skipped (a room whose clips all exist
 is not simulated at all); a folder made with another config is refused.
+
+Ownership: a run holds an OS lock on ``out_dir`` (:mod:`neuroaudio.ownership`), so a second run
+into it meanwhile is refused with one line naming the first; temporary files a killed run left
+beside the clips are removed. Workers end with the parent, even when it is killed with
+``kill -9`` (:mod:`neuroaudio.workers`), and a parent stopped by Ctrl-C or SIGTERM stops them.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ import yaml
 from ..audio import write_audio
 from ..errors import InputError
 from ..io_utils import write_text_atomic
+from ..ownership import own_output, remove_stale_temps
+from ..workers import guard_worker, run_task, stop_pool
 from .config import SimConfig, parse_config
 from .manifest import manifest_row, write_manifest
 from .render import measured_rt60_s, render_clip, room_responses, room_rirs
@@ -103,7 +110,8 @@ def _previous_rt60(path: Path) -> dict[int, float]:
     return out
 
 
-def _worker_init() -> None:
+def _worker_init(parent_pid: int) -> None:
+    guard_worker(parent_pid)   # ends with the parent, even after kill -9: no clips written after it
     os.environ["OMP_NUM_THREADS"] = "1"
 
 
@@ -145,81 +153,92 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
     if limit is not None and limit < 1:
         raise InputError(f"--limit {limit}: give at least 1 clip")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_out_dir(cfg, out)
-    write_text_atomic(out / CONFIG_NAME,
-                      yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None))
-    n = cfg.n_clips if limit is None else min(limit, cfg.n_clips)
-    n_mics = cfg.array.load().n_mics
-    summary = SimSummary(out, n)
-    jobs: list[tuple[int, list[int]]] = []
-    for r in range(-(-n // cfg.scene.clips_per_room)):
-        room = plan_room(cfg, r)
-        todo = [i for i in clips_of_room(cfg, r, n)
-                if not clip_complete(out / clip_path(cfg, room, plan_clip(cfg, i)), cfg.n_samples, n_mics)]
-        summary.skipped += len(clips_of_room(cfg, r, n)) - len(todo)
-        if todo:
-            jobs.append((r, todo))
-    done = summary.skipped
-    rt60: dict[int, float] = _previous_rt60(out / MANIFEST_NAME)
-    if progress:
-        progress(done, n)
-
-    def _ok(result: tuple[int, int, float, float]) -> None:
-        nonlocal done
-        count = result[1]
-        summary.render_cpu_s += result[2]
-        rt60[result[0]] = result[3]
-        summary.written += count
-        done += count
+    with own_output(out, "--out"):
+        _check_out_dir(cfg, out)
+        write_text_atomic(out / CONFIG_NAME,
+                          yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None))
+        n = cfg.n_clips if limit is None else min(limit, cfg.n_clips)
+        n_mics = cfg.array.load().n_mics
+        summary = SimSummary(out, n)
+        jobs: list[tuple[int, list[int]]] = []
+        folders: set[Path] = set()
+        for r in range(-(-n // cfg.scene.clips_per_room)):
+            room = plan_room(cfg, r)
+            paths = [out / clip_path(cfg, room, plan_clip(cfg, i)) for i in clips_of_room(cfg, r, n)]
+            folders.update(p.parent for p in paths)
+            todo = [i for i, p in zip(clips_of_room(cfg, r, n), paths, strict=True)
+                    if not clip_complete(p, cfg.n_samples, n_mics)]
+            summary.skipped += len(clips_of_room(cfg, r, n)) - len(todo)
+            if todo:
+                jobs.append((r, todo))
+        for folder in folders:    # half-written clips of a killed run (nobody else writes now)
+            remove_stale_temps(folder)
+        done = summary.skipped
+        rt60: dict[int, float] = _previous_rt60(out / MANIFEST_NAME)
         if progress:
             progress(done, n)
 
-    def _fail(r: int, clips: list[int], e: BaseException) -> None:
-        nonlocal done
-        msg = f"room {r} (clips {clips[0]}..{clips[-1]}): {type(e).__name__}: {e}"
-        log.error(msg)
-        summary.failed.append(msg)
-        done += len(clips)
-        if progress:
-            progress(done, n)
+        def _ok(result: tuple[int, int, float, float]) -> None:
+            nonlocal done
+            count = result[1]
+            summary.render_cpu_s += result[2]
+            rt60[result[0]] = result[3]
+            summary.written += count
+            done += count
+            if progress:
+                progress(done, n)
 
-    if workers == 1 or len(jobs) <= 1:
-        for r, clips in jobs:
-            try:
-                _ok(render_room(cfg, r, clips, str(out)))
-            except InputError:
-                raise
-            except Exception as e:  # keep going: other rooms are independent
-                _fail(r, clips, e)
-    else:
-        ctx = _mp_context()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as ex:
-            futs = {ex.submit(render_room, cfg, r, clips, str(out)): (r, clips) for r, clips in jobs}
-            for f in as_completed(futs):
-                r, clips = futs[f]
+        def _fail(r: int, clips: list[int], e: BaseException) -> None:
+            nonlocal done
+            msg = f"room {r} (clips {clips[0]}..{clips[-1]}): {type(e).__name__}: {e}"
+            log.error(msg)
+            summary.failed.append(msg)
+            done += len(clips)
+            if progress:
+                progress(done, n)
+
+        if workers == 1 or len(jobs) <= 1:
+            for r, clips in jobs:
                 try:
-                    _ok(f.result())
+                    _ok(render_room(cfg, r, clips, str(out)))
                 except InputError:
                     raise
-                except Exception as e:
+                except Exception as e:  # keep going: other rooms are independent
                     _fail(r, clips, e)
-
-    rows = []
-    rooms: dict[int, RoomPlan] = {}
-    for i in range(n):
-        c = plan_clip(cfg, i)
-        if c.room not in rooms:
-            rooms[c.room] = plan_room(cfg, c.room)
-        if (out / clip_path(cfg, rooms[c.room], c)).exists():
-            if c.room not in rt60:  # not simulated in this run, no earlier value: RIRs only
+        else:
+            ctx = _mp_context()
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                     initargs=(os.getpid(),)) as ex:
                 try:
-                    rt60[c.room] = measured_rt60_s(room_rirs(cfg, rooms[c.room]),
-                                                   len(rooms[c.room].targets), cfg.fs)
-                except Exception as e:
-                    log.error(f"room {c.room}: RT60 not measured: {type(e).__name__}: {e}")
-                    rt60[c.room] = float("nan")
-            rows.append(manifest_row(cfg, rooms[c.room], c, rt60[c.room]))
-    summary.manifest = out / MANIFEST_NAME
-    write_manifest(summary.manifest, rows)
-    return summary
+                    futs = {ex.submit(run_task, render_room, cfg, r, clips, str(out)): (r, clips)
+                            for r, clips in jobs}
+                    for f in as_completed(futs):
+                        r, clips = futs[f]
+                        try:
+                            _ok(f.result())
+                        except InputError:
+                            raise
+                        except Exception as e:
+                            _fail(r, clips, e)
+                except BaseException:   # Ctrl-C, SIGTERM, bad input: end the workers now
+                    stop_pool(ex)
+                    raise
+
+        rows = []
+        rooms: dict[int, RoomPlan] = {}
+        for i in range(n):
+            c = plan_clip(cfg, i)
+            if c.room not in rooms:
+                rooms[c.room] = plan_room(cfg, c.room)
+            if (out / clip_path(cfg, rooms[c.room], c)).exists():
+                if c.room not in rt60:  # not simulated in this run, no earlier value: RIRs only
+                    try:
+                        rt60[c.room] = measured_rt60_s(room_rirs(cfg, rooms[c.room]),
+                                                       len(rooms[c.room].targets), cfg.fs)
+                    except Exception as e:
+                        log.error(f"room {c.room}: RT60 not measured: {type(e).__name__}: {e}")
+                        rt60[c.room] = float("nan")
+                rows.append(manifest_row(cfg, rooms[c.room], c, rt60[c.room]))
+        summary.manifest = out / MANIFEST_NAME
+        write_manifest(summary.manifest, rows)
+        return summary
