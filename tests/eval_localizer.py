@@ -1,4 +1,5 @@
-"""A tiny test-only Localizer for the evaluate tests (not registered; used as ``module:Class``).
+"""A tiny test-only Localizer for the evaluate tests (registered as the entry points ``tiny-srp``
+and ``broken-test`` of a test distribution: tests/conftest.py, fixture ``test_localizers``).
 
 ``TinySrp``: steered response power with PHAT weighting, brute force over the azimuth grid,
 vectorised over frames. Enough to localize free-field plane waves within a degree or two, so the
