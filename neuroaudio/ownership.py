@@ -54,9 +54,10 @@ def _nearest_existing(path: Path) -> Path:
     return p
 
 
-def _probe(path: Path, flag: str) -> None:
-    """InputError unless a file can be created in ``path``'s folder (or its nearest existing one)."""
-    where = _nearest_existing(path.parent)
+def _probe(path: Path, folder: Path, flag: str) -> None:
+    """InputError (naming ``flag`` and ``path``) unless a file can be created in ``folder`` or, if
+    it does not exist yet, in its nearest existing parent."""
+    where = _nearest_existing(folder)
     if not where.is_dir():
         raise InputError(f"{flag} {path}: {where} is a file, not a folder; give a path in a "
                          "writable folder")
@@ -74,7 +75,7 @@ def check_output_file(path: str | Path, flag: str) -> Path:
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{flag} {p}: is a folder; give a file path")
-    _probe(p, flag)
+    _probe(p, p.parent, flag)
     return p
 
 
@@ -83,7 +84,7 @@ def check_output_dir(path: str | Path, flag: str) -> Path:
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise InputError(f"{flag} {p}: is a file, not a folder; give a folder (it is created)")
-    _probe(p / "x", flag)
+    _probe(p, p, flag)
     return p
 
 

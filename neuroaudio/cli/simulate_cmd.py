@@ -29,6 +29,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         from ..sim.config import load_config
         from ..sim.run import simulate
+        from ..workers import sigterm_as_interrupt
 
         cfg = load_config(config, overrides={"seed": seed})
         t0 = time.perf_counter()
@@ -39,7 +40,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             def _progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            s = simulate(cfg, out, workers=workers, limit=limit, progress=_progress)
+            with sigterm_as_interrupt():   # kill -TERM: like Ctrl-C (workers stopped, clips kept)
+                s = simulate(cfg, out, workers=workers, limit=limit, progress=_progress)
         dt = time.perf_counter() - t0
         typer.echo(f"{s.written} clips written, {s.skipped} already there, {len(s.failed)} failed "
                    f"in {dt:.1f} s; manifest: {s.manifest}", err=True)

@@ -56,14 +56,14 @@ def method_names() -> list[str]:
     return list(METHODS) + sorted(plugin_entry_points())
 
 
-def localizer_class(name: str) -> type[Localizer]:
-    """The class registered under ``name`` (built-in or entry point); InputError if unknown.
+def check_method_name(name: str) -> None:
+    """InputError unless ``name`` is a built-in or an installed plug-in method (imports nothing)."""
+    if name not in METHODS:
+        _plugin(name)
 
-    Only the module of a registered method is imported; a ``module:Class`` name is refused.
-    """
-    if name in METHODS:
-        module, cls = METHODS[name].split(":")
-        return getattr(importlib.import_module(f"neuroaudio.localize.{module}"), cls)
+
+def _plugin(name: str) -> Any:
+    """The entry point registered as ``name``; InputError naming the choices if none."""
     plugins = plugin_entry_points()
     if name not in plugins:
         if ":" in name:
@@ -72,14 +72,26 @@ def localizer_class(name: str) -> type[Localizer]:
                              f"'{ENTRY_POINT_GROUP}' of an installed package (docs/localize.md)")
         choices = ", ".join([*METHODS, *sorted(plugins)])
         raise InputError(f"unknown method '{name}': choose one of {choices} (see `neuroaudio methods`)")
+    return plugins[name]
+
+
+def localizer_class(name: str) -> type[Localizer]:
+    """The class registered under ``name`` (built-in or entry point); InputError if unknown.
+
+    Only the module of a registered method is imported; a ``module:Class`` name is refused.
+    """
+    if name in METHODS:
+        module, cls = METHODS[name].split(":")
+        return getattr(importlib.import_module(f"neuroaudio.localize.{module}"), cls)
+    ep = _plugin(name)
     try:
-        cls = plugins[name].load()
+        cls = ep.load()
     except Exception as e:
-        raise InputError(f"method '{name}': its entry point {plugins[name].value} failed to load "
+        raise InputError(f"method '{name}': its entry point {ep.value} failed to load "
                          f"({type(e).__name__}: {e}); fix or reinstall the package that provides "
                          "it") from None
     if not (isinstance(cls, type) and issubclass(cls, Localizer)):
-        raise InputError(f"method '{name}': entry point {plugins[name].value} is not a Localizer "
+        raise InputError(f"method '{name}': entry point {ep.value} is not a Localizer "
                          "subclass; fix the package that provides it")
     return cls
 

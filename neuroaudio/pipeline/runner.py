@@ -113,6 +113,11 @@ def load(path: str | Path, overrides: Sequence[str] | None = None, kind: str | N
     for k in ("limit", "clips"):
         if ev[k] is not None and int(ev[k]) < 1:
             raise InputError(f"evaluate.{k}={ev[k]}: give at least 1 clip (or null = all)")
+    from ..localize.registry import check_method_name
+
+    for m in [ev["method"], *ev["compare"]]:   # registered names only: a config imports no module
+        if m:
+            check_method_name(str(m))
     trainer = get_trainer(kind)
     try:
         cfg = trainer.config_module().make_config(d, base_dir=p.parent)
