@@ -9,6 +9,7 @@ Test hooks (environment variables, read at each call):
 - ``NEUROAUDIO_TEST_COUNTER``: a file to which each finished localization appends one line
   (counts how many rows were really computed).
 - ``NEUROAUDIO_TEST_SLOW_S``: sleep this long in ``finish`` (to interrupt a run mid-way).
+- ``NEUROAUDIO_TEST_GATE``: a file; ``finish`` waits until it exists (to hold a run mid-way).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class TinySrp(Localizer):
         slow = float(os.environ.get("NEUROAUDIO_TEST_SLOW_S", "0") or 0)
         if slow:
             time.sleep(slow)
+        gate = os.environ.get("NEUROAUDIO_TEST_GATE")
+        while gate and not os.path.exists(gate):
+            time.sleep(0.02)
         counter = os.environ.get("NEUROAUDIO_TEST_COUNTER")
         if counter:
             with open(counter, "a") as f:

@@ -300,14 +300,11 @@ _WORKER: dict[str, Any] = {}
 def _worker_init(cfg: EvalConfig, parent_pid: int) -> None:
     guard_worker(parent_pid)   # ends with the parent, even after kill -9
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
     _WORKER["cfg"] = cfg
     _WORKER["locs"] = build_localizers(cfg)
+    torch = sys.modules.get("torch")   # only methods that use torch import it (seconds per worker)
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def _worker_task(i: int, audio: str, methods: list[str]) -> tuple[int, dict[str, dict[str, Any]]]:
