@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -62,6 +63,18 @@ def wait_session_gone(sid: int, timeout_s: float = 15.0) -> list[int]:
     return left
 
 
+def end_of(p: subprocess.Popen) -> tuple[int, list[int], str]:
+    """Wait for the killed command; return its exit status, the processes of its session still
+    alive after 15 s (then killed, so a failing test leaves none), and its stderr."""
+    rc = p.wait(timeout=30)
+    left = wait_session_gone(p.pid)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _, err = p.communicate(timeout=30)    # an orphan would hold the pipes open: after the kill
+    return rc, left, err
+
+
 def start(args: list[str], env: dict | None = None) -> subprocess.Popen:
     """Start the CLI in a session of its own (its id = its pid), so its workers can be found."""
     return subprocess.Popen([sys.executable, str(REPO / "cli.py"), *map(str, args)], cwd=REPO,
@@ -104,9 +117,8 @@ def test_killed_evaluate_leaves_no_workers_and_resumes_to_the_same_result(tmp_pa
     wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) >= 2)
     assert len(session_processes(p.pid)) >= 3          # the parent and its 2 workers
     os.kill(p.pid, sig)
-    rc = p.wait(timeout=30)
-    _, err = p.communicate()
-    assert wait_session_gone(p.pid) == []             # no orphan worker
+    rc, left, err = end_of(p)
+    assert left == []                                  # no orphan worker
     if sig == signal.SIGTERM:                          # handled like Ctrl-C, with the hint
         assert rc == 130 and "add --resume" in err and "Traceback" not in err, err
         assert not (out / LOCK_NAME).exists()
@@ -183,9 +195,8 @@ def test_killed_simulate_leaves_no_workers_and_resumes_to_the_same_files(tmp_pat
     p = start(["simulate", cfg, "--out", out, "--workers", "2", "-q"])
     wait_for(lambda: (out / "clips").is_dir() and any((out / "clips").glob("*.wav")))
     os.kill(p.pid, sig)
-    rc = p.wait(timeout=30)
-    _, err = p.communicate()
-    assert wait_session_gone(p.pid) == []             # workers (and the fork server) ended
+    rc, left, err = end_of(p)
+    assert left == []                                  # workers (and the fork server) ended
     assert rc == (130 if sig == signal.SIGTERM else -signal.SIGKILL), err
     assert "Traceback" not in err
     written = sorted((out / "clips").glob("*.wav"))
@@ -234,8 +245,7 @@ def test_killed_encode_leaves_no_temporary_data(tmp_path):
 
     wait_for(writing_rows)
     os.kill(p.pid, signal.SIGKILL)
-    p.wait(timeout=30)
-    p.communicate()
+    end_of(p)
     assert sorted(q.name for q in out_dir.iterdir()) == [".x.npz.lock"]   # unlocked, harmless
     # what a kill during the final write, or an older version's temporary folder, leaves
     (out_dir / ".x.npz.a1b2c3d4.tmp").write_bytes(b"partial zip")
