@@ -226,6 +226,19 @@ def test_simulate_and_encode_refuse_an_output_in_use(tmp_path, sim_case):
     assert not (tmp_path / "x.npz").exists()
 
 
+def test_pipeline_refuses_an_out_dir_in_use(tmp_path):
+    out = tmp_path / "pipe"
+    with own_output(out, "out_dir"):
+        r = run_cli("pipeline", "run", "pipelines/ssl_maa.yaml", "--set", f"out_dir={out}",
+                    "--steps", "report", timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and f"pid {os.getpid()} " in lines[0], r.stderr
+    assert sorted(p.name for p in out.iterdir()) == []        # no report written
+    r = run_cli("pipeline", "run", "pipelines/ssl_maa.yaml", "--set", f"out_dir={out}",
+                "--steps", "report", timeout=120)
+    assert r.returncode == 0 and (out / "report.md").is_file(), r.stderr
+
+
 # --- encode --------------------------------------------------------------------------------------
 def test_killed_encode_leaves_no_temporary_data(tmp_path):
     rng = np.random.default_rng(2)
