@@ -93,6 +93,48 @@ def temp_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if p.name.endswith(".tmp"))
 
 
+# --- workers ----------------------------------------------------------------------------------
+FALLBACK = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+import neuroaudio.workers as w
+
+w._set_pdeathsig = lambda sig: None     # no prctl: only the watching thread is left
+
+
+def init(pid):
+    w.guard_worker(pid)
+
+
+def task():
+    time.sleep(60)
+
+
+if __name__ == "__main__":
+    ex = ProcessPoolExecutor(2, initializer=init, initargs=(os.getpid(),))
+    futs = [ex.submit(w.run_task, task) for _ in range(2)]
+    print("ready", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_workers_end_with_the_parent_without_prctl(tmp_path):
+    """The portable fallback (a thread watching the parent) alone ends the workers of a parent
+    killed with kill -9, within a second or so."""
+    script = tmp_path / "pool.py"
+    script.write_text(FALLBACK, encoding="utf-8")
+    p = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert p.stdout.readline().strip() == "ready"
+    wait_for(lambda: len(session_processes(p.pid)) >= 3, 30)
+    os.kill(p.pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    rc, left, _ = end_of(p)
+    assert rc == -signal.SIGKILL and left == []
+    assert time.monotonic() - t0 < 10
+
+
 # --- evaluate ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def eval_case(tmp_path_factory, test_localizers):

@@ -32,6 +32,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from ..workers import sigterm_as_interrupt
 
         cfg = load_config(config, overrides={"seed": seed})
+        from ..ownership import check_output_dir
+
+        check_output_dir(out, "--out")   # before the progress bar (simulate() owns it then)
         t0 = time.perf_counter()
         with Progress(TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       disable=quiet, transient=False) as bar:
