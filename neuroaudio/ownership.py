@@ -180,9 +180,11 @@ def _release(fd: int, lock_file: Path) -> None:
 def remove_stale_temps(folder: str | Path, name: str | None = None) -> int:
     """Remove temporary files (and folders) a killed earlier run left in ``folder``.
 
-    Only names that :func:`~neuroaudio.io_utils.atomic_path` (or ``tempfile``) makes are touched:
-    ``.NAME.XXXXXXXX.tmp`` (or ``.NAME.XXXXXXXX``), for one output ``name`` or for any. Call this
-    only while owning the output (:func:`own_output`). Returns how many were removed.
+    Only names that :func:`~neuroaudio.io_utils.atomic_path` makes are touched: files
+    ``.NAME.XXXXXXXX.tmp`` (for one output ``name``, or for any when ``name`` is None) and, for a
+    named output only, folders ``.NAME.XXXXXXXX`` (``tempfile.TemporaryDirectory``, what older
+    versions of ``encode`` used). Call this only while owning the output (:func:`own_output`).
+    Returns how many were removed.
     """
     d = Path(folder)
     if not d.is_dir():
