@@ -7,8 +7,10 @@
 - Two runs into one ``--out``: the second is refused (exit 2, one line naming the first's pid)
   and the first finishes intact. A rerun without ``--resume`` into a folder holding results is
   refused; ``--overwrite`` starts afresh.
-- ``encode`` killed with ``kill -KILL`` on a long file leaves no temporary data; the next run
-  removes what an older version or a kill during the final write left.
+- ``encode`` stopped with ``kill -TERM`` or killed with ``kill -KILL`` on a long file leaves no
+  temporary data; the next run removes what an older version or a kill during the final write
+  left. ``pipeline run`` refuses an ``out_dir`` in use. Without prctl, the thread that watches
+  the parent still ends the workers.
 """
 
 from __future__ import annotations
@@ -286,16 +288,22 @@ def test_killed_encode_leaves_no_temporary_data(tmp_path):
                                      0.1 * rng.standard_normal(30 * 16000), 16000), 16000)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    p = start(["encode", long_wav, "--out", out_dir / "x.npz"])
 
-    def writing_rows() -> bool:      # the row files exist, open, with no name in the folder
+    def writing_rows(p) -> bool:      # the row files exist, open, with no name in the folder
         try:
             links = [os.readlink(f"/proc/{p.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{p.pid}/fd")]
         except OSError:
             return False
         return any(ln.startswith(str(out_dir)) and ln.endswith("(deleted)") for ln in links)
 
-    wait_for(writing_rows)
+    p = start(["encode", long_wav, "--out", out_dir / "x.npz"])
+    wait_for(lambda: writing_rows(p))
+    os.kill(p.pid, signal.SIGTERM)                      # like Ctrl-C: a clean stop, nothing left
+    rc, _, err = end_of(p)
+    assert rc == 130 and "Traceback" not in err, err
+    assert sorted(q.name for q in out_dir.iterdir()) == []
+    p = start(["encode", long_wav, "--out", out_dir / "x.npz"])
+    wait_for(lambda: writing_rows(p))
     os.kill(p.pid, signal.SIGKILL)
     end_of(p)
     assert sorted(q.name for q in out_dir.iterdir()) == [".x.npz.lock"]   # unlocked, harmless
