@@ -147,98 +147,116 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
         workers: worker processes (1: render in this process).
         limit: make only the first ``limit`` clips (a prefix: every SNR appears in it).
         progress: called as ``progress(done_clips, total_clips)`` as rooms finish.
+
+    The run owns ``out_dir`` (:func:`neuroaudio.ownership.own_output`): a second run into it
+    meanwhile is refused with an InputError naming this one.
     """
     if workers < 1:
         raise InputError(f"--workers {workers}: give at least 1")
     if limit is not None and limit < 1:
         raise InputError(f"--limit {limit}: give at least 1 clip")
-    out = Path(out_dir)
-    with own_output(out, "--out"):
-        _check_out_dir(cfg, out)
-        write_text_atomic(out / CONFIG_NAME,
-                          yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None))
-        n = cfg.n_clips if limit is None else min(limit, cfg.n_clips)
-        n_mics = cfg.array.load().n_mics
-        summary = SimSummary(out, n)
-        jobs: list[tuple[int, list[int]]] = []
-        folders: set[Path] = set()
-        for r in range(-(-n // cfg.scene.clips_per_room)):
-            room = plan_room(cfg, r)
-            paths = [out / clip_path(cfg, room, plan_clip(cfg, i)) for i in clips_of_room(cfg, r, n)]
-            folders.update(p.parent for p in paths)
-            todo = [i for i, p in zip(clips_of_room(cfg, r, n), paths, strict=True)
-                    if not clip_complete(p, cfg.n_samples, n_mics)]
-            summary.skipped += len(clips_of_room(cfg, r, n)) - len(todo)
-            if todo:
-                jobs.append((r, todo))
-        for folder in folders:    # half-written clips of a killed run (nobody else writes now)
-            remove_stale_temps(folder)
-        done = summary.skipped
-        rt60: dict[int, float] = _previous_rt60(out / MANIFEST_NAME)
+    with own_output(out_dir, "--out") as out:
+        _remove_stale_clip_temps(cfg, out, cfg.n_clips if limit is None else min(limit, cfg.n_clips))
+        return _simulate(cfg, out, workers, limit, progress)
+
+
+def _remove_stale_clip_temps(cfg: SimConfig, out: Path, n: int) -> None:
+    """Remove the half-written clips a killed run left in the clip folders of ``out`` (call only
+    while owning ``out``: nobody else writes there)."""
+    rooms: dict[int, RoomPlan] = {}
+    folders = {out}
+    for i in range(n):
+        c = plan_clip(cfg, i)
+        if c.room not in rooms:
+            rooms[c.room] = plan_room(cfg, c.room)
+        folders.add((out / clip_path(cfg, rooms[c.room], c)).parent)
+    for folder in folders:
+        remove_stale_temps(folder)
+
+
+def _simulate(cfg: SimConfig, out: Path, workers: int, limit: int | None,
+              progress: Callable[[int, int], None] | None) -> SimSummary:
+    """:func:`simulate` in the folder ``out`` it owns."""
+    _check_out_dir(cfg, out)
+    write_text_atomic(out / CONFIG_NAME,
+                      yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None))
+    n = cfg.n_clips if limit is None else min(limit, cfg.n_clips)
+    n_mics = cfg.array.load().n_mics
+    summary = SimSummary(out, n)
+    jobs: list[tuple[int, list[int]]] = []
+    for r in range(-(-n // cfg.scene.clips_per_room)):
+        room = plan_room(cfg, r)
+        todo = [i for i in clips_of_room(cfg, r, n)
+                if not clip_complete(out / clip_path(cfg, room, plan_clip(cfg, i)), cfg.n_samples, n_mics)]
+        summary.skipped += len(clips_of_room(cfg, r, n)) - len(todo)
+        if todo:
+            jobs.append((r, todo))
+    done = summary.skipped
+    rt60: dict[int, float] = _previous_rt60(out / MANIFEST_NAME)
+    if progress:
+        progress(done, n)
+
+    def _ok(result: tuple[int, int, float, float]) -> None:
+        nonlocal done
+        count = result[1]
+        summary.render_cpu_s += result[2]
+        rt60[result[0]] = result[3]
+        summary.written += count
+        done += count
         if progress:
             progress(done, n)
 
-        def _ok(result: tuple[int, int, float, float]) -> None:
-            nonlocal done
-            count = result[1]
-            summary.render_cpu_s += result[2]
-            rt60[result[0]] = result[3]
-            summary.written += count
-            done += count
-            if progress:
-                progress(done, n)
+    def _fail(r: int, clips: list[int], e: BaseException) -> None:
+        nonlocal done
+        msg = f"room {r} (clips {clips[0]}..{clips[-1]}): {type(e).__name__}: {e}"
+        log.error(msg)
+        summary.failed.append(msg)
+        done += len(clips)
+        if progress:
+            progress(done, n)
 
-        def _fail(r: int, clips: list[int], e: BaseException) -> None:
-            nonlocal done
-            msg = f"room {r} (clips {clips[0]}..{clips[-1]}): {type(e).__name__}: {e}"
-            log.error(msg)
-            summary.failed.append(msg)
-            done += len(clips)
-            if progress:
-                progress(done, n)
-
-        if workers == 1 or len(jobs) <= 1:
-            for r, clips in jobs:
-                try:
-                    _ok(render_room(cfg, r, clips, str(out)))
-                except InputError:
-                    raise
-                except Exception as e:  # keep going: other rooms are independent
-                    _fail(r, clips, e)
-        else:
-            ctx = _mp_context()
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                     initargs=(os.getpid(),)) as ex:
-                try:
-                    futs = {ex.submit(run_task, render_room, cfg, r, clips, str(out)): (r, clips)
-                            for r, clips in jobs}
-                    for f in as_completed(futs):
-                        r, clips = futs[f]
-                        try:
-                            _ok(f.result())
-                        except InputError:
-                            raise
-                        except Exception as e:
-                            _fail(r, clips, e)
-                except BaseException:   # Ctrl-C, SIGTERM, bad input: end the workers now
-                    stop_pool(ex)
-                    raise
-
-        rows = []
-        rooms: dict[int, RoomPlan] = {}
-        for i in range(n):
-            c = plan_clip(cfg, i)
-            if c.room not in rooms:
-                rooms[c.room] = plan_room(cfg, c.room)
-            if (out / clip_path(cfg, rooms[c.room], c)).exists():
-                if c.room not in rt60:  # not simulated in this run, no earlier value: RIRs only
+    if workers == 1 or len(jobs) <= 1:
+        for r, clips in jobs:
+            try:
+                _ok(render_room(cfg, r, clips, str(out)))
+            except InputError:
+                raise
+            except Exception as e:  # keep going: other rooms are independent
+                _fail(r, clips, e)
+    else:
+        ctx = _mp_context()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                 initargs=(os.getpid(),)) as ex:
+            try:
+                futs = {ex.submit(run_task, render_room, cfg, r, clips, str(out)): (r, clips)
+                        for r, clips in jobs}
+                for f in as_completed(futs):
+                    r, clips = futs[f]
                     try:
-                        rt60[c.room] = measured_rt60_s(room_rirs(cfg, rooms[c.room]),
-                                                       len(rooms[c.room].targets), cfg.fs)
+                        _ok(f.result())
+                    except InputError:
+                        raise
                     except Exception as e:
-                        log.error(f"room {c.room}: RT60 not measured: {type(e).__name__}: {e}")
-                        rt60[c.room] = float("nan")
-                rows.append(manifest_row(cfg, rooms[c.room], c, rt60[c.room]))
-        summary.manifest = out / MANIFEST_NAME
-        write_manifest(summary.manifest, rows)
-        return summary
+                        _fail(r, clips, e)
+            except BaseException:   # Ctrl-C, SIGTERM, bad input: end the workers now
+                stop_pool(ex)
+                raise
+
+    rows = []
+    rooms: dict[int, RoomPlan] = {}
+    for i in range(n):
+        c = plan_clip(cfg, i)
+        if c.room not in rooms:
+            rooms[c.room] = plan_room(cfg, c.room)
+        if (out / clip_path(cfg, rooms[c.room], c)).exists():
+            if c.room not in rt60:  # not simulated in this run, no earlier value: RIRs only
+                try:
+                    rt60[c.room] = measured_rt60_s(room_rirs(cfg, rooms[c.room]),
+                                                   len(rooms[c.room].targets), cfg.fs)
+                except Exception as e:
+                    log.error(f"room {c.room}: RT60 not measured: {type(e).__name__}: {e}")
+                    rt60[c.room] = float("nan")
+            rows.append(manifest_row(cfg, rooms[c.room], c, rt60[c.room]))
+    summary.manifest = out / MANIFEST_NAME
+    write_manifest(summary.manifest, rows)
+    return summary
