@@ -27,15 +27,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from ..ownership import check_output_dir
         from ..sim.config import load_config
         from ..sim.run import simulate
         from ..workers import sigterm_as_interrupt
 
         cfg = load_config(config, overrides={"seed": seed})
-        from ..ownership import check_output_dir
-
-        check_output_dir(out, "--out")   # before the progress bar (simulate() owns it then)
         t0 = time.perf_counter()
+        check_output_dir(out, "--out")   # before the progress bar (simulate() owns it then)
         with Progress(TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       disable=quiet, transient=False) as bar:
             task = bar.add_task("clips", total=None)
