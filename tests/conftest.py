@@ -82,3 +82,39 @@ def cli(capsys):
         out = capsys.readouterr()
         return _Result(code, out.out, out.err)
     return run
+
+
+# --- localizer plug-ins: a real installed distribution, without pip -----------------------------
+TEST_LOCALIZERS = {"tiny-srp": "tests.eval_localizer:TinySrp",
+                   "broken-test": "tests.eval_localizer:Broken"}
+"""Entry points of the test distribution (the evaluate tests' small localizers)."""
+
+
+def install_distribution(root: Path, name: str, entry_points: dict[str, str],
+                         group: str = "neuroaudio.localizers") -> Path:
+    """Make ``root`` (a sys.path entry) hold an installed distribution ``name`` 0.1 whose
+    ``entry_points.txt`` declares ``entry_points`` in ``group``: what pip would leave."""
+    info = root / f"{name}-0.1.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n",
+                                   encoding="utf-8")
+    lines = [f"[{group}]", *(f"{k} = {v}" for k, v in entry_points.items())]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def test_localizers(tmp_path_factory):
+    """Install the test localizers (tiny-srp, broken-test) for this module's tests, in this
+    process (sys.path) and in the commands it runs (PYTHONPATH)."""
+    root = install_distribution(tmp_path_factory.mktemp("plugins"), "neuroaudio_test_localizers",
+                                TEST_LOCALIZERS)
+    old_env = os.environ.get("PYTHONPATH")
+    sys.path.insert(0, str(root))
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *([old_env] if old_env else [])])
+    yield root
+    sys.path.remove(str(root))
+    if old_env is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = old_env

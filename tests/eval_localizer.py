@@ -1,4 +1,5 @@
-"""A tiny test-only Localizer for the evaluate tests (not registered; used as ``module:Class``).
+"""A tiny test-only Localizer for the evaluate tests (registered as the entry points ``tiny-srp``
+and ``broken-test`` of a test distribution: tests/conftest.py, fixture ``test_localizers``).
 
 ``TinySrp``: steered response power with PHAT weighting, brute force over the azimuth grid,
 vectorised over frames. Enough to localize free-field plane waves within a degree or two, so the
@@ -8,6 +9,7 @@ Test hooks (environment variables, read at each call):
 - ``NEUROAUDIO_TEST_COUNTER``: a file to which each finished localization appends one line
   (counts how many rows were really computed).
 - ``NEUROAUDIO_TEST_SLOW_S``: sleep this long in ``finish`` (to interrupt a run mid-way).
+- ``NEUROAUDIO_TEST_GATE``: a file; ``finish`` waits until it exists (to hold a run mid-way).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class TinySrp(Localizer):
         slow = float(os.environ.get("NEUROAUDIO_TEST_SLOW_S", "0") or 0)
         if slow:
             time.sleep(slow)
+        gate = os.environ.get("NEUROAUDIO_TEST_GATE")
+        while gate and not os.path.exists(gate):
+            time.sleep(0.02)
         counter = os.environ.get("NEUROAUDIO_TEST_COUNTER")
         if counter:
             with open(counter, "a") as f:

@@ -7,8 +7,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from .conftest import REPO, run_cli
 from .test_eval_runner import TINY, make_manifest, read_csv
+
+pytestmark = pytest.mark.usefixtures("test_localizers")
 
 
 def test_bad_manifest_exits_2_with_one_line(tmp_path):

@@ -13,8 +13,9 @@ from neuroaudio.eval.runner import JOURNAL, PRED_COLUMNS, evaluate, read_manifes
 
 from .conftest import plane_wave
 
-TINY = "tests.eval_localizer:TinySrp"
-BROKEN = "tests.eval_localizer:Broken"
+TINY = "tiny-srp"      # tests/eval_localizer.py, installed by the test_localizers fixture
+BROKEN = "broken-test"
+pytestmark = pytest.mark.usefixtures("test_localizers")
 FS = 16000
 AZIMUTHS = [0.0, 45.0, 130.0, 200.0, 300.0, 359.0]
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..arrays import builtin_array_names, load_array
+from ..io_utils import atomic_path
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -43,6 +44,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         Example: neuroaudio arrays show respeaker4 --plot respeaker4.png
         """
         a = load_array(array)
+        if plot is not None:
+            from ..ownership import check_output_file
+
+            check_output_file(plot, "--plot")   # before printing: one line, exit 2
         pairs, dmax = a.pairs(), a.max_delay_s()
         if json_out:
             import json
@@ -95,6 +100,9 @@ def plot_array(a, path: Path) -> None:
     ax.set_ylabel("y (mm)")
     ax.set_title(f"{a.name}: {a.n_mics} mics, aperture {a.aperture_m * 1000:.0f} mm")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:       # appears whole or not at all
+            fig.savefig(str(tmp), dpi=110, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)

@@ -46,13 +46,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
           neuroaudio encode rec6ch.wav --channels 2,3,4,5 --out x.npz --timing sample
         """
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
         from ..arrays import load_array
         from ..audio.io import FileBlockStream, parse_channels
         from ..encoding.config import RFPLCConfig
-        from ..encoding.encoder import RFPLCEncoder, StepOutput
-        from ..encoding.npz_writer import StreamingNpz
+        from ..encoding.encoder import RFPLCEncoder
+        from ..ownership import check_output_file, own_output, remove_stale_temps
+        from ..workers import sigterm_as_interrupt
 
         if out.suffix.lower() != ".npz":
             raise InputError(f"--out {out}: give a path ending in .npz")
@@ -62,6 +61,20 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         enc = RFPLCEncoder(a, cfg)
         stream = FileBlockStream(file, fs=enc.fs, channels=parse_channels(channels), n_mics=a.n_mics,
                                  block_s=1.0, min_duration_s=enc.frame_len / enc.fs)
+        check_output_file(out, "--out")           # outputs checked before the work
+        if plot is not None:
+            check_output_file(plot, "--plot")
+        with own_output(out, "--out", is_dir=False), sigterm_as_interrupt():
+            remove_stale_temps(out.parent, out.name)   # a killed earlier run's temporary files
+            _encode(enc, cfg, a, stream, out, plot, spikes, timing)
+
+    def _encode(enc, cfg, a, stream, out: Path, plot: Path | None, spikes: bool, timing: str) -> None:
+        """Stream the file through the encoder into ``out`` (npz), then draw ``plot``."""
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from ..encoding.encoder import StepOutput
+        from ..encoding.npz_writer import StreamingNpz
+
         enc.reset()
         writer = StreamingNpz(out)          # bounded memory: frames go to disk as they come
         n_shape = (len(enc.pairs), len(enc.delays_samples), cfg.n_bands)
@@ -114,6 +127,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
             result.coincidence = total[None, None]
             result.steps = shown
-            plot_encoding(result, plot, timing=timing)
+            try:
+                plot_encoding(result, plot, timing=timing)
+            except OSError as e:    # the encoding is written already: keep it, say so
+                raise InputError(f"--plot {plot}: cannot write it ({e.strerror or e}); the "
+                                 f"encoding is in {out}") from None
             typer.echo(f"wrote {plot}", err=True)
 

@@ -20,6 +20,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         resume: bool = typer.Option(False, "--resume",
                                     help="Keep the rows an earlier (interrupted) run into --out "
                                          "finished; run only the rest."),
+        overwrite: bool = typer.Option(False, "--overwrite",
+                                       help="Delete the results of an earlier run in --out and "
+                                            "start afresh (without it, such a folder is refused)."),
         retry_failed: bool = typer.Option(False, "--retry-failed",
                                           help="With --resume: run rows that failed again."),
         group_by: str = typer.Option("", "--group-by",
@@ -38,7 +41,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         A missing or corrupt file fails its own rows only; failed rows count as 180 degrees.
 
-        --resume keeps the rows that an interrupted run into OUT finished (see docs/evaluate.md).
+        --resume keeps the rows that an interrupted run into OUT finished (see docs/evaluate.md);
+        --overwrite deletes an earlier run's results. One run at a time owns OUT.
 
         Example: neuroaudio evaluate clips/manifest.csv --array respeaker4 --method gcc-phat,srp-phat --out ev
         """
@@ -47,12 +51,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from ..audio.io import parse_channels
         from ..eval.report import group_columns, rich_table
         from ..eval.runner import evaluate
+        from ..workers import sigterm_as_interrupt
 
         try:
-            res = evaluate(manifest, array, method.split(","), out, workers=workers, resume=resume,
-                           group_by=[c.strip() for c in group_by.split(",") if c.strip()],
-                           channels=parse_channels(channels), model=model, retry_failed=retry_failed,
-                           limit=limit, plots=not no_plots, progress=not quiet)
+            with sigterm_as_interrupt():   # kill -TERM: like Ctrl-C (rows kept, workers stopped)
+                res = evaluate(manifest, array, method.split(","), out, workers=workers,
+                               resume=resume, overwrite=overwrite,
+                               group_by=[c.strip() for c in group_by.split(",") if c.strip()],
+                               channels=parse_channels(channels), model=model,
+                               retry_failed=retry_failed, limit=limit, plots=not no_plots,
+                               progress=not quiet)
         except KeyboardInterrupt:
             typer.echo(f"neuroaudio: finished rows are kept in {out}; add --resume to the same "
                        "command to go on", err=True)

@@ -130,6 +130,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if fmt not in FORMATS:
             raise InputError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
         chans = parse_channels(channels)
+        if plot is not None:   # outputs checked before the work, so no result is computed in vain
+            from ..ownership import check_output_file
+
+            for f in files:
+                check_output_file(_plot_path(plot, f, len(files) > 1), "--plot")
         opts = {"frame_s": frame_s, "hop_s": hop_s if hop_s is not None else frame_s / 2,
                 **method_opts}
         try:
@@ -168,9 +173,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 sys.stdout.flush()
             elif fmt == "table":
                 rows.append((str(f), res))
-            if plot is not None:
+            if plot is not None:   # after the result is printed (table: kept), so a failure loses nothing
                 out = _plot_path(plot, f, several)
-                plot_result(res, out, title=f"{f.name} — {method}, {loc.array.name}")
+                try:
+                    plot_result(res, out, title=f"{f.name} — {method}, {loc.array.name}")
+                except OSError as e:
+                    failed += 1
+                    print(f"neuroaudio: error: --plot {out}: cannot write it ({e.strerror or e}); "
+                          "the result is printed", file=sys.stderr, flush=True)
+                    continue
                 print(f"wrote {out}", file=sys.stderr)
         if fmt == "table" and rows:
             from rich.console import Console

@@ -43,6 +43,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         check_steps(split, forced)
         pl = load(config, overrides, kind=kind)
         typer.echo(f"pipeline {config} ({pl.kind}) -> {pl.out_dir}")
-        status = run(pl, split, forced, progress=not quiet, log=typer.echo)
+        from ..workers import sigterm_as_interrupt
+
+        with sigterm_as_interrupt():   # kill -TERM: like Ctrl-C (steps resume where they stopped)
+            status = run(pl, split, forced, progress=not quiet, log=typer.echo)
         if "report" in status:
             typer.echo(f"report: {pl.out_dir / 'report.md'}")

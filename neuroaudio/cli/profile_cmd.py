@@ -48,11 +48,19 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             raise InputError(f"--method {method}: no profiler; use one of {', '.join(PROFILERS)}")
         if clips < 1:
             raise InputError(f"--clips {clips}: give at least 1 simulated scene")
+        if json_out is not None:
+            from ..ownership import check_output_file
+
+            check_output_file(json_out, "--json")   # before the work, not after it
         mod, _, fn = PROFILERS[method].partition(":")
         run = getattr(importlib.import_module(mod), fn)
         res = run(inputs or [], model=model, sim=sim, seed=seed, clips=clips, limit=limit,
                   progress=not quiet)
         typer.echo(res["text"])
         if json_out is not None:
-            write_json_atomic(json_out, {k: v for k, v in res.items() if k != "text"})
+            try:
+                write_json_atomic(json_out, {k: v for k, v in res.items() if k != "text"})
+            except OSError as e:   # late failure (disk full): the numbers are printed above
+                raise InputError(f"--json {json_out}: cannot write it ({e.strerror or e}); the "
+                                 "numbers are printed above") from None
             typer.echo(f"numbers in {json_out}")

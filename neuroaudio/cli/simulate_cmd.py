@@ -30,11 +30,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from ..ownership import check_output_dir
         from ..sim.config import load_config
         from ..sim.run import simulate
+        from ..workers import sigterm_as_interrupt
 
         cfg = load_config(config, overrides={"seed": seed}, sets=sets)
         t0 = time.perf_counter()
+        check_output_dir(out, "--out")   # before the progress bar (simulate() owns it then)
         with Progress(TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       disable=quiet, transient=False) as bar:
             task = bar.add_task("clips", total=None)
@@ -42,7 +45,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             def _progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            s = simulate(cfg, out, workers=workers, limit=limit, progress=_progress)
+            with sigterm_as_interrupt():   # kill -TERM: like Ctrl-C (workers stopped, clips kept)
+                s = simulate(cfg, out, workers=workers, limit=limit, progress=_progress)
         dt = time.perf_counter() - t0
         typer.echo(f"{s.written} clips written, {s.skipped} already there, {len(s.failed)} failed "
                    f"in {dt:.1f} s; manifest: {s.manifest}", err=True)

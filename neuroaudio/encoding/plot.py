@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io_utils import atomic_path
 from .encoder import EncoderOutput
 from .phase_lock import spike_times
 
@@ -74,6 +75,9 @@ def plot_encoding(out: EncoderOutput, path: str | Path, n_bands_shown: int = 4,
         a.set_xlabel("delay τ = t_j − t_i (samples)")
         a.set_ylabel("band (Hz)")
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:       # appears whole or not at all
+            fig.savefig(str(tmp), dpi=100, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)

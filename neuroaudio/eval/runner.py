@@ -32,8 +32,13 @@ only the rest; errors are recomputed against the current manifest's true azimuth
 failed are kept too unless ``retry_failed=True``. Rows of a method whose source code changed
 since (:func:`method_fingerprint`) are run again. A resumed run must use the same array
 geometry, channels and model (checked against ``run.json``); the method list may change (new
-methods run, dropped methods are left out). Without ``resume`` a run starts from scratch and
-removes the previous outputs in ``DIR``. The journal is deleted once the outputs are written.
+methods run, dropped methods are left out). A run without ``resume`` into a folder that holds
+results (``predictions.csv``, the journal or ``metrics.json``) is refused unless
+``overwrite=True``, which deletes them first. The journal is deleted once the outputs are written.
+
+Ownership: a run holds an OS lock on ``DIR`` (:mod:`neuroaudio.ownership`); a second run into it
+meanwhile is refused with one line naming the first. Workers end with the parent, even when it is
+killed with ``kill -9`` (:mod:`neuroaudio.workers`).
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ from ..errors import InputError
 from ..io_utils import atomic_path, write_json_atomic
 from ..localize.base import Localizer
 from ..localize.registry import localizer_class
+from ..ownership import own_output, remove_stale_temps
+from ..workers import guard_worker, run_task, stop_pool
 from .metrics import compute_metrics, prediction_error
 
 PRED_COLUMNS = ["method", "pred_azimuth_deg", "error_deg", "confidence", "status"]
@@ -146,7 +153,7 @@ def parse_azimuth(cell: str) -> float | None:
 # --- configuration and localizers ----------------------------------------------------------
 @dataclass
 class EvalConfig:
-    """What to run: the array, methods (registry names or ``module:Class``), their options."""
+    """What to run: the array, methods (registered names, plug-ins included), their options."""
 
     array: MicArray
     methods: list[str]
@@ -161,20 +168,12 @@ class EvalConfig:
 
 
 def resolve_method(name: str) -> type[Localizer]:
-    """A registered method name, or ``package.module:Class`` naming any Localizer subclass."""
-    if ":" not in name:
-        return localizer_class(name)
-    import importlib
+    """A registered method name: a built-in or an installed entry point (registry module).
 
-    module, _, cls_name = name.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module), cls_name)
-    except (ImportError, AttributeError) as e:
-        raise InputError(f"method '{name}': cannot import ({e}); give a registered name "
-                         "(see `neuroaudio methods`) or an importable module:Class") from None
-    if not (isinstance(cls, type) and issubclass(cls, Localizer)):
-        raise InputError(f"method '{name}' is not a Localizer subclass")
-    return cls
+    Nothing else is imported: ``package.module:Class`` is refused, so a manifest or pipeline
+    config cannot make this process import (run) arbitrary code.
+    """
+    return localizer_class(name)
 
 
 def _accepts(cls: type, kw: str) -> bool:
@@ -298,16 +297,14 @@ def _failed(e: BaseException) -> dict[str, Any]:
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(cfg: EvalConfig) -> None:
+def _worker_init(cfg: EvalConfig, parent_pid: int) -> None:
+    guard_worker(parent_pid)   # ends with the parent, even after kill -9
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
     _WORKER["cfg"] = cfg
     _WORKER["locs"] = build_localizers(cfg)
+    torch = sys.modules.get("torch")   # only methods that use torch import it (seconds per worker)
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def _worker_task(i: int, audio: str, methods: list[str]) -> tuple[int, dict[str, dict[str, Any]]]:
@@ -416,17 +413,19 @@ def evaluate(manifest: str | Path | Manifest, array: str | Path | MicArray, meth
              group_by: Sequence[str] = (), channels: list[int] | None = None,
              model: str | None = None, options: dict[str, Any] | None = None,
              retry_failed: bool = False, limit: int | None = None, plots: bool = True,
-             progress: bool = True,
+             progress: bool = True, overwrite: bool = False,
              on_result: Callable[[int, str, dict[str, Any]], None] | None = None) -> EvalResult:
     """Evaluate ``methods`` on every row of ``manifest``; write the outputs to ``out_dir``.
 
     Args:
         manifest: manifest path (or a :class:`Manifest`).
         array: the microphone array (built-in name, JSON path or MicArray).
-        methods: method names (registry) or ``module:Class`` Localizer subclasses.
+        methods: registered method names (built-ins or entry-point plug-ins).
         out_dir: output folder (created).
         workers: worker processes (1: in this process).
-        resume: keep rows already done (module docstring); else start from scratch.
+        resume: keep rows already done (module docstring).
+        overwrite: delete the results of an earlier run in ``out_dir`` and start from scratch.
+            Without ``resume`` or ``overwrite``, a folder holding results is refused.
         group_by: manifest columns to group metrics by (``snr_db`` is always used when present).
         channels: 0-based selection of file channels (``parse_channels``), or None.
         model: model file for learned methods (``model=`` option of the methods that take it).
@@ -436,7 +435,13 @@ def evaluate(manifest: str | Path | Manifest, array: str | Path | MicArray, meth
         plots: write the PNG plots.
         progress: show a progress bar on stderr.
         on_result: called with (row index, method, result) as each result arrives.
+
+    The run owns ``out_dir`` (:func:`neuroaudio.ownership.own_output`): a second run into it while
+    this one works is refused with an InputError naming this one.
     """
+    if resume and overwrite:
+        raise InputError("--resume keeps an earlier run's results and --overwrite deletes them; "
+                         "give one of them")
     man = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
     methods = list(dict.fromkeys(m.strip() for m in methods if m.strip()))
     if not methods:
@@ -454,78 +459,84 @@ def evaluate(manifest: str | Path | Manifest, array: str | Path | MicArray, meth
     cfg = EvalConfig(load_array(array), methods, channels, model, dict(options or {}))
     build_localizers(cfg)   # fail fast on an unknown method or bad option, before any work
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    journal = out / JOURNAL
-    fingerprints = {m: method_fingerprint(m, model) for m in methods}
-    csv_fp: dict[str, str] = {}   # fingerprints of the methods in the existing predictions.csv
-    if resume:
-        csv_fp = _check_same_run(out, cfg)
-        done = _load_previous(out, man, fingerprints, csv_fp, retry_failed)
-    else:
-        for name in (JOURNAL, PREDICTIONS, METRICS, RUN_INFO, TIMES, *PLOTS):
-            (out / name).unlink(missing_ok=True)
-        done = {}
-    info = {"manifest": str(man.path), "rows": len(man.rows), "config": cfg.to_json(),
-            "fingerprints": csv_fp, "started_unix_s": round(time.time(), 3)}
-    write_json_atomic(out / RUN_INFO, info)
-    truth = [parse_azimuth(r["azimuth_deg"]) for r in man.rows]
-    results: dict[tuple[int, str], dict[str, Any]] = dict(done)
-    todo: list[tuple[int, list[str]]] = []
-    for i in range(len(man.rows)):
-        need = [m for m in methods if (i, m) not in done]
-        if not need:
-            continue
-        if truth[i] is None:   # nothing to compare with: fail without computing
-            msg = (f"error: manifest azimuth_deg '{man.rows[i]['azimuth_deg']}' is not a number; "
-                   "give the true azimuth in degrees")
-            for m in need:
-                results[(i, m)] = {"pred": None, "confidence": None, "status": msg, "time_s": None}
-            continue
-        todo.append((i, need))
-    n_reused = len(done)
-    n_tasks = sum(len(need) for _, need in todo)
+    with own_output(out, "--out"):
+        remove_stale_temps(out)   # of a run killed while writing (nobody else writes here now)
+        journal = out / JOURNAL
+        fingerprints = {m: method_fingerprint(m, model) for m in methods}
+        csv_fp: dict[str, str] = {}   # fingerprints of the methods in the existing predictions.csv
+        if resume:
+            csv_fp = _check_same_run(out, cfg)
+            done = _load_previous(out, man, fingerprints, csv_fp, retry_failed)
+        else:
+            earlier = [n for n in (PREDICTIONS, JOURNAL, METRICS) if (out / n).exists()]
+            if earlier and not overwrite:
+                raise InputError(f"--out {out}: holds the results of an earlier run ({', '.join(earlier)}); "
+                                 "add --resume to keep its finished rows and run only the rest, or "
+                                 "--overwrite to delete them and start afresh")
+            for name in (JOURNAL, PREDICTIONS, METRICS, RUN_INFO, TIMES, *PLOTS):
+                (out / name).unlink(missing_ok=True)
+            done = {}
+        info = {"manifest": str(man.path), "rows": len(man.rows), "config": cfg.to_json(),
+                "fingerprints": csv_fp, "started_unix_s": round(time.time(), 3)}
+        write_json_atomic(out / RUN_INFO, info)
+        truth = [parse_azimuth(r["azimuth_deg"]) for r in man.rows]
+        results: dict[tuple[int, str], dict[str, Any]] = dict(done)
+        todo: list[tuple[int, list[str]]] = []
+        for i in range(len(man.rows)):
+            need = [m for m in methods if (i, m) not in done]
+            if not need:
+                continue
+            if truth[i] is None:   # nothing to compare with: fail without computing
+                msg = (f"error: manifest azimuth_deg '{man.rows[i]['azimuth_deg']}' is not a number; "
+                       "give the true azimuth in degrees")
+                for m in need:
+                    results[(i, m)] = {"pred": None, "confidence": None, "status": msg, "time_s": None}
+                continue
+            todo.append((i, need))
+        n_reused = len(done)
+        n_tasks = sum(len(need) for _, need in todo)
 
-    with open(journal, "a", encoding="utf-8") as jf:
-        if jf.tell() > 0 and not journal.read_bytes().endswith(b"\n"):
-            jf.write("\n")   # end a line torn by a kill, so the next record stays readable
+        with open(journal, "a", encoding="utf-8") as jf:
+            if jf.tell() > 0 and not journal.read_bytes().endswith(b"\n"):
+                jf.write("\n")   # end a line torn by a kill, so the next record stays readable
 
-        def record(i: int, res: dict[str, dict[str, Any]]) -> None:
-            for m, r in res.items():
-                results[(i, m)] = r
-                jf.write(json.dumps({"i": i, "path": man.rows[i]["path"], "method": m,
-                                     "fp": fingerprints[m], **r}) + "\n")
-                if on_result is not None:
-                    on_result(i, m, r)
-            jf.flush()
-        _run_tasks(cfg, man, todo, workers, record, n_tasks, progress)
+            def record(i: int, res: dict[str, dict[str, Any]]) -> None:
+                for m, r in res.items():
+                    results[(i, m)] = r
+                    jf.write(json.dumps({"i": i, "path": man.rows[i]["path"], "method": m,
+                                         "fp": fingerprints[m], **r}) + "\n")
+                    if on_result is not None:
+                        on_result(i, m, r)
+                jf.flush()
+            _run_tasks(cfg, man, todo, workers, record, n_tasks, progress)
 
-    rows = []
-    for i, mrow in enumerate(man.rows):
-        for m in methods:
-            r = results[(i, m)]
-            pred = r.get("pred") if r.get("status") == "ok" else None
-            err = prediction_error(pred, truth[i])
-            err = None if err is None else round(err, 3)
-            rows.append({**mrow, "method": m, "pred_azimuth_deg": pred, "error_deg": err,
-                         "confidence": r.get("confidence") if pred is not None else None,
-                         "status": r.get("status") or "error: unknown", "time_s": r.get("time_s")})
-    metrics = compute_metrics(rows, methods, group_by)
-    columns = man.columns + PRED_COLUMNS
-    write_predictions(out / PREDICTIONS, columns, rows)
-    write_json_atomic(out / TIMES, {f"{i}|{m}": results[(i, m)].get("time_s")
-                                    for i in range(len(man.rows)) for m in methods})
-    write_json_atomic(out / METRICS, metrics)
-    write_json_atomic(out / RUN_INFO, {**info, "fingerprints": fingerprints,
-                                       "finished_unix_s": round(time.time(), 3)})
-    written = []
-    if plots:
-        from .plots import error_histogram, mae_vs_snr
+        rows = []
+        for i, mrow in enumerate(man.rows):
+            for m in methods:
+                r = results[(i, m)]
+                pred = r.get("pred") if r.get("status") == "ok" else None
+                err = prediction_error(pred, truth[i])
+                err = None if err is None else round(err, 3)
+                rows.append({**mrow, "method": m, "pred_azimuth_deg": pred, "error_deg": err,
+                             "confidence": r.get("confidence") if pred is not None else None,
+                             "status": r.get("status") or "error: unknown", "time_s": r.get("time_s")})
+        metrics = compute_metrics(rows, methods, group_by)
+        columns = man.columns + PRED_COLUMNS
+        write_predictions(out / PREDICTIONS, columns, rows)
+        write_json_atomic(out / TIMES, {f"{i}|{m}": results[(i, m)].get("time_s")
+                                        for i in range(len(man.rows)) for m in methods})
+        write_json_atomic(out / METRICS, metrics)
+        write_json_atomic(out / RUN_INFO, {**info, "fingerprints": fingerprints,
+                                           "finished_unix_s": round(time.time(), 3)})
+        written = []
+        if plots:
+            from .plots import error_histogram, mae_vs_snr
 
-        if any("snr_db" in g for g in (v["groups"] for v in metrics.values())):
-            written.append(mae_vs_snr(metrics, out / PLOTS[0]))
-        written.append(error_histogram(rows, methods, out / PLOTS[1]))
-    journal.unlink(missing_ok=True)
-    return EvalResult(out, columns, rows, metrics, methods, n_tasks, n_reused, written)
+            if any("snr_db" in g for g in (v["groups"] for v in metrics.values())):
+                written.append(mae_vs_snr(metrics, out / PLOTS[0]))
+            written.append(error_histogram(rows, methods, out / PLOTS[1]))
+        journal.unlink(missing_ok=True)
+        return EvalResult(out, columns, rows, metrics, methods, n_tasks, n_reused, written)
 
 
 def _run_tasks(cfg: EvalConfig, man: Manifest, todo: list[tuple[int, list[str]]], workers: int,
@@ -553,13 +564,13 @@ def _run_tasks(cfg: EvalConfig, man: Manifest, todo: list[tuple[int, list[str]]]
                 bar.advance(task, len(need))
             return
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_worker_init,
-                                 initargs=(cfg,)) as pool:
+                                 initargs=(cfg, os.getpid())) as pool:
             pending: set[Future] = set()
             queue = iter(todo)
             try:
                 # keep a bounded number of tasks queued, so huge manifests stay light on memory
                 for i, need in queue:
-                    pending.add(pool.submit(_worker_task, i, str(man.audio_path(i)), need))
+                    pending.add(pool.submit(run_task, _worker_task, i, str(man.audio_path(i)), need))
                     if len(pending) >= 4 * workers:
                         break
                 while pending:
@@ -570,10 +581,10 @@ def _run_tasks(cfg: EvalConfig, man: Manifest, todo: list[tuple[int, list[str]]]
                         bar.advance(task, len(res))
                         nxt = next(queue, None)
                         if nxt is not None:
-                            pending.add(pool.submit(_worker_task, nxt[0], str(man.audio_path(nxt[0])),
-                                                    nxt[1]))
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
+                            pending.add(pool.submit(run_task, _worker_task, nxt[0],
+                                                    str(man.audio_path(nxt[0])), nxt[1]))
+            except BaseException:   # Ctrl-C, SIGTERM, a failure: end the workers now
+                stop_pool(pool)
                 raise
 
 

@@ -40,7 +40,8 @@ Steps and when each is complete (then skipped; ``--force STEP`` reruns it):
    methods, the learning curve, the best validation metrics, the command) and ``report.json``;
    always rewritten (cheap).
 
-Everything goes under the trainer's ``out_dir``; stamps under ``out_dir/pipeline/``.
+Everything goes under the trainer's ``out_dir``; stamps under ``out_dir/pipeline/``. One run at a
+time owns ``out_dir`` (an OS lock, :mod:`neuroaudio.ownership`): a second one is refused.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..io_utils import write_json_atomic, write_text_atomic
+from ..io_utils import atomic_path, write_json_atomic, write_text_atomic
+from ..ownership import own_output
 from ..train.config_io import deep_merge, parse_set, read_yaml_mapping
 from .trainers import Trainer, get_trainer
 
@@ -111,6 +113,11 @@ def load(path: str | Path, overrides: Sequence[str] | None = None, kind: str | N
     for k in ("limit", "clips"):
         if ev[k] is not None and int(ev[k]) < 1:
             raise InputError(f"evaluate.{k}={ev[k]}: give at least 1 clip (or null = all)")
+    from ..localize.registry import check_method_name
+
+    for m in [ev["method"], *ev["compare"]]:   # registered names only: a config imports no module
+        if m:
+            check_method_name(str(m))
     trainer = get_trainer(kind)
     try:
         cfg = trainer.config_module().make_config(d, base_dir=p.parent)
@@ -204,8 +211,7 @@ def subset_manifest(manifest: Path, limit: int, out: Path) -> Path:
         by.setdefault(r.get("snr_db", ""), []).append(i)
     per = max(1, limit // max(len(by), 1))
     picked = sorted(i for rows in by.values() for i in rows[:per])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=man.columns)
         w.writeheader()
         for i in picked:
@@ -288,7 +294,7 @@ def step_evaluate(pl: Pipeline, force: bool, progress: bool, log: Callable[[str]
     array = _manifest_array(pl, load_config)
     workers = int(ev["workers"] or 1)
     r = evaluate(manifest, array, [method], dirs["model"], workers=workers, resume=not fresh,
-                 model=str(model), progress=progress)
+                 overwrite=fresh, model=str(model), progress=progress)
     log(f"  {method}: {r.n_computed} rows computed, {r.n_reused} reused")
     if compare:
         r = evaluate(manifest, array, compare, dirs["compare"], workers=workers, resume=True,
@@ -401,14 +407,16 @@ def run(pl: Pipeline, steps: Sequence[str] = STEPS, force: Sequence[str] = (), p
         log: Callable[[str], None] = print) -> dict[str, str]:
     """Run the ``steps`` in order (each skipped when complete, unless in ``force``).
 
-    Returns ``{step: "done" | "skipped (complete)"}``.
+    Returns ``{step: "done" | "skipped (complete)"}``. The run owns ``out_dir``
+    (:func:`neuroaudio.ownership.own_output`): a second pipeline run into it meanwhile is refused.
     """
     check_steps(steps, force)
     order = [s for s in STEPS if s in steps]
     status: dict[str, str] = {}
-    for k, s in enumerate(order, 1):
-        log(f"[{k}/{len(order)}] {s} ...")
-        t0 = time.perf_counter()
-        status[s] = STEP_FUNCS[s](pl, s in force, progress, log)
-        log(f"[{k}/{len(order)}] {s}: {status[s]} ({time.perf_counter() - t0:.1f} s)")
+    with own_output(pl.out_dir, "out_dir"):
+        for k, s in enumerate(order, 1):
+            log(f"[{k}/{len(order)}] {s} ...")
+            t0 = time.perf_counter()
+            status[s] = STEP_FUNCS[s](pl, s in force, progress, log)
+            log(f"[{k}/{len(order)}] {s}: {status[s]} ({time.perf_counter() - t0:.1f} s)")
     return status

@@ -17,6 +17,11 @@ a room is rendered whole by one process, and a clip's samples depend only on its
 same config and seed give byte-identical files whatever ``workers`` is. Resume: clips whose WAV
 already exists with the right length and channel count are skipped (a room whose clips all exist
 is not simulated at all); a folder made with another config is refused.
+
+Ownership: a run holds an OS lock on ``out_dir`` (:mod:`neuroaudio.ownership`), so a second run
+into it meanwhile is refused with one line naming the first; temporary files a killed run left
+beside the clips are removed. Workers end with the parent, even when it is killed with
+``kill -9`` (:mod:`neuroaudio.workers`), and a parent stopped by Ctrl-C or SIGTERM stops them.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ import yaml
 from ..audio import write_audio
 from ..errors import InputError
 from ..io_utils import write_text_atomic
+from ..ownership import own_output, remove_stale_temps
+from ..workers import guard_worker, run_task, stop_pool
 from .config import SimConfig, parse_config
 from .manifest import STAT_COLUMNS, manifest_row, write_manifest
 from .render import measured_rt60_s, render_clip, room_responses, room_rirs
@@ -131,7 +138,8 @@ def _previous_stats(rows: list[dict[str, str]]) -> dict[int, dict[str, float]]:
     return out
 
 
-def _worker_init() -> None:
+def _worker_init(parent_pid: int) -> None:
+    guard_worker(parent_pid)   # ends with the parent, even after kill -9: no clips written after it
     os.environ["OMP_NUM_THREADS"] = "1"
 
 
@@ -167,13 +175,36 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
         workers: worker processes (1: render in this process).
         limit: make only the first ``limit`` clips (a prefix: every SNR appears in it).
         progress: called as ``progress(done_clips, total_clips)`` as rooms finish.
+
+    The run owns ``out_dir`` (:func:`neuroaudio.ownership.own_output`): a second run into it
+    meanwhile is refused with an InputError naming this one.
     """
     if workers < 1:
         raise InputError(f"--workers {workers}: give at least 1")
     if limit is not None and limit < 1:
         raise InputError(f"--limit {limit}: give at least 1 clip")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with own_output(out_dir, "--out") as out:
+        _remove_stale_clip_temps(cfg, out, cfg.n_clips if limit is None else min(limit, cfg.n_clips))
+        return _simulate(cfg, out, workers, limit, progress)
+
+
+def _remove_stale_clip_temps(cfg: SimConfig, out: Path, n: int) -> None:
+    """Remove the half-written clips a killed run left in the clip folders of ``out`` (call only
+    while owning ``out``: nobody else writes there)."""
+    rooms: dict[int, RoomPlan] = {}
+    folders = {out}
+    for i in range(n):
+        c = plan_clip(cfg, i)
+        if c.room not in rooms:
+            rooms[c.room] = plan_room(cfg, c.room)
+        folders.add((out / clip_path(cfg, rooms[c.room], c)).parent)
+    for folder in folders:
+        remove_stale_temps(folder)
+
+
+def _simulate(cfg: SimConfig, out: Path, workers: int, limit: int | None,
+              progress: Callable[[int, int], None] | None) -> SimSummary:
+    """:func:`simulate` in the folder ``out`` it owns."""
     _check_out_dir(cfg, out)
     write_text_atomic(out / CONFIG_NAME,
                       yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None))
@@ -225,16 +256,22 @@ def simulate(cfg: SimConfig, out_dir: str | Path, workers: int = 1, limit: int |
                 _fail(r, clips, e)
     else:
         ctx = _mp_context()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as ex:
-            futs = {ex.submit(render_room, cfg, r, clips, str(out)): (r, clips) for r, clips in jobs}
-            for f in as_completed(futs):
-                r, clips = futs[f]
-                try:
-                    _ok(f.result())
-                except InputError:
-                    raise
-                except Exception as e:
-                    _fail(r, clips, e)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                 initargs=(os.getpid(),)) as ex:
+            try:
+                futs = {ex.submit(run_task, render_room, cfg, r, clips, str(out)): (r, clips)
+                        for r, clips in jobs}
+                for f in as_completed(futs):
+                    r, clips = futs[f]
+                    try:
+                        _ok(f.result())
+                    except InputError:
+                        raise
+                    except Exception as e:
+                        _fail(r, clips, e)
+            except BaseException:   # Ctrl-C, SIGTERM, bad input: end the workers now
+                stop_pool(ex)
+                raise
 
     rows = []
     rooms: dict[int, RoomPlan] = {}
