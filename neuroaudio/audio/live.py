@@ -475,8 +475,8 @@ class LiveCapture:
 
         try:
             self.calls.call(close, self.close_timeout_s, "closing the stream")
-        except DeviceHungError as e:
-            log.warning("%s: gave up closing the stream", e)
+        except DeviceHungError as e:      # after a loss the error message says it already
+            (log.info if lost else log.warning)("%s: gave up closing the stream", e)
             return str(e)
         except Exception as e:   # a lost device may refuse to stop cleanly
             log.info("closing the stream: %s", e)

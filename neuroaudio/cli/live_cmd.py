@@ -131,7 +131,7 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
     import signal
 
     from ..audio.io import parse_channels
-    from ..audio.live import build_live_session
+    from ..audio.live import DependentChannelsError, build_live_session
 
     if fmt is None:
         fmt = "table" if sys.stdout.isatty() else "jsonl"
@@ -188,6 +188,8 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
             live_ctx.stop()
         for sig, handler in old.items():
             signal.signal(sig, handler)
+    if isinstance(failure, DependentChannelsError):
+        raise failure            # refused at start: the one line says it all
     s = session.summary()
     msg = (f"neuroaudio: live: {s['captured_s']:.1f} s from '{s['device']}' at {s['capture_fs_hz']} Hz"
            + (f" (resampled to {s['fs_hz']} Hz)" if s["capture_fs_hz"] != s["fs_hz"] else "")
