@@ -55,7 +55,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """Run the ROS node: live localization published on ~azimuth, ~doa, ~estimate.
 
         Parameters (ROS 1 private params `_name:=value`, ROS 2 `--ros-args -p name:=value`):
-        device, channels, array, method, model, tracking, frame_id. See docs/live.md.
+        device, channels, array, method, model, tracking, frame_id, threads, reconnect,
+        reconnect_max_s, record, allow_dependent_channels. See docs/live.md.
 
         Examples:
 

@@ -144,6 +144,27 @@ def node_output(est: Any, frame_id: str, now_wall: float | None = None) -> NodeO
                       None if az is None else direction_quaternion(az), stamp, frame_id)
 
 
+class _ForwardHandler(logging.Handler):
+    def __init__(self, warn: Callable[[str], Any], info: Callable[[str], Any]):
+        super().__init__(logging.INFO)
+        self.warn, self.info = warn, info
+
+    def emit(self, record: logging.LogRecord) -> None:
+        (self.warn if record.levelno >= logging.WARNING else self.info)(f"neuroaudio: {record.getMessage()}")
+
+
+def route_log(warn: Callable[[str], Any], info: Callable[[str], Any]) -> None:
+    """Send the ``neuroaudio`` logger's warnings (device lost, reconnecting, a recording's new
+    name) to the ROS logger (``rospy.logwarn``, ``node.get_logger().warning``), i.e. the screen
+    and ``/rosout``, instead of Python's own handlers."""
+    lg = logging.getLogger("neuroaudio")
+    lg.handlers = [h for h in lg.handlers if not isinstance(h, _ForwardHandler)]
+    lg.addHandler(_ForwardHandler(warn, info))
+    lg.propagate = False
+    if lg.level == logging.NOTSET or lg.level > logging.WARNING:
+        lg.setLevel(logging.WARNING)
+
+
 def unused_record_path(path: str, now: float | None = None) -> str:
     """``path`` if no file is there, else ``STEM-YYYYmmddTHHMMSSZ[-k]SUFFIX`` beside it (UTC)."""
     p = Path(path)
