@@ -320,10 +320,12 @@ def test_pulse_sigterm_and_stopped_server(scene_wav, tmp_path):  # noqa: F811
     """Two live CLIs on one private server: SIGTERM to the first prints the summary, exits 0
     and leaves a WAV whose header matches its length and the summary; then the server is
     stopped (SIGSTOP): the second ends by itself, exit 2, one error line after the summary,
-    recording kept, within 10 s."""
+    recording kept, within 10 s; a third started while the server is stopped gives up on
+    PortAudio's start-up after 10 s: one line, exit 2."""
     server, card = start_pulse(tmp_path)
     player = card.play(scene_wav)
     rec_t, rec_s = tmp_path / "term.wav", tmp_path / "stopped.wav"
+    late = None
     procs = [subprocess.Popen(_live_cmd("--format", "jsonl", "--record", str(r)), env=card.env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
              for r in (rec_t, rec_s)]
@@ -334,15 +336,24 @@ def test_pulse_sigterm_and_stopped_server(scene_wav, tmp_path):  # noqa: F811
         out_t, err_t = procs[0].communicate(timeout=20)
         server.send_signal(signal.SIGSTOP)
         t0 = time.monotonic()
+        # a third one starts while the server is stopped: PortAudio's start-up hangs
+        late = subprocess.Popen(_live_cmd("--duration", "1"), env=card.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=REPO)
         out_s, err_s = procs[1].communicate(timeout=30)
         took = time.monotonic() - t0
+        _, err_late = late.communicate(timeout=40)
+        took_late = time.monotonic() - t0
     finally:
         server.send_signal(signal.SIGCONT)
         player.kill()
-        for p in procs:
-            if p.poll() is None:
+        for p in [*procs, late]:
+            if p is not None and p.poll() is None:
                 p.kill()
         stop_pulse(server)
+    assert late.returncode == 2 and took_late < 25, (took_late, err_late)
+    assert err_late.strip().splitlines() == ["neuroaudio: error: the sound system did not answer within "
+                                             "10 s (starting PortAudio); is the sound server stopped "
+                                             "or hung?"], err_late
     assert procs[0].returncode == 0 and "stopped by SIGTERM" in err_t, err_t
     captured = float(re.search(r"live: ([0-9.]+) s from", err_t).group(1))
     _header_ok(rec_t)

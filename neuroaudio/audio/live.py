@@ -73,6 +73,37 @@ class DeviceHungError(DeviceLostError):
 
 
 def _sounddevice() -> Any:
+    """sounddevice, imported (which starts PortAudio) on the device thread with a deadline: with
+    a stopped sound server PortAudio's start-up never returns (:class:`DeviceCalls`)."""
+    sd = sys.modules.get("sounddevice")
+    if sd is not None and hasattr(sd, "InputStream"):
+        return sd
+    return _start_portaudio(DEVICE_CALLS, START_TIMEOUT_S, _import_sounddevice)
+
+
+def _start_portaudio(calls: DeviceCalls, timeout_s: float, fn: Callable[[], Any],
+                     what: str = "starting PortAudio") -> Any:
+    """``calls.call(fn)`` for calls that start PortAudio. sounddevice points stderr (fd 2) at
+    /dev/null while PortAudio starts; if that hangs, fd 2 is given back here, else the error
+    (and everything after it) would vanish."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        return calls.call(fn, timeout_s, what)
+    try:
+        return calls.call(fn, timeout_s, what)
+    except DeviceHungError:
+        os.dup2(saved, 2)
+        raise
+    finally:
+        os.close(saved)
+
+
+START_TIMEOUT_S = 10.0
+"""Longest wait for PortAudio to start, find the device, open and start a stream (s)."""
+
+
+def _import_sounddevice() -> Any:
     """Import sounddevice (lazily); a clear InputError if PortAudio is missing."""
     try:
         import sounddevice as sd
@@ -361,7 +392,7 @@ class LiveCapture:
                  n_mics: int = 4, fs_hz: int = 16000, block_s: float = 0.02, queue_s: float = 4.0,
                  record: str | Path | None = None, overwrite: bool = False,
                  stall_timeout_s: float = 2.0, startup_timeout_s: float = 10.0,
-                 device_timeout_s: float = 10.0, close_timeout_s: float = 3.0,
+                 device_timeout_s: float = START_TIMEOUT_S, close_timeout_s: float = 3.0,
                  reconnect: bool = False, reconnect_max_s: float = 30.0,
                  check_channels_s: float = 1.0, allow_dependent_channels: bool = False,
                  latency: str | float = "low",
@@ -377,7 +408,7 @@ class LiveCapture:
             raise InputError(f"reconnect_max_s {reconnect_max_s}: give a positive number of seconds")
         self.calls = calls or DEVICE_CALLS
         self.device_timeout_s, self.close_timeout_s = device_timeout_s, close_timeout_s
-        self.sd = sd or self.calls.call(_sounddevice, device_timeout_s, "starting PortAudio")
+        self.sd = sd or _start_portaudio(self.calls, device_timeout_s, _import_sounddevice)
         self.channels = channels
         self.n_open = (max(channels) + 1) if channels is not None else n_mics
         self.device_spec = device
@@ -500,7 +531,8 @@ class LiveCapture:
         while not self._stop.wait(delay):
             attempt += 1
             try:
-                self.calls.call(self._rescan, self.device_timeout_s, "re-scanning the sound devices")
+                _start_portaudio(self.calls, self.device_timeout_s, self._rescan,
+                                 "re-scanning the sound devices")
                 stream = self._open_stream()
             except InputError as e:
                 delay = min(2 * delay, self.reconnect_max_s)
