@@ -317,18 +317,19 @@ def _wait_lines(proc: subprocess.Popen, n: int) -> list[str]:
 
 @pytest.mark.live
 def test_pulse_sigterm_and_stopped_server(scene_wav, tmp_path):  # noqa: F811
-    """Two live CLIs on one private server: SIGTERM to the first prints the summary, exits 0
+    """Three live CLIs on one private server: SIGTERM to the first prints the summary, exits 0
     and leaves a WAV whose header matches its length and the summary; then the server is
-    stopped (SIGSTOP): the second ends by itself, exit 2, one error line after the summary,
-    recording kept, within 10 s; a third started while the server is stopped gives up on
+    stopped (SIGSTOP): Ctrl-C ends the third within 8 s (exit 0, summary, WAV valid), the
+    second ends by itself, exit 2, one error line after the summary, recording kept, within
+    10 s; a third started while the server is stopped gives up on
     PortAudio's start-up after 10 s: one line, exit 2."""
     server, card = start_pulse(tmp_path)
     player = card.play(scene_wav)
-    rec_t, rec_s = tmp_path / "term.wav", tmp_path / "stopped.wav"
+    rec_t, rec_s, rec_c = tmp_path / "term.wav", tmp_path / "stopped.wav", tmp_path / "ctrl_c.wav"
     late = None
     procs = [subprocess.Popen(_live_cmd("--format", "jsonl", "--record", str(r)), env=card.env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-             for r in (rec_t, rec_s)]
+             for r in (rec_t, rec_s, rec_c)]
     try:
         for p in procs:
             assert len(_wait_lines(p, 8)) == 8
@@ -339,6 +340,10 @@ def test_pulse_sigterm_and_stopped_server(scene_wav, tmp_path):  # noqa: F811
         # a third one starts while the server is stopped: PortAudio's start-up hangs
         late = subprocess.Popen(_live_cmd("--duration", "1"), env=card.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, cwd=REPO)
+        time.sleep(0.5)
+        procs[2].send_signal(signal.SIGINT)    # Ctrl-C while the server is stopped
+        _, err_c = procs[2].communicate(timeout=30)
+        took_c = time.monotonic() - t0
         out_s, err_s = procs[1].communicate(timeout=30)
         took = time.monotonic() - t0
         _, err_late = late.communicate(timeout=40)
@@ -358,6 +363,8 @@ def test_pulse_sigterm_and_stopped_server(scene_wav, tmp_path):  # noqa: F811
     captured = float(re.search(r"live: ([0-9.]+) s from", err_t).group(1))
     _header_ok(rec_t)
     assert abs(sf.info(str(rec_t)).frames / 16000 - captured) <= 0.06
+    assert procs[2].returncode == 0 and "stopped by Ctrl-C" in err_c and took_c < 8, (took_c, err_c)
+    _header_ok(rec_c)
     assert procs[1].returncode == 2 and took < 10, (took, err_s)
     ours = [ln for ln in err_s.splitlines() if ln.startswith("neuroaudio:")]
     assert len(ours) == 2 and ours[0].startswith("neuroaudio: live:"), err_s

@@ -257,6 +257,7 @@ class DeviceCalls:
         with self._lock:
             cur = self._current
             if cur is not None and not cur.done.is_set():
+                forget_portaudio_exit_handler()
                 raise DeviceHungError(f"the sound system has not answered for "
                                       f"{time.monotonic() - cur.t0:.0f} s ({cur.what}); is the sound "
                                       "server stopped or hung?")
@@ -266,7 +267,15 @@ class DeviceCalls:
                                                 daemon=True)
                 self._thread.start()
             self._jobs.put(job)
-        if not job.done.wait(timeout_s):
+        try:
+            answered = job.done.wait(timeout_s)
+        except BaseException:           # Ctrl-C / SIGTERM while waiting: the call is abandoned
+            with job.lock:
+                job.abandoned = not job.done.is_set()
+            if job.abandoned:
+                forget_portaudio_exit_handler()
+            raise
+        if not answered:
             with job.lock:
                 if not job.done.is_set():
                     job.abandoned = True
@@ -498,10 +507,9 @@ class LiveCapture:
         self._gen += 1
 
         def close() -> None:
-            if lost and hasattr(stream, "abort"):
-                stream.abort()
-            else:
-                stream.stop()
+            # abort, not stop: an input stream has nothing to drain, and after a stop hung on a
+            # stopped server the process crashed at exit (PortAudio's ALSA thread)
+            (stream.abort if hasattr(stream, "abort") else stream.stop)()
             stream.close()
 
         try:
