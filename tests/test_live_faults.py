@@ -410,3 +410,26 @@ def test_pulse_reconnect_after_stop_and_restart(scene_wav, tmp_path):  # noqa: F
     az = np.array([d["azimuth_deg"] for d in est[back[1]:] if d["azimuth_deg"] is not None])
     assert len(az) >= 1 and np.median(circular_error_deg(az, TRUE_AZ)) < 10
     _header_ok(tmp_path / "r.wav")
+
+
+def test_ros_node_survives_a_lost_device(rng):
+    """The node's default is reconnect: a card that ends its stream after 0.6 s does not end the
+    node; it publishes on after coming back. With reconnect off it ends (DeviceLostError)."""
+    x = _bursty_scene(load_array("respeaker4"), TRUE_AZ, 16000, 1.0, rng)
+    outs = []
+
+    class Pub:
+        def publish(self, out):
+            outs.append(json.loads(out.estimate_json))
+
+    sd = FakeSD(x, lose_after=30)
+    core = NodeCore(NodeParams(method="gcc-phat"), Pub(),
+                    capture_factory=lambda **kw: LiveCapture(sd=sd, stall_timeout_s=0.5, **kw))
+    summary = core.run(duration_s=1.0)
+    assert summary["reconnects"] == 1 and len(sd.streams) == 2
+    assert len(outs) >= 10 and sum(d["dropped_s"] > 0 for d in outs) == 1
+    core = NodeCore(NodeParams(method="gcc-phat", reconnect=False), Pub(),
+                    capture_factory=lambda **kw: LiveCapture(sd=FakeSD(x, lose_after=30),
+                                                             stall_timeout_s=0.5, **kw))
+    with pytest.raises(DeviceLostError, match="was lost after 0.6 s"):
+        core.run(duration_s=1.0)

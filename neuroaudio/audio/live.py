@@ -395,6 +395,8 @@ class LiveCapture:
             raising :class:`DependentChannelsError`.
         stream_factory: builds the stream (``sounddevice.InputStream`` by default; tests pass a
             fake to inject faults).
+        sd: the sounddevice module (tests pass a fake card); None = import it (bounded).
+        calls: where PortAudio calls run (:data:`DEVICE_CALLS`; tests pass their own).
     """
 
     def __init__(self, device: str | int | None = None, channels: list[int] | None = None,
