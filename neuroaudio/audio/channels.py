@@ -58,10 +58,11 @@ def dependent_channels(x: np.ndarray, residual_db: float = RESIDUAL_DB) -> list[
 
     Cost: one ``channels x channels`` covariance and a small least-squares fit per channel.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] < 2 or x.shape[0] < 2 * x.shape[1]:
         return []
-    x = x - x.mean(axis=0)
+    x = x.astype(np.float64)
+    x -= x.mean(axis=0)
     cov = x.T @ x / len(x)
     power = np.diag(cov).copy()
     if power.max() < SILENT_POWER:
