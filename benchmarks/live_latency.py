@@ -9,6 +9,10 @@ frame, the error of the active frames, and the overflow counts, all measured in 
 
     python benchmarks/live_latency.py                      # gcc-phat and srp-phat, 8 s each
     python benchmarks/live_latency.py --methods gcc-phat --seconds 20 --block-s 0.01
+    python benchmarks/live_latency.py --methods maa,gcc-phat-sm --threads 2   # torch threads
+
+The pipeline is built by the same function as `localize --live` (build_live_session), with
+``--threads`` CPU threads for the localizer (default 1, as live).
 
 Needs pulseaudio, pulseaudio-utils, libasound2-plugins and libportaudio2 (.ci/setup_live.sh).
 """
@@ -71,6 +75,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8.0, help="live run per method (s)")
     ap.add_argument("--block-s", type=float, default=0.02, help="capture block (s)")
     ap.add_argument("--frame-s", type=float, default=0.17)
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads for the localizer (torch)")
     args = ap.parse_args()
     for tool in ("pulseaudio", "pactl", "paplay"):
         if shutil.which(tool) is None:
@@ -80,10 +85,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="na_live_bench_"))
     server, client = start_pulse(tmp)
     os.environ.update(client)          # before PortAudio starts: ALSA's pulse plugin reads them
-    from neuroaudio.audio.live import LiveCapture, LiveSession
+    from neuroaudio.audio.live import build_live_session
     from neuroaudio.localize.base import circular_error_deg
-    from neuroaudio.localize.registry import make_localizer
-    from neuroaudio.tracking import AzimuthTracker
 
     wav = tmp / "scene.wav"
     total_s = args.seconds * len(args.methods.split(",")) + 10
@@ -93,9 +96,9 @@ def main() -> None:
     rows = []
     try:
         for method in args.methods.split(","):
-            loc = make_localizer(method, "respeaker4", frame_s=args.frame_s, hop_s=args.frame_s / 2)
-            cap = LiveCapture(device="pulse", n_mics=4, fs_hz=loc.fs, block_s=args.block_s)
-            sess = LiveSession(loc, cap, AzimuthTracker())
+            sess = build_live_session(method, "respeaker4", frame_s=args.frame_s, tracking=True,
+                                      threads=args.threads, device="pulse", block_s=args.block_s)
+            loc = sess.localizer
             proc_times = []
             orig = loc.frames_spectrum
 
@@ -113,7 +116,8 @@ def main() -> None:
             rows.append((method, len(est), np.median(lat), np.percentile(lat, 95), lat.max(),
                          1000 * np.median(proc_times) if proc_times else float("nan"),
                          float(np.median(circular_error_deg(az, 120.0))) if len(az) else float("nan"),
-                         s["input_latency_s"], s["overflows"], s["dropped_blocks"]))
+                         s["input_latency_s"], s["overflows"], s["dropped_blocks"],
+                         sum(e.gap for e in est)))
     finally:
         player.kill()
         server.terminate()
@@ -121,12 +125,13 @@ def main() -> None:
     print(f"\nlive latency on a PulseAudio virtual card (4-ch null sink monitor via ALSA 'pulse'), "
           f"frame {1000 * args.frame_s:.0f} ms, hop {500 * args.frame_s:.0f} ms, "
           f"block {1000 * args.block_s:.0f} ms, "
-          f"{args.seconds:.0f} s per method, tracking on\n")
+          f"{args.seconds:.0f} s per method, tracking on, {args.threads} localizer thread(s)\n")
     print(f"{'method':<10} {'frames':>6} {'median ms':>9} {'p95 ms':>7} {'max ms':>7} {'proc ms/frame':>13} "
-          f"{'median err deg':>14} {'PortAudio in-lat ms':>19} {'overflows':>9} {'dropped':>7}")
-    for m, n, med, p95, mx, pt, err, il, ov, dr in rows:
+          f"{'median err deg':>14} {'PortAudio in-lat ms':>19} {'overflows':>9} {'dropped':>7} "
+          f"{'gap lines':>9}")
+    for m, n, med, p95, mx, pt, err, il, ov, dr, gl in rows:
         print(f"{m:<10} {n:>6d} {1000 * med:>9.0f} {1000 * p95:>7.0f} {1000 * mx:>7.0f} {pt:>13.1f} "
-              f"{err:>14.1f} {1000 * il:>19.0f} {ov:>9d} {dr:>7d}")
+              f"{err:>14.1f} {1000 * il:>19.0f} {ov:>9d} {dr:>7d} {gl:>9d}")
 
 
 if __name__ == "__main__":

@@ -420,16 +420,31 @@ def test_pulse_live_localize(pulse_card, scene_wav, tmp_path):
 
 
 @pytest.mark.live
-def test_pulse_bad_channels_and_missing_device(pulse_card):
+def test_pulse_bad_channels_and_missing_device(pulse_card, scene_wav):
     """Too many channels asked of the card, a card that does not exist: exit 2, one clear line;
-    `neuroaudio devices` lists the card (the three commands run side by side)."""
+    `neuroaudio devices` lists the card; a 2-channel card that PulseAudio presents as 4
+    channels (3-4 copy 1-2) is refused after its first second of sound, one line, exit 2 (the
+    four commands run side by side)."""
     missing = _live_cmd("--duration", "1")
     missing[missing.index("pulse")] = "no-such-card"
+    pulse_card.pactl("load-module", "module-null-sink", "sink_name=na_stereo", "channels=2",
+                     "rate=16000", "channel_map=front-left,front-right")
+    stereo = pulse_card.play(scene_wav, sink="na_stereo")
     cmds = [_live_cmd("--channels", "1,2,3,40", "--duration", "1"), missing,
-            [sys.executable, str(REPO / "cli.py"), "devices", "--json"]]
-    procs = [subprocess.Popen(c, env=pulse_card.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, cwd=REPO) for c in cmds]
-    (out0, err0), (out1, err1), (out2, err2) = (p.communicate(timeout=60) for p in procs)
+            [sys.executable, str(REPO / "cli.py"), "devices", "--json"], _live_cmd("--duration", "4")]
+    envs = [pulse_card.env] * 3 + [dict(pulse_card.env, PULSE_SOURCE="na_stereo.monitor")]
+    try:
+        procs = [subprocess.Popen(c, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, cwd=REPO) for c, e in zip(cmds, envs, strict=True)]
+        (out0, err0), (out1, err1), (out2, err2), (out3, err3) = (p.communicate(timeout=60)
+                                                                  for p in procs)
+    finally:
+        stereo.terminate()
+    assert procs[3].returncode == 2, err3
+    lines = err3.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("neuroaudio: error: input device 'pulse': channel 3 "
+                                                   "copies channel 1, channel 4 copies channel 2"), err3
+    assert len(out3.splitlines()) <= 12          # refused after the first second of sound
     assert procs[0].returncode == 2 and "input channels but 40 are needed" in err0, err0
     assert err0.strip().splitlines()[-1].startswith("neuroaudio: error: input device")
     assert procs[1].returncode == 2 and "no input device 'no-such-card'" in err1, err1

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from neuroaudio.arrays import load_array
 from neuroaudio.audio.live import LiveCapture
@@ -139,6 +140,8 @@ def test_ros1_node_publishes_azimuth(tmp_path, scene_wav):  # noqa: F811
     env = dict(card.env, ROS_MASTER_URI=f"http://127.0.0.1:{port}", ROS_HOSTNAME="127.0.0.1",
                ROS_HOME=str(tmp_path / "ros"), ROS_LOG_DIR=str(tmp_path / "ros" / "log"),
                PYTHONPATH=str(REPO))
+    earlier = tmp_path / "rec.wav"            # an earlier run's recording, same `record` parameter
+    earlier.write_bytes(b"earlier run")
     procs = []
     try:
         master = subprocess.Popen(["rosmaster", "--core", "-p", str(port)], env=env,
@@ -147,7 +150,8 @@ def test_ros1_node_publishes_azimuth(tmp_path, scene_wav):  # noqa: F811
         player = card.play(scene_wav)
         procs.append(player)
         node = subprocess.Popen([sys.executable, "-m", "neuroaudio.ros", "--ros", "1", "_device:=pulse",
-                                 "_array:=respeaker4", "_method:=gcc-phat", "_frame_id:=test_array"],
+                                 "_array:=respeaker4", "_method:=gcc-phat", "_frame_id:=test_array",
+                                 f"_record:={earlier}"],
                                 env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
         procs.append(node)
@@ -175,6 +179,10 @@ def test_ros1_node_publishes_azimuth(tmp_path, scene_wav):  # noqa: F811
     v = _rotate(q, [1, 0, 0])
     assert circular_error_deg(math.degrees(math.atan2(v[1], v[0])) % 360, TRUE_AZ) < 15
     assert node.returncode == 0, node_log[-2000:]            # clean stop on shutdown (SIGTERM)
+    assert earlier.read_bytes() == b"earlier run"              # never overwritten ...
+    new = list(tmp_path.glob("rec-*Z.wav"))                    # ... recorded beside it instead
+    assert len(new) == 1 and sf.info(str(new[0])).frames > 16000, node_log[-2000:]
+    assert f"recording to {new[0]} instead" in node_log
 
 
 # --- ROS 2 ---------------------------------------------------------------------------------
@@ -235,6 +243,8 @@ def test_ros1_launch_file_loads():
     assert got["params"]["/neuroaudio/device"] == "pulse"
     assert got["params"]["/neuroaudio/channels"] == "2,3,4,5"
     assert got["params"]["/neuroaudio/tracking"] is True
+    assert got["params"]["/neuroaudio/reconnect"] is True and got["params"]["/neuroaudio/threads"] == 1
+    assert got["params"]["/neuroaudio/reconnect_max_s"] == 30.0
 
 
 @pytest.mark.ros

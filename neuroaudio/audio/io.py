@@ -93,6 +93,18 @@ def _check_block(block: np.ndarray, path: str, offset: int, fs: int) -> None:
                          "the file is corrupt, re-export it")
 
 
+def _warn_dependent(block: np.ndarray, path: str, channels: list[int] | None) -> None:
+    """One warning when the first block's channels are copies/mixes of others or dead
+    (:mod:`neuroaudio.audio.channels`; the live capture refuses the same)."""
+    from .channels import dependent_channels, describe_dependent
+
+    found = dependent_channels(block)
+    if found:
+        log.warning("%s: %s (first %d samples): these are not distinct microphones, so directions "
+                    "will snap to a few angles; check the recording or --channels", path,
+                    describe_dependent(found, channels), len(block))
+
+
 class FileBlockStream:
     """Iterate over a file in blocks of ``[samples, channels]`` float32 at rate ``fs`` (Hz).
 
@@ -143,6 +155,8 @@ class FileBlockStream:
                 if self.channels is not None:
                     block = block[:, self.channels]
                 _check_block(block, self.info.path, self.samples_read, self.info.fs)
+                if self.samples_read == 0:
+                    _warn_dependent(block, self.info.path, self.channels)
                 self.clipped += int(np.count_nonzero(np.abs(block) >= CLIP_LEVEL))
                 self.samples_read += len(block)
                 out = rs.push(block)

@@ -55,7 +55,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """Run the ROS node: live localization published on ~azimuth, ~doa, ~estimate.
 
         Parameters (ROS 1 private params `_name:=value`, ROS 2 `--ros-args -p name:=value`):
-        device, channels, array, method, model, tracking, frame_id. See docs/live.md.
+        device, channels, array, method, model, tracking, frame_id, threads, reconnect,
+        reconnect_max_s, record, allow_dependent_channels. See docs/live.md.
 
         Examples:
 
@@ -116,19 +117,22 @@ def _live_view(est, summary: dict, method: str, array_name: str, width: int = 72
 def run_live_localize(array: str, method: str, channels: str | None, device: str | None,
                       duration: float | None, fmt: str | None, record: Path | None,
                       frame_s: float = 0.17, hop_s: float | None = None, tracking: bool = True,
-                      block_s: float = 0.02, options: dict | None = None) -> None:
-    """`neuroaudio localize --live`: estimates per frame until Ctrl-C or ``duration`` (s).
+                      block_s: float = 0.02, options: dict | None = None, threads: int = 1,
+                      overwrite: bool = False, reconnect: bool = False,
+                      allow_dependent_channels: bool = False) -> None:
+    """`neuroaudio localize --live`: estimates per frame until Ctrl-C, SIGTERM or ``duration`` (s).
 
     ``options``: method options (``-o KEY=VALUE``, ``--model``), as for files.
 
     ``fmt``: "jsonl" (one line per frame, flushed), "table" (the rich live view), or None: the
-    live view when stdout is a terminal, else jsonl. A summary (overflows, latency, recording)
-    goes to stderr at the end.
+    live view when stdout is a terminal, else jsonl. A summary (overflows, dropped audio,
+    latency, recording) goes to stderr at the end, also after SIGTERM (handled as Ctrl-C) and
+    after a lost device or a refused channel check (exit 2).
     """
+    import signal
+
     from ..audio.io import parse_channels
-    from ..audio.live import DeviceLostError, LiveCapture, LiveSession
-    from ..localize.registry import make_localizer
-    from ..tracking import AzimuthTracker
+    from ..audio.live import DependentChannelsError, build_live_session
 
     if fmt is None:
         fmt = "table" if sys.stdout.isatty() else "jsonl"
@@ -136,13 +140,25 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
         raise InputError(f"--format {fmt} with --live: choose jsonl or table")
     if duration is not None and duration <= 0:
         raise InputError("--duration must be positive seconds (or leave it out: run until Ctrl-C)")
-    loc = make_localizer(method, array, frame_s=frame_s, hop_s=hop_s if hop_s is not None else frame_s / 2,
-                         **(options or {}))
-    capture = LiveCapture(device=device, channels=parse_channels(channels), n_mics=loc.array.n_mics,
-                          fs_hz=loc.fs, block_s=block_s, record=record)
-    session = LiveSession(loc, capture, AzimuthTracker() if tracking else None)
-    lost: DeviceLostError | None = None
-    interrupted = False
+    if record is not None and record.exists() and not overwrite:
+        raise InputError(f"--record {record}: the file exists; pass --overwrite to replace it, "
+                         "or choose another name")
+    session = build_live_session(method, array, options=options, frame_s=frame_s, hop_s=hop_s,
+                                 tracking=tracking, threads=threads, device=device,
+                                 channels=parse_channels(channels), block_s=block_s, record=record,
+                                 overwrite=overwrite, reconnect=reconnect,
+                                 allow_dependent_channels=allow_dependent_channels)
+    loc = session.localizer
+    failure: InputError | None = None
+    stopped_by: list[str] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stopped_by:           # a second Ctrl-C / SIGTERM while closing: the close is bounded
+            return
+        stopped_by.append("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     live_ctx = None
     try:
         if fmt == "table":
@@ -161,22 +177,30 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
                                                dial_width))
                 else:
                     print(json.dumps(est.to_json()), flush=True)
-        except DeviceLostError as e:
-            lost = e
+        except InputError as e:    # device lost, channels refused: summary first, then exit 2
+            failure = e
         except KeyboardInterrupt:
-            interrupted = True
+            if not stopped_by:
+                stopped_by.append("Ctrl-C")
         finally:
             estimates.close()      # stops the stream and closes the recording now
     finally:
         if live_ctx is not None:
             live_ctx.stop()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if isinstance(failure, DependentChannelsError):
+        raise failure            # refused at start: the one line says it all
     s = session.summary()
     msg = (f"neuroaudio: live: {s['captured_s']:.1f} s from '{s['device']}' at {s['capture_fs_hz']} Hz"
            + (f" (resampled to {s['fs_hz']} Hz)" if s["capture_fs_hz"] != s["fs_hz"] else "")
            + f"; overflows {s['overflows']}, dropped blocks {s['dropped_blocks']}"
+           + (f" ({s['dropped_s']:.2f} s)" if s["dropped_blocks"] else "")
+           + (f", reconnects {s['reconnects']} ({s['outage_s']:.1f} s without audio)"
+              if s["reconnects"] else "")
            + (f"; median latency {1000 * s['median_latency_s']:.0f} ms" if s["median_latency_s"] else "")
            + (f"; recording: {s['record']}" if s["record"] else "")
-           + ("; stopped by Ctrl-C" if interrupted else ""))
+           + (f"; stopped by {stopped_by[0]}" if stopped_by else ""))
     print(msg, file=sys.stderr, flush=True)
-    if lost is not None:
-        raise lost
+    if failure is not None:
+        raise failure

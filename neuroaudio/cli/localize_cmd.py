@@ -84,6 +84,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                            "audio to this WAV (kept if the device is lost)."),
         track: bool = typer.Option(True, "--track/--no-track", help="--live: temporal tracking of the "
                                    "direction (birth/death of sources) for steady output."),
+        threads: int = typer.Option(1, "--threads", help="--live: CPU threads for the localizer "
+                                    "(torch); 1 keeps up best on small machines."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="--live: let --record replace an "
+                                       "existing file."),
+        reconnect: bool = typer.Option(False, "--reconnect", help="--live: when the device is lost, "
+                                       "retry (backoff up to 30 s) instead of exiting."),
+        allow_dependent_channels: bool = typer.Option(
+            False, "--allow-dependent-channels", help="--live: go on (with a warning) when channels "
+            "are copies or mixes of others (e.g. a 2-channel card upmixed to 4)."),
     ) -> None:
         """Where does the sound come from? One direction per file, plus per-frame estimates.
 
@@ -113,7 +122,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 raise InputError("give audio files or --live, not both")
             run_live_localize(array, method, channels, device, duration,
                               None if fmt == "table" else fmt, record, frame_s, hop_s, track,
-                              options=method_opts)
+                              options=method_opts, threads=threads, overwrite=overwrite,
+                              reconnect=reconnect, allow_dependent_channels=allow_dependent_channels)
             return
         if not files:
             raise InputError("give one or more audio files, or --live to use a sound card")

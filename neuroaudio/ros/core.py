@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import InputError
@@ -47,7 +48,16 @@ class NodeParams:
         frame_id: TF frame of the array, for ``~doa``.
         frame_s, hop_s: analysis frame and hop (s).
         block_s: capture block (s).
-        record: also record the captured audio to this WAV ("" = no).
+        record: also record the captured audio to this WAV ("" = no). An existing file is never
+            overwritten (a ``record`` left on the parameter server by an earlier run would
+            otherwise replace that run's recording): the node records to ``NAME-<UTC time>.wav``
+            beside it instead and logs the name.
+        threads: CPU threads for the localizer (torch); 1 keeps up best on small machines.
+        reconnect: when the device is lost, retry with backoff (0.5 s doubling up to
+            ``reconnect_max_s``) instead of ending the node.
+        reconnect_max_s: longest wait between two reconnection attempts (s).
+        allow_dependent_channels: go on (one warning) when channels are copies or mixes of
+            others instead of ending the node.
     """
 
     device: str = ""
@@ -61,6 +71,10 @@ class NodeParams:
     hop_s: float = 0.085
     block_s: float = 0.02
     record: str = ""
+    threads: int = 1
+    reconnect: bool = True
+    reconnect_max_s: float = 30.0
+    allow_dependent_channels: bool = False
 
     @classmethod
     def from_getter(cls, get: Callable[[str, Any], Any]) -> NodeParams:
@@ -77,6 +91,8 @@ class NodeParams:
                     v = v if isinstance(v, bool) else str(v).strip().lower() in ("1", "true", "yes", "on")
                 elif isinstance(default, float):
                     v = float(v)
+                elif isinstance(default, int):
+                    v = int(v)
                 elif f.name == "channels" and isinstance(v, (list, tuple)):
                     v = ",".join(str(int(c)) for c in v)
                 else:
@@ -128,6 +144,41 @@ def node_output(est: Any, frame_id: str, now_wall: float | None = None) -> NodeO
                       None if az is None else direction_quaternion(az), stamp, frame_id)
 
 
+class _ForwardHandler(logging.Handler):
+    def __init__(self, warn: Callable[[str], Any], info: Callable[[str], Any]):
+        super().__init__(logging.INFO)
+        self.warn, self.info = warn, info
+
+    def emit(self, record: logging.LogRecord) -> None:
+        (self.warn if record.levelno >= logging.WARNING else self.info)(f"neuroaudio: {record.getMessage()}")
+
+
+def route_log(warn: Callable[[str], Any], info: Callable[[str], Any]) -> None:
+    """Send the ``neuroaudio`` logger's warnings (device lost, reconnecting, a recording's new
+    name) to the ROS logger (``rospy.logwarn``, ``node.get_logger().warning``), i.e. the screen
+    and ``/rosout``, instead of Python's own handlers."""
+    lg = logging.getLogger("neuroaudio")
+    lg.handlers = [h for h in lg.handlers if not isinstance(h, _ForwardHandler)]
+    lg.addHandler(_ForwardHandler(warn, info))
+    lg.propagate = False
+    if lg.level == logging.NOTSET or lg.level > logging.WARNING:
+        lg.setLevel(logging.WARNING)
+
+
+def unused_record_path(path: str, now: float | None = None) -> str:
+    """``path`` if no file is there, else ``STEM-YYYYmmddTHHMMSSZ[-k]SUFFIX`` beside it (UTC)."""
+    p = Path(path)
+    if not p.exists():
+        return str(p)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+    k = 0
+    while True:
+        cand = p.with_name(f"{p.stem}-{stamp}{'' if k == 0 else f'-{k}'}{p.suffix or '.wav'}")
+        if not cand.exists():
+            return str(cand)
+        k += 1
+
+
 class NodeCore:
     """The node without ROS: build the pipeline from :class:`NodeParams`, run it, publish.
 
@@ -140,9 +191,7 @@ class NodeCore:
     def __init__(self, params: NodeParams, publisher: Publisher,
                  capture_factory: Callable[..., Any] | None = None):
         from ..audio.io import parse_channels
-        from ..audio.live import LiveCapture, LiveSession
-        from ..localize.registry import make_localizer
-        from ..tracking import AzimuthTracker
+        from ..audio.live import build_live_session
 
         self.params, self.publisher = params, publisher
         method = params.method
@@ -150,7 +199,7 @@ class NodeCore:
             from ..localize.registry import DEFAULT_METHOD
 
             method = DEFAULT_METHOD
-        opts: dict[str, Any] = {"frame_s": params.frame_s, "hop_s": params.hop_s}
+        opts: dict[str, Any] = {}
         if params.model:
             from ..localize.registry import method_options
 
@@ -158,13 +207,18 @@ class NodeCore:
                 raise InputError(f"method '{method}' takes no model; leave 'model' empty for "
                                  "classical methods or pick a learned method")
             opts["model"] = params.model
-        self.localizer = make_localizer(method, params.array, **opts)
-        factory = capture_factory or LiveCapture
-        self.capture = factory(device=params.device or None, channels=parse_channels(params.channels or None),
-                               n_mics=self.localizer.array.n_mics, fs_hz=self.localizer.fs,
-                               block_s=params.block_s, record=params.record or None)
-        self.session = LiveSession(self.localizer, self.capture,
-                                   AzimuthTracker() if params.tracking else None)
+        self.record_path = unused_record_path(params.record) if params.record else None
+        if self.record_path is not None and self.record_path != params.record:
+            log.warning("%s exists (an earlier run's recording?); recording to %s instead",
+                        params.record, self.record_path)
+        self.session = build_live_session(
+            method, params.array, options=opts, frame_s=params.frame_s, hop_s=params.hop_s,
+            tracking=params.tracking, threads=params.threads, capture_factory=capture_factory,
+            device=params.device or None, channels=parse_channels(params.channels or None),
+            block_s=params.block_s, record=self.record_path, reconnect=params.reconnect,
+            reconnect_max_s=params.reconnect_max_s,
+            allow_dependent_channels=params.allow_dependent_channels)
+        self.localizer, self.capture = self.session.localizer, self.session.capture
         self.published = 0
         self._stopped = threading.Event()
 

@@ -5,7 +5,8 @@ Run::
     python -m neuroaudio.ros --ros 1 _device:=pulse _array:=respeaker4 _frame_id:=mic_array
 
 Private parameters ``~device ~channels ~array ~method ~model ~tracking ~frame_id ~frame_s
-~hop_s ~block_s ~record`` (see :class:`~neuroaudio.ros.core.NodeParams`); topics ``~azimuth``
+~hop_s ~block_s ~record ~threads ~reconnect ~reconnect_max_s
+~allow_dependent_channels`` (see :class:`~neuroaudio.ros.core.NodeParams`); topics ``~azimuth``
 (std_msgs/Float32), ``~doa`` (geometry_msgs/PoseStamped), ``~estimate`` (std_msgs/String).
 
 Python environments: rospy comes from the distribution (Debian/Ubuntu ``python3-rospy``, or
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .core import NodeCore, NodeOutput, NodeParams
+from .core import NodeCore, NodeOutput, NodeParams, route_log
 
 log = logging.getLogger("neuroaudio")
 
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                          "(roscore, or rosmaster --core) or set ROS_MASTER_URI")
     argv = list(sys.argv if argv is None else argv)
     rospy.init_node("neuroaudio", argv=argv, anonymous=False)
+    route_log(rospy.logwarn, rospy.loginfo)
     params = NodeParams.from_getter(lambda name, d: rospy.get_param("~" + name, d))
     core = NodeCore(params, Ros1Publisher(rospy))
     rospy.on_shutdown(core.stop)

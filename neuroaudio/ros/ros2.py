@@ -4,7 +4,8 @@ Run::
 
     python -m neuroaudio.ros --ros 2 --ros-args -p device:=pulse -p array:=respeaker4
 
-Parameters ``device channels array method model tracking frame_id frame_s hop_s block_s record``
+Parameters ``device channels array method model tracking frame_id frame_s hop_s block_s record threads
+reconnect reconnect_max_s allow_dependent_channels``
 (see :class:`~neuroaudio.ros.core.NodeParams`); topics ``~/azimuth`` (std_msgs/Float32),
 ``~/doa`` (geometry_msgs/PoseStamped), ``~/estimate`` (std_msgs/String). The capture loop runs
 in a worker thread; the main thread spins the node; shutdown stops the capture cleanly.
@@ -18,7 +19,7 @@ from dataclasses import fields
 from typing import Any
 
 from ..errors import InputError
-from .core import NodeCore, NodeOutput, NodeParams
+from .core import NodeCore, NodeOutput, NodeParams, route_log
 
 
 def import_rclpy() -> Any:
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             node.declare_parameter(f.name, f.default)
         else:
             node.declare_parameter(f.name, f.default, descriptor)
+    route_log(node.get_logger().warning, node.get_logger().info)
     params = NodeParams.from_getter(lambda name, d: node.get_parameter(name).value)
     core = NodeCore(params, Ros2Publisher(node))
     node.get_logger().info(f"localizing from '{core.capture.device.name}' ({core.localizer.name}, "

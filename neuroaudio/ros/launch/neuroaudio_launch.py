@@ -12,7 +12,8 @@ from launch.substitutions import LaunchConfiguration
 
 # '' (two quotes) is YAML for the empty string: an empty `-p name:=` would not parse.
 ARGS = {"device": "''", "channels": "''", "array": "respeaker4", "method": "''", "model": "''",
-        "tracking": "true", "frame_id": "mic_array"}
+        "tracking": "true", "frame_id": "mic_array", "threads": "1", "reconnect": "true",
+        "reconnect_max_s": "30.0"}
 
 
 def generate_launch_description():
