@@ -395,11 +395,23 @@ def augment_clip(x: np.ndarray, n: int, fs: int, aug: AugmentConfig, rng: np.ran
     return y.astype(np.float32)
 
 
+def fit_window(x: np.ndarray, n: int, fs: int, placement: str = "centre") -> np.ndarray:
+    """``[n]`` float32: the model's window on clip ``x`` (``data.placement``): ``centre``
+    (:func:`place`) or ``energy`` (centred on the energetic part, ``augment.place_energetic``)."""
+    if placement == "energy":
+        from .augment import place_energetic
+
+        return place_energetic(x, n, fs)
+    return place(x, n)
+
+
 def make_batch(items: list[Item], fs: int, n: int, aug: AugmentConfig | None = None,
-               rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Clips ``[B, n]`` float32 and labels ``[B]`` int64 (augmented when ``aug`` is given)."""
+               rng: np.random.Generator | None = None, placement: str = "centre"
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Clips ``[B, n]`` float32 and labels ``[B]`` int64 (augmented clip by clip when ``aug`` is
+    given, else placed by :func:`fit_window` with ``placement``)."""
     xs = []
     for it in items:
         a = item_audio(it, fs)
-        xs.append(augment_clip(a, n, fs, aug, rng) if aug is not None else place(a, n))
+        xs.append(augment_clip(a, n, fs, aug, rng) if aug is not None else fit_window(a, n, fs, placement))
     return np.stack(xs), np.array([it.label for it in items], np.int64)
