@@ -125,12 +125,17 @@ def load_fsdd(cfg: DataConfig, seed: int = 0) -> Splits:
     if not files:
         raise InputError(f"no FSDD files ({{digit}}_{{speaker}}_{{index}}.wav) in '{root}': set data.root to "
                          "the recordings folder, e.g. ../shared/data/fsdd/recordings")
-    names = [str(d) for d in range(10)]
     items = []
     for p in files[: cfg.max_items]:
         digit, speaker, _ = FSDD_NAME.match(p.name).groups()
         items.append(Item(int(digit), speaker, str(p), read_mono(p, cfg.sample_rate_hz)))
-    return _split_by_speaker(items, cfg, names, seed)
+    return fsdd_splits(items, cfg, seed)
+
+
+def fsdd_splits(items: list[Item], cfg: DataConfig, seed: int = 0) -> Splits:
+    """FSDD items already read (e.g. from a cache; label = digit, speaker set) split by speaker as
+    :func:`load_fsdd` splits them; labels '0'..'9'."""
+    return _split_by_speaker(items, cfg, [str(d) for d in range(10)], seed)
 
 
 def _speaker_of(path: Path) -> str:
