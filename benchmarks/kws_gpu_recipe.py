@@ -50,6 +50,7 @@ SHIPPED_CONFIG = "pipelines/kws_drf.yaml"
 ABLATIONS: dict[str, list[str]] = {
     "no_floor40": ["frontend.floor_db=80.0"],                               # the shipped 80-dB floor
     "no_mvn": ["frontend.mvn=false"],                                       # log-mel / 10, no normalisation
+    "cmn_instead": ["frontend.mvn=false", "frontend.cmn=true"],             # the shipped per-band mean removal
     "no_energy_window": ["data.placement=centre"],                          # window on the clip centre
     "no_speed": ["train.augment.speed=[1.0, 1.0]"],
     "no_noise": ["train.augment.noise_prob=0.0"],
@@ -315,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speakers", nargs="+", default=SPEAKERS)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds of the recipe/shipped arms")
     ap.add_argument("--ablation-seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--jobs", type=int, default=64, help="runs at once (processes sharing the device)")
-    ap.add_argument("--limit", type=float, default=450.0, help="s from the start to the end of training")
+    ap.add_argument("--jobs", type=int, default=72, help="runs at once (processes sharing the device)")
+    ap.add_argument("--limit", type=float, default=420.0, help="s from the start to the end of training")
     ap.add_argument("--grace", type=float, default=30.0, help="s after --limit before runs are stopped")
     ap.add_argument("--eval-margin", type=float, default=25.0, help="s kept per run for the final evaluation")
     ap.add_argument("--epochs", type=int, default=None, help="train.epochs of every run (default: configs')")
