@@ -50,7 +50,7 @@ SHIPPED_CONFIG = "pipelines/kws_drf.yaml"
 ABLATIONS: dict[str, list[str]] = {
     "no_floor40": ["frontend.floor_db=80.0"],                               # the shipped 80-dB floor
     "no_mvn": ["frontend.mvn=false"],                                       # log-mel / 10, no normalisation
-    "cmn_instead": ["frontend.mvn=false", "frontend.cmn=true"],             # the shipped per-band mean removal
+    "cmn_instead": ["frontend.mvn=false", "frontend.cmn=true"],             # shipped per-band mean removal
     "no_energy_window": ["data.placement=centre"],                          # window on the clip centre
     "no_speed": ["train.augment.speed=[1.0, 1.0]"],
     "no_noise": ["train.augment.noise_prob=0.0"],
