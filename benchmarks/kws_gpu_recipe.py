@@ -6,7 +6,9 @@ the four FSDD speakers) with a few overrides, in its own process (``spawn``, one
 
 - ``recipe``: the recipe as it is, for every neuron of ``--kinds`` (D-RF, ALIF, BRF), seeds ``--seeds``;
 - ablations (D-RF, seeds ``--ablation-seeds``): one element of the recipe removed each (``ABLATIONS``);
-- ``shipped`` (only when listed in ``--arms``): ``pipelines/kws_drf.yaml`` itself, the same-card baseline.
+- ``shipped`` (only when listed in ``--arms``): ``pipelines/kws_drf.yaml`` itself, the same-card baseline;
+- ``filler_rev`` (only when listed): the recipe with an open-set filler class of reversed training
+  clips (``data.filler_reversed=0.2``), its models kept for ``benchmarks/kws_filler.py``.
 
 Time: the training stage ends ``--limit`` s after the start. Each run gets
 ``train.time_budget_s`` = the time left to that limit less ``--eval-margin`` s, so when the card or
@@ -60,11 +62,12 @@ ABLATIONS: dict[str, list[str]] = {
     "no_dropout": ["model.dropout=0.1"],                                    # the shipped dropout
     "frame_16ms": ["frontend.n_fft=256", "frontend.hop=128"],               # the shipped 32/16-ms frames
     "no_pink": ["train.augment.noise_colors=[white]"],
+    "filler_rev": ["data.filler_reversed=0.2"],     # not an ablation: + a filler class of reversed clips
 }
 """Ablation arms: the overrides that remove one element of the recipe (D-RF). Gain is not one:
 after the relative floor and per-utterance MVN the features do not depend on it (tested)."""
 
-DEFAULT_ARMS = ["recipe", *[a for a in ABLATIONS if a != "no_pink"]]
+DEFAULT_ARMS = ["recipe", *[a for a in ABLATIONS if a not in ("no_pink", "filler_rev")]]
 SUMMARY_FIELDS = ["arm", "kind", "n_runs", "n_ok", *SPEAKERS, "mean_acc", "seed0_mean", "ensemble_mean",
                   "delta_vs_recipe", "rate", "energy_uj", "epochs_min", "epochs_max", "wall_s_mean"]
 RESULT_FIELDS = ["arm", "kind", "speaker", "seed", "status", "test_accuracy", "test_mean_firing_rate",
@@ -115,14 +118,15 @@ def read_fsdd_cache(root: str, cache: Path, fs: int, max_per_digit: int | None) 
 
 
 def cached_splits(cache: Path, cfg) -> object:
-    """The fold's :class:`Splits` from the cache (what ``load_fsdd`` would give on the same files)."""
-    from neuroaudio.kws.data import Item, fsdd_splits
+    """The fold's :class:`Splits` from the cache (what ``load_splits`` would give on the same files,
+    extra training clips and filler class included)."""
+    from neuroaudio.kws.data import Item, fsdd_splits, load_splits
 
     z = np.load(cache)
     off = z["offsets"]
     items = [Item(int(d), str(s), None, z["audio"][off[i]:off[i + 1]].copy())
              for i, (d, s) in enumerate(zip(z["digits"], z["speakers"], strict=True))]
-    return fsdd_splits(items, cfg.data, cfg.seed)
+    return load_splits(cfg.data, cfg.seed, base=fsdd_splits(items, cfg.data, cfg.seed))
 
 
 def write_json(path: Path, obj) -> None:
@@ -352,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         specs.append({**r, "name": name, "out": str(out), "root": a.root, "cache": str(work / "fsdd.npz"),
                       "work": str(work / r["arm"] / name), "device": a.device, "deadline": deadline,
                       "eval_margin": a.eval_margin, "extra": extra, "t_start": t_start,
-                      "keep_model": r["arm"] == "recipe" and r["kind"] == "drf",
+                      "keep_model": r["arm"] in ("recipe", "filler_rev") and r["kind"] == "drf",
                       "result": str(out / "runs" / r["arm"] / f"{name}.json")})
     todo = []
     for s in specs:

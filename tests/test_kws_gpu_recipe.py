@@ -87,3 +87,22 @@ def test_bad_root_and_arm_are_one_line_errors(bench, tmp_path, capsys):
     assert mod.main(["--root", str(tmp_path), "--out", str(tmp_path / "o"), "--arms", "no_such"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "no FSDD files" in err[0] and "--arms ['no_such']" in err[1]
+
+
+@pytest.mark.parametrize("extra", [[], ["data.filler_reversed=0.25"]])
+def test_cached_recordings_give_the_splits_of_a_fresh_load(bench, tmp_path, extra):
+    from neuroaudio.kws.config import load_config
+    from neuroaudio.kws.data import load_splits
+
+    mod, root = bench[0], bench[1]
+    assert mod.read_fsdd_cache(str(root), tmp_path / "c.npz", FS, None) == 32
+    cfg = load_config(REPO / "pipelines" / "kws_drf_recipe.yaml",
+                      [f"data.root={root}", "data.test_speakers=[theo]", *extra])
+    got, want = mod.cached_splits(tmp_path / "c.npz", cfg), load_splits(cfg.data, cfg.seed)
+    assert got.labels == want.labels and len(got.labels) == (11 if extra else 10)
+    for part in ("train", "val", "test"):
+        a, b = getattr(got, part), getattr(want, part)
+        assert [(i.label, i.speaker) for i in a] == [(i.label, i.speaker) for i in b] and a
+        assert all(np.array_equal(x.audio, y.audio) for x, y in zip(a, b, strict=True))
+    if extra:
+        assert sum(it.label == 10 for it in got.train) == 4     # round(0.25 x 14): 16 clips, 2 to validation

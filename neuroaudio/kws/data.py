@@ -335,9 +335,11 @@ LOADERS = {"fsdd": load_fsdd, "folder": load_folder, "speech_commands": load_spe
            "synthetic": load_synthetic}
 
 
-def load_splits(cfg: DataConfig, seed: int = 0) -> Splits:
-    """The data of a config, split into train/val/test (see module docstring)."""
-    sp = LOADERS[cfg.source](cfg, seed)
+def load_splits(cfg: DataConfig, seed: int = 0, base: Splits | None = None) -> Splits:
+    """The data of a config, split into train/val/test (see module docstring). ``base``: the
+    source's splits already loaded (e.g. :func:`fsdd_splits` of cached audio); the config's extra
+    training clips and filler class are added to it as to a freshly loaded source."""
+    sp = LOADERS[cfg.source](cfg, seed) if base is None else base
     source_train = list(sp.train)
     if cfg.synth_words:
         sp.train = sp.train + synthetic_training_items(cfg, sp.labels, seed)
