@@ -6,7 +6,8 @@ the four FSDD speakers) with a few overrides, in its own process (``spawn``, one
 
 - ``recipe``: the recipe as it is, for every neuron of ``--kinds`` (D-RF, ALIF, BRF), seeds ``--seeds``;
 - ablations (D-RF, seeds ``--ablation-seeds``): one element of the recipe removed each (``ABLATIONS``);
-- ``shipped`` (only when listed in ``--arms``): ``pipelines/kws_drf.yaml`` itself, the same-card baseline;
+- ``shipped``: ``pipelines/kws_drf.yaml`` itself (40 epochs, clip-by-clip augmentation), seeds
+  ``--seeds``: the same-card baseline;
 - ``filler_rev`` (only when listed): the recipe with an open-set filler class of reversed training
   clips (``data.filler_reversed=0.2``), its models kept for ``benchmarks/kws_filler.py``.
 
@@ -67,7 +68,7 @@ ABLATIONS: dict[str, list[str]] = {
 """Ablation arms: the overrides that remove one element of the recipe (D-RF). Gain is not one:
 after the relative floor and per-utterance MVN the features do not depend on it (tested)."""
 
-DEFAULT_ARMS = ["recipe", *[a for a in ABLATIONS if a not in ("no_pink", "filler_rev")]]
+DEFAULT_ARMS = ["recipe", *[a for a in ABLATIONS if a not in ("no_pink", "filler_rev")], "shipped"]
 SUMMARY_FIELDS = ["arm", "kind", "n_runs", "n_ok", *SPEAKERS, "mean_acc", "seed0_mean", "ensemble_mean",
                   "delta_vs_recipe", "rate", "energy_uj", "epochs_min", "epochs_max", "wall_s_mean"]
 RESULT_FIELDS = ["arm", "kind", "speaker", "seed", "status", "test_accuracy", "test_mean_firing_rate",
@@ -315,12 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda", help="train.device of every run (cuda, cpu, auto)")
     ap.add_argument("--arms", nargs="+", default=DEFAULT_ARMS,
                     help=f"recipe, shipped, and ablations: {', '.join(ABLATIONS)} (default: all but no_pink "
-                         "and shipped)")
+                         "and filler_rev)")
     ap.add_argument("--kinds", nargs="+", default=["drf", "alif", "brf"], help="neurons of the recipe arm")
     ap.add_argument("--speakers", nargs="+", default=SPEAKERS)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds of the recipe/shipped arms")
     ap.add_argument("--ablation-seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--jobs", type=int, default=72, help="runs at once (processes sharing the device)")
+    ap.add_argument("--jobs", type=int, default=80, help="runs at once (processes sharing the device)")
     ap.add_argument("--limit", type=float, default=420.0, help="s from the start to the end of training")
     ap.add_argument("--grace", type=float, default=30.0, help="s after --limit before runs are stopped")
     ap.add_argument("--eval-margin", type=float, default=25.0, help="s kept per run for the final evaluation")

@@ -4,6 +4,7 @@ per-run results, tables whose numbers are those of the runs, resuming, the time 
 import csv
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ def bench(tmp_path_factory):
     out = tmp / "out"
     argv = ["--root", str(root), "--out", str(out), "--work", str(tmp / "work"), "--device", "cpu",
             "--epochs", "1", "--width", "4", "--max-per-digit", "6", "--kinds", "drf", "--arms", "recipe",
-            "no_mvn", "--speakers", "jackson", "theo", "--jobs", "3", "--limit", "600"]
+            "no_mvn", "shipped", "--speakers", "jackson", "theo", "--jobs", "4", "--limit", "900"]
     assert kws_gpu_recipe.main(argv) == 0
     yield kws_gpu_recipe, root, out, argv
     sys.path.remove(str(REPO / "benchmarks"))
@@ -39,14 +40,23 @@ def bench(tmp_path_factory):
 def test_every_run_is_recorded_and_the_tables_are_its_numbers(bench):
     mod, _, out, _ = bench
     rows = list(csv.DictReader(open(out / "results.csv")))
-    assert len(rows) == 6 and {r["status"] for r in rows} == {"ok"}          # 2 folds x 2 seeds + 2 ablation
+    assert len(rows) == 10 and {r["status"] for r in rows} == {"ok"}   # recipe, shipped 2 x 2; ablation 2 x 1
     assert sorted((r["arm"], r["speaker"], r["seed"]) for r in rows if r["arm"] == "no_mvn") == [
         ("no_mvn", "jackson", "0"), ("no_mvn", "theo", "0")]
     runs = {(r["arm"], r["speaker"], int(r["seed"])): json.loads(
         (out / "runs" / r["arm"] / f"drf_{r['speaker']}_s{r['seed']}.json").read_text()) for r in rows}
     assert all(m["n_test"] == 12 and m["epochs"] == 1 for m in runs.values())   # 6 per digit, 2 digits
     summary = {(s["arm"], s["kind"]): s for s in json.loads((out / "summary.json").read_text())}
-    rec, abl = summary[("recipe", "drf")], summary[("no_mvn", "drf")]
+    rec, abl, old = summary[("recipe", "drf")], summary[("no_mvn", "drf")], summary[("shipped", "drf")]
+    assert old["n_ok"] == 4 and old["delta_vs_recipe"] == pytest.approx(np.mean(
+        [runs[("shipped", s, n)]["test_accuracy"] - runs[("recipe", s, n)]["test_accuracy"]
+         for s in ("jackson", "theo") for n in (0, 1)]))
+    from neuroaudio.kws.checkpoint import read_checkpoint
+
+    work = Path(bench[3][bench[3].index("--work") + 1])
+    hops = {arm: read_checkpoint(work / arm / "drf_theo_s1" / "model.pt")["config"]["frontend"]["hop"]
+            for arm in ("recipe", "shipped")}
+    assert hops == {"recipe": 80, "shipped": 128}         # each arm trained its own pipeline
     for spk in ("jackson", "theo"):
         assert rec[spk] == pytest.approx(np.mean([runs[("recipe", spk, s)]["test_accuracy"] for s in (0, 1)]))
     assert rec["seed0_mean"] == pytest.approx(np.mean([runs[("recipe", s, 0)]["test_accuracy"]
@@ -76,7 +86,7 @@ def test_a_second_call_keeps_finished_runs_and_the_limit_stops_the_rest(bench, t
             *argv[argv.index("--out") + 2:-2], "--limit", "0", "--grace", "0"]
     assert mod.main(late) == 0
     rows = list(csv.DictReader(open(tmp_path / "late" / "results.csv")))
-    assert len(rows) == 6 and {r["status"] for r in rows} == {"not started (time limit)"}
+    assert len(rows) == 10 and {r["status"] for r in rows} == {"not started (time limit)"}
     assert "0/4" in (tmp_path / "late" / "summary.txt").read_text()
 
 
