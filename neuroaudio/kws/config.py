@@ -135,8 +135,9 @@ class AugmentConfig:
     """mixup of feature sequences and one-hot targets, λ ~ Beta(mixup, mixup) (0 = off)."""
     batch: bool = False
     """Augment whole batches as tensors on the training device (``neuroaudio.kws.augment``) instead
-    of clip by clip: the training clips are packed once, speed/placement/gain/noise are one pass per
-    batch, SpecAugment takes ``freq_masks`` × ``time_masks`` masks filled with the clip's mean.
+    of clip by clip: the training clips are packed once (all of them in memory on the device: FSDD's
+    1,350 training clips take 99 MB), speed/placement/gain/noise are one pass per batch, SpecAugment
+    takes ``freq_masks`` × ``time_masks`` masks filled with the clip's mean.
     Needed by ``placement: uniform``, pink noise, mask counts other than 1 and
     ``data.placement: energy``. ``false`` keeps the per-clip path (bit-identical to before)."""
     placement: str = "shift"
