@@ -31,7 +31,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..errors import InputError
 from .checkpoint import KWSModel, load_model, read_checkpoint, save_checkpoint
-from .data import place, read_mono
+from .data import fit_window, read_mono
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 SILENT_PEAK = 1e-4
@@ -63,10 +63,11 @@ def batchnorm_layers(model: KWSModel) -> list[tuple[str, _BatchNorm]]:
 
 
 def fit_clips(audios: list[np.ndarray], model: KWSModel) -> torch.Tensor:
-    """Clips ``[N, clip_samples]`` float32 from mono arrays at ``model.fs`` (centred, as evaluated)."""
+    """Clips ``[N, clip_samples]`` float32 from mono arrays at ``model.fs`` (placed as evaluated)."""
     if not audios:
         raise InputError("no clips to adapt to: give at least one recording of the new speaker")
-    return torch.from_numpy(np.stack([place(np.asarray(a, np.float32), model.clip_samples) for a in audios]))
+    return torch.from_numpy(np.stack([fit_window(np.asarray(a, np.float32), model.clip_samples, model.fs,
+                                                 model.cfg.data.placement) for a in audios]))
 
 
 @torch.no_grad()

@@ -125,12 +125,17 @@ def load_fsdd(cfg: DataConfig, seed: int = 0) -> Splits:
     if not files:
         raise InputError(f"no FSDD files ({{digit}}_{{speaker}}_{{index}}.wav) in '{root}': set data.root to "
                          "the recordings folder, e.g. ../shared/data/fsdd/recordings")
-    names = [str(d) for d in range(10)]
     items = []
     for p in files[: cfg.max_items]:
         digit, speaker, _ = FSDD_NAME.match(p.name).groups()
         items.append(Item(int(digit), speaker, str(p), read_mono(p, cfg.sample_rate_hz)))
-    return _split_by_speaker(items, cfg, names, seed)
+    return fsdd_splits(items, cfg, seed)
+
+
+def fsdd_splits(items: list[Item], cfg: DataConfig, seed: int = 0) -> Splits:
+    """FSDD items already read (e.g. from a cache; label = digit, speaker set) split by speaker as
+    :func:`load_fsdd` splits them; labels '0'..'9'."""
+    return _split_by_speaker(items, cfg, [str(d) for d in range(10)], seed)
 
 
 def _speaker_of(path: Path) -> str:
@@ -330,9 +335,11 @@ LOADERS = {"fsdd": load_fsdd, "folder": load_folder, "speech_commands": load_spe
            "synthetic": load_synthetic}
 
 
-def load_splits(cfg: DataConfig, seed: int = 0) -> Splits:
-    """The data of a config, split into train/val/test (see module docstring)."""
-    sp = LOADERS[cfg.source](cfg, seed)
+def load_splits(cfg: DataConfig, seed: int = 0, base: Splits | None = None) -> Splits:
+    """The data of a config, split into train/val/test (see module docstring). ``base``: the
+    source's splits already loaded (e.g. :func:`fsdd_splits` of cached audio); the config's extra
+    training clips and filler class are added to it as to a freshly loaded source."""
+    sp = LOADERS[cfg.source](cfg, seed) if base is None else base
     source_train = list(sp.train)
     if cfg.synth_words:
         sp.train = sp.train + synthetic_training_items(cfg, sp.labels, seed)
@@ -395,11 +402,23 @@ def augment_clip(x: np.ndarray, n: int, fs: int, aug: AugmentConfig, rng: np.ran
     return y.astype(np.float32)
 
 
+def fit_window(x: np.ndarray, n: int, fs: int, placement: str = "centre") -> np.ndarray:
+    """``[n]`` float32: the model's window on clip ``x`` (``data.placement``): ``centre``
+    (:func:`place`) or ``energy`` (centred on the energetic part, ``augment.place_energetic``)."""
+    if placement == "energy":
+        from .augment import place_energetic
+
+        return place_energetic(x, n, fs)
+    return place(x, n)
+
+
 def make_batch(items: list[Item], fs: int, n: int, aug: AugmentConfig | None = None,
-               rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Clips ``[B, n]`` float32 and labels ``[B]`` int64 (augmented when ``aug`` is given)."""
+               rng: np.random.Generator | None = None, placement: str = "centre"
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Clips ``[B, n]`` float32 and labels ``[B]`` int64 (augmented clip by clip when ``aug`` is
+    given, else placed by :func:`fit_window` with ``placement``)."""
     xs = []
     for it in items:
         a = item_audio(it, fs)
-        xs.append(augment_clip(a, n, fs, aug, rng) if aug is not None else place(a, n))
+        xs.append(augment_clip(a, n, fs, aug, rng) if aug is not None else fit_window(a, n, fs, placement))
     return np.stack(xs), np.array([it.label for it in items], np.int64)

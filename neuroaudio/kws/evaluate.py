@@ -24,9 +24,9 @@ from .data import FSDD_NAME, Item, load_folder, load_fsdd, make_batch
 
 @torch.no_grad()
 def evaluate_items(model: KWSModel, items: list[Item], batch_size: int = 64) -> dict[str, Any]:
-    """Run ``model`` on ``items`` (centred clips). Returns metrics and per-item predictions
-    (``predictions``, ``scores``, and ``probs [n, K]`` the class probabilities). Runs on the device
-    of the model's parameters."""
+    """Run ``model`` on ``items`` (clips placed as the model's ``data.placement`` says). Returns
+    metrics and per-item predictions (``predictions``, ``scores``, and ``probs [n, K]`` the class
+    probabilities). Runs on the device of the model's parameters."""
     model.eval()
     dev = next(model.net.parameters()).device
     k = len(model.labels)
@@ -37,7 +37,7 @@ def evaluate_items(model: KWSModel, items: list[Item], batch_size: int = 64) -> 
     t0 = time.perf_counter()
     for i in range(0, len(items), batch_size):
         chunk = items[i:i + batch_size]
-        x, y = make_batch(chunk, model.fs, model.clip_samples)
+        x, y = make_batch(chunk, model.fs, model.clip_samples, placement=model.cfg.data.placement)
         feats = model.frontend(torch.from_numpy(x).to(dev))
         logits, spikes = model.net(feats)
         prob = logits.softmax(-1).cpu()

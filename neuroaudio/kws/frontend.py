@@ -7,8 +7,10 @@
   mel filterbank (HTK mel scale), natural log, relative to the clip's maximum and floored
   ``floor_db`` below it, scaled by 1/10. Level-independent by construction. No torchaudio.
   Options: per-channel mean (``cmn``) and variance (``cvn``, CMVN: zero mean, unit variance, output
-  clamped to ±``CVN_CLIP``) normalisation over the clip's active frames; for training, a per-clip
-  vocal-tract length warp of the filterbank (:func:`vtlp_warp`).
+  clamped to ±``CVN_CLIP``) normalisation over the clip's active frames; per-utterance mean and
+  variance normalisation (``mvn``: one mean and one deviation over all channels and frames of the
+  clip, :func:`utterance_mvn`, replacing the 1/10 scale); for training, a per-clip vocal-tract
+  length warp of the filterbank (:func:`vtlp_warp`).
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ standard deviation is far below anything spoken (down to -63 for FSDD speaker ni
 -5 while leaving the active frames as they are (FSDD: < 1e-4 of active values reach |x| > 5)."""
 
 
+def utterance_mvn(feats: torch.Tensor) -> torch.Tensor:
+    """Per-utterance mean and variance normalisation of ``feats [B, F, T]``: each clip minus its mean
+    over all channels and frames, divided by its standard deviation over the same (floored at 1e-5,
+    so a constant clip gives zeros)."""
+    mean = feats.mean(dim=(1, 2), keepdim=True)
+    std = feats.std(dim=(1, 2), keepdim=True, unbiased=False).clamp_min(1e-5)
+    return (feats - mean) / std
+
+
 class Frontend(nn.Module):
     """Audio ``[B, samples]`` (float, Hz = ``fs``) -> features ``[B, F, T]``."""
 
@@ -129,5 +140,6 @@ class Frontend(nn.Module):
                 n_active = active.sum(-1, keepdim=True).clamp_min(1)
                 var = (feats.pow(2) * active).sum(-1, keepdim=True) / n_active
                 std = var.sqrt().clamp_min(math.log(10) / 10)                  # ≥ 1 dB
-                return (feats / std).clamp(-CVN_CLIP, CVN_CLIP)
-        return feats / 10.0
+                feats = (feats / std).clamp(-CVN_CLIP, CVN_CLIP)
+                return utterance_mvn(feats) if self.cfg.mvn else feats
+        return utterance_mvn(feats) if self.cfg.mvn else feats / 10.0

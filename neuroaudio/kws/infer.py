@@ -51,15 +51,22 @@ def window_scores(model: KWSModel, x: np.ndarray, hop_s: float = 0.1, batch: int
     """Class probabilities of sliding windows over mono ``x`` (model rate).
 
     Returns (start samples ``[W]``, probabilities ``[W, K]``, window level in dB ``[W]``).
-    Signals shorter than a clip are zero-padded around the centre (one window).
+    Signals shorter than a clip are zero-padded around the centre, or around their energetic part
+    for a model trained with ``data.placement: energy`` (one window).
     """
     n = model.clip_samples
     hop = max(1, int(round(hop_s * model.fs)))
     if len(x) <= n:
-        from .data import place
+        from .data import fit_window
 
-        windows = place(x, n)[None]
-        starts = np.array([-(n - len(x)) // 2])
+        windows = fit_window(x, n, model.fs, model.cfg.data.placement)[None]
+        if model.cfg.data.placement == "energy":
+            from .augment import active_span
+
+            a, b = active_span(x, model.fs)
+            starts = np.array([(a + b) // 2 - n // 2])
+        else:
+            starts = np.array([-(n - len(x)) // 2])
     else:
         starts = np.arange(0, len(x) - n + 1, hop)
         if starts[-1] != len(x) - n:

@@ -5,8 +5,12 @@ the best validation accuracy, with test metrics added at the end), ``log.csv`` (
 epoch), ``curve.png`` (learning curves), ``metrics.json`` and ``confusion.png`` (test split).
 
 Loss: cross-entropy (label smoothing) + ``rate_weight`` · Σ_layers max(0, rate − rate_target)²,
-which keeps the spiking layers sparse. AdamW with a cosine learning-rate decay per step.
-Augmentation per epoch is seeded by (seed, epoch), so a resumed run sees the same data.
+which keeps the spiking layers sparse. AdamW with a per-step learning-rate schedule
+(``train.schedule``: cosine decay, or one-cycle; :mod:`neuroaudio.kws.schedule`).
+Augmentation per epoch is seeded by (seed, epoch), so a resumed run sees the same data; clip by
+clip (``data.py``), or with ``train.augment.batch`` as tensor operations on whole batches on the
+device (:mod:`neuroaudio.kws.augment`: packed clips, speed, placement, gain, white/pink noise,
+several SpecAugment masks).
 Device: ``train.device`` (``auto``: CUDA when available); clips are read and augmented on the CPU,
 the front-end, SpecAugment masks, network and loss run on the device; checkpoints always hold CPU
 tensors. ``train.time_budget_s`` fits the number of epochs to a wall-clock budget (see the config and
@@ -34,10 +38,12 @@ from ..train.budget import fit_epochs as _fit_epochs  # the name tests/test_kws_
 from ..train.budget import resumed_epochs
 from ..train.checkpoint import code_revision, cpu_copy
 from ..train.logging_io import epoch_progress
+from .augment import ClipBank, augment_batch, spec_masks
 from .checkpoint import KWSModel, read_checkpoint, save_checkpoint
 from .config import KWSConfig, config_from_dict, config_to_dict
-from .data import Splits, load_splits, make_batch
+from .data import Splits, item_audio, load_splits, make_batch
 from .evaluate import evaluate_items, plot_confusion
+from .schedule import lr_at
 
 log = logging.getLogger("neuroaudio")
 
@@ -156,6 +162,10 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
     t_run = time.perf_counter()
     aug = cfg.train.augment
     val_items = sp.val or sp.train[: max(1, len(sp.train) // 10)]
+    bank = None
+    if aug.batch:                 # the training clips packed once, augmented as batch tensors
+        bank = ClipBank([item_audio(it, fs) for it in sp.train], [it.label for it in sp.train], fs, clip,
+                        cfg.data.placement, aug.speed[1]).to(dev)
     with epoch_progress(progress, info_field=True, transient=False) as bar:
         task = bar.add_task(cfg.name, total=steps_per_epoch * n_epochs, completed=start * steps_per_epoch,
                             info="")
@@ -166,23 +176,32 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
             t0, c0 = time.perf_counter(), time.process_time()
             rng = np.random.default_rng([cfg.seed, epoch])
             gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+            gen_aug = torch.Generator().manual_seed(cfg.seed * 100003 + epoch + 7919 * 1000003)
             order = rng.permutation(len(sp.train))
             model.train()
             loss_sum, correct, seen = 0.0, 0, 0
             for b in range(steps_per_epoch):
                 step = epoch * steps_per_epoch + b
-                lr = cfg.train.lr * 0.5 * (1 + math.cos(math.pi * step / max(total, 1)))
+                lr = lr_at(step, total, cfg.train.lr, cfg.train.schedule, cfg.train.warmup_frac)
                 for g in opt.param_groups:
                     g["lr"] = lr
-                batch = [sp.train[i] for i in order[b * cfg.train.batch_size:(b + 1) * cfg.train.batch_size]]
-                x, y = make_batch(batch, fs, clip, aug, rng)
+                sel = order[b * cfg.train.batch_size:(b + 1) * cfg.train.batch_size]
+                batch = [sp.train[i] for i in sel]
+                if bank is not None:
+                    ib = torch.from_numpy(sel)
+                    xt, yt = augment_batch(bank, ib, aug, gen_aug), bank.labels[ib.to(dev)]
+                else:
+                    x, y = make_batch(batch, fs, clip, aug, rng)
+                    xt, yt = torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
                 warp = None
                 if cfg.frontend.kind == "logmel" and aug.vtlp[1] > aug.vtlp[0]:
                     warp = torch.from_numpy(rng.uniform(aug.vtlp[0], aug.vtlp[1], len(batch))).to(dev)
-                feats = model.frontend(torch.from_numpy(x).to(dev), warp)
-                if cfg.frontend.kind == "logmel":
+                feats = model.frontend(xt, warp)
+                if cfg.frontend.kind == "logmel" and aug.batch:
+                    feats = spec_masks(feats, aug.freq_masks, aug.freq_mask, aug.time_masks, aug.time_mask,
+                                       gen)
+                elif cfg.frontend.kind == "logmel":
                     feats = spec_mask(feats, aug.freq_mask, aug.time_mask, gen)
-                yt = torch.from_numpy(y).to(dev)
                 lam, perm = 1.0, None
                 if aug.mixup > 0:
                     lam = float(rng.beta(aug.mixup, aug.mixup))
@@ -254,7 +273,8 @@ def _save_average(model: KWSModel, avg: dict[str, torch.Tensor], n_avg: int, ck:
     bs = int(ck["config"]["train"]["batch_size"])
     dev = next(model.net.parameters()).device
     for i in range(0, len(sp.train), bs):
-        x, _ = make_batch(sp.train[i:i + bs], sp.fs, int(ck["clip_samples"]))
+        x, _ = make_batch(sp.train[i:i + bs], sp.fs, int(ck["clip_samples"]),
+                          placement=model.cfg.data.placement)
         model.net(model.frontend(torch.from_numpy(x).to(dev)))
     for m in bns:
         m.momentum = 0.1
