@@ -124,7 +124,8 @@ def usage_error_line(e: BaseException) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; exit 2 with one line on stderr for bad usage or bad input."""
     try:
-        rc = app(args=argv, standalone_mode=False)   # a command's typer.Exit(code) returns here
+        # a command's typer.Exit(code) returns here
+        rc = app(args=argv, prog_name="neuroaudio", standalone_mode=False)
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except InputError as e:
