@@ -275,7 +275,7 @@ def test_evaluate_keeps_a_truncated_file_as_a_failed_row(bad, tmp_path):
     r = subprocess.run([installed_script(), "evaluate", str(man), "-a", "respeaker4", "-m", "gcc-phat",
                         "--out", str(tmp_path / "ev"), "--quiet", "--no-plots"], capture_output=True,
                        text=True, env=env, timeout=120)
-    assert "Traceback" not in r.stderr
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     with open(tmp_path / "ev" / "predictions.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert [r_["status"] == "ok" for r_ in rows] == [True, False]
@@ -298,3 +298,26 @@ def test_low_rate_input_warns_once(tmp_path):
 
     az = json.loads(r.stdout)["azimuth_deg"]
     assert az is not None and math.isfinite(az)
+
+
+def test_band_limited_input_warns(tmp_path, monkeypatch, caplog):
+    """A 16 kHz file with nothing above 4 kHz (the example after a trip through 8 kHz) draws one
+    band warning; the example as recorded draws none."""
+    import logging
+
+    from scipy.signal import resample_poly
+
+    from neuroaudio.audio import io as aio
+
+    x, fs = sf.read(str(EXAMPLE), dtype="float64", always_2d=True)
+    up = _wav(tmp_path / "up.wav", resample_poly(resample_poly(x, 1, 2, axis=0), 2, 1, axis=0), fs,
+              subtype="PCM_16")
+    monkeypatch.setattr(aio, "_WARNED", set())
+    with caplog.at_level(logging.INFO, logger="neuroaudio"):
+        aio.read_audio(EXAMPLE, fs=16000)
+        assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+        aio.read_audio(up, fs=16000)
+        aio.read_audio(up, fs=16000)          # the second such file of a batch: INFO only
+    warns = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warns) == 1 and "almost nothing above 4.4 kHz" in warns[0], warns
+    assert sum("almost nothing above" in r.getMessage() for r in caplog.records) == 2

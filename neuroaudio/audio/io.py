@@ -23,6 +23,20 @@ CLIP_LEVEL = 0.999
 """|sample| at or above this counts as clipped (full scale is 1.0)."""
 CLIP_WARN_FRACTION = 1e-3
 """Warn when more than this fraction of samples is clipped."""
+BAND_EDGE = 0.275
+"""Band check: the share of a file's power above ``BAND_EDGE * fs`` (4.4 kHz for a 16 kHz method)."""
+BAND_WARN_FRACTION = 1e-3
+"""Warn when less than this share (-30 dB) of the power lies above the band edge: measured on the
+example recording, -16 dB as recorded at 16 kHz, -51 dB after a round trip through 8 kHz (-42 dB
+once written as 16-bit PCM)."""
+_WARNED: set[str] = set()
+"""Kinds of input warning already given in this process: each is a warning once, then logged at
+INFO (`-v`), so a batch of thousands of such files does not print thousands of lines."""
+
+
+def _warn_once(kind: str, msg: str, *args) -> None:
+    log.log(logging.INFO if kind in _WARNED else logging.WARNING, msg, *args)
+    _WARNED.add(kind)
 
 
 @dataclass(frozen=True)
@@ -133,16 +147,17 @@ def _check_channels(info: AudioInfo, channels: list[int] | None, n_mics: int | N
 
 
 def warn_low_rate(path: str | Path, fs_in: int, fs_method: int) -> bool:
-    """Warn (one line on stderr through the ``neuroaudio`` logger) when a file's rate ``fs_in`` is
-    below the rate ``fs_method`` (Hz) the method was tuned or trained at; returns True if it warned.
+    """Warn (one line on stderr through the ``neuroaudio`` logger; later files of a batch at INFO)
+    when a file's rate ``fs_in`` is below the rate ``fs_method`` (Hz) the method was tuned or
+    trained at; returns True if it warned.
 
     The file is upsampled, but nothing above ``fs_in / 2`` is in it: estimates are less accurate
     (an 8 kHz copy of the example came out 16 degrees off)."""
     if int(fs_in) >= int(fs_method):
         return False
-    log.warning("%s: recorded at %d Hz, below the %d Hz this method was tuned or trained for; it is "
-                "upsampled but has nothing above %d Hz, so results may be less accurate (record at "
-                "%d Hz or more)", path, fs_in, fs_method, fs_in // 2, fs_method)
+    _warn_once("rate", "%s: recorded at %d Hz, below the %d Hz this method was tuned or trained for; "
+               "it is upsampled but has nothing above %d Hz, so results may be less accurate (record "
+               "at %d Hz or more)", path, fs_in, fs_method, fs_in // 2, fs_method)
     return True
 
 
@@ -184,10 +199,20 @@ class FileBlockStream:
         self.block_frames = max(1, int(round(block_s * self.info.fs)))
         self.clipped = 0
         self.samples_read = 0
+        self.check_band = fs is not None and self.info.fs >= self.fs
+        self.power_total = self.power_high = 0.0
+
+    def _add_band_power(self, block: np.ndarray) -> None:
+        """Accumulate the block's power, all of it and above ``BAND_EDGE * fs`` (vectorised rfft)."""
+        spec = np.abs(np.fft.rfft(block, axis=0)) ** 2
+        f = np.fft.rfftfreq(len(block), 1.0 / self.info.fs)
+        self.power_total += float(spec.sum())
+        self.power_high += float(spec[f > BAND_EDGE * self.fs].sum())
 
     def __iter__(self) -> Iterator[np.ndarray]:
         rs = StreamingResampler(self.info.fs, self.fs, self.n_channels)
         self.clipped = self.samples_read = 0
+        self.power_total = self.power_high = 0.0
         try:
             f = sf.SoundFile(self.info.path)
         except Exception as e:
@@ -205,6 +230,8 @@ class FileBlockStream:
                     block = block[:, self.channels]
                 _check_block(block, self.info.path, self.samples_read, self.info.fs)
                 self.clipped += int(np.count_nonzero(np.abs(block) >= CLIP_LEVEL))
+                if self.check_band:
+                    self._add_band_power(block)
                 self.samples_read += len(block)
                 out = rs.push(block)
                 if len(out):
@@ -216,6 +243,14 @@ class FileBlockStream:
         if self.clipped / total > CLIP_WARN_FRACTION:
             log.warning("%s: %.2f%% of samples are clipped; lower the input gain for better "
                         "estimates", self.info.path, 100 * self.clipped / total)
+        if self.check_band and self.power_total > 0 and \
+                self.power_high < BAND_WARN_FRACTION * self.power_total:
+            share = 10 * np.log10(max(self.power_high / self.power_total, 1e-30))
+            _warn_once("band", "%s: almost nothing above %.1f kHz (%.0f dB of the power), as if "
+                       "recorded at a lower rate and upsampled; the method was tuned or trained for "
+                       "content up to %.0f kHz, so results may be less accurate (record at %d Hz or "
+                       "more)",
+                        self.info.path, BAND_EDGE * self.fs / 1000, share, self.fs / 2000, self.fs)
 
 
 def read_audio(path: str | Path, fs: int | None = None, channels: list[int] | None = None,
