@@ -152,7 +152,7 @@ def warn_low_rate(path: str | Path, fs_in: int, fs_method: int) -> bool:
     trained at; returns True if it warned.
 
     The file is upsampled, but nothing above ``fs_in / 2`` is in it: estimates are less accurate
-    (an 8 kHz copy of the example came out 16 degrees off)."""
+    (gcc-phat on an 8 kHz copy of data/examples/respeaker4_az120.wav: 135.0 deg, as recorded 119.0)."""
     if int(fs_in) >= int(fs_method):
         return False
     _warn_once("rate", "%s: recorded at %d Hz, below the %d Hz this method was tuned or trained for; "
