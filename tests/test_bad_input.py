@@ -207,6 +207,16 @@ CASES = [
     # --- an existing output that must be kept --------------------------------------------------
     _case("encode-nan-keeps-old-out", "encode", "{bad}/nan4.wav", "--out", "keep.npz", expect="NaN or Inf",
           pre={"keep.npz": "an earlier result"}),
+    _case("simulate-out-is-file", "simulate", "{repo}/pipelines/quick.yaml", "--out", "o.txt", "--quiet",
+          expect="o.txt: a file is where a folder is needed", pre={"o.txt": "mine"}),
+    _case("simulate-out-under-file", "simulate", "{repo}/pipelines/quick.yaml", "--out", "o.txt/sim",
+          "--quiet", expect="part of the path is a file", pre={"o.txt": "mine"}),
+    _case("evaluate-out-is-file", "evaluate", "{bad}/m_ok.csv", "-a", "respeaker4", "-m", "gcc-phat",
+          "--out", "ev", "--quiet", expect="ev: a file is where a folder is needed", pre={"ev": "mine"}),
+    _case("encode-out-is-folder", "encode", E, "--out", "keep.npz", expect="keep.npz: a folder is where",
+          pre={"keep.npz/notes.txt": "mine"}),
+    _case("train-mpdal-out-is-file", "train", "mpdal", "--config", "{repo}/pipelines/mpdal_clues.yaml",
+          "--out", "o.txt", expect="o.txt: a file is where", pre={"o.txt": "mine"}),
     _case("simulate-bad-room-keeps-folder", "simulate", "{bad}/sim_room.yaml", "--out", "sim",
           expect="room.size_m", pre={"sim/notes.txt": "mine"}),
 ]

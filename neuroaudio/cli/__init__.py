@@ -12,6 +12,7 @@ exceptions are matched through ``sys.modules``, i.e. only when typer itself load
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import sys
@@ -121,6 +122,29 @@ def usage_error_line(e: BaseException) -> str:
     return f"neuroaudio: error: {msg.rstrip('.')}; see `{path} --help`"
 
 
+_OS_FIXES: dict[type[OSError], str] = {
+    FileExistsError: "a file is where a folder is needed; give another path or move that file",
+    NotADirectoryError: "part of the path is a file, not a folder; give another path",
+    IsADirectoryError: "a folder is where a file is needed; give a file path, or move that folder",
+    PermissionError: "permission denied; choose a path you may use, or change its permissions",
+}
+_OS_ERRNO_FIXES = {
+    errno.ENOSPC: "the disk is full; free some space or write elsewhere",
+    errno.EROFS: "the file system is read-only; write elsewhere",
+    errno.EDQUOT: "the disk quota is exceeded; free some space or write elsewhere",
+}
+
+
+def os_error_line(e: OSError) -> str | None:
+    """One line for an OSError a user can fix (a path in the way, no permission, disk full), or
+    None for any other (an internal error)."""
+    fix = next((f for t, f in _OS_FIXES.items() if isinstance(e, t)), None) or _OS_ERRNO_FIXES.get(e.errno)
+    if fix is None:
+        return None
+    where = e.filename2 or e.filename
+    return f"{where}: {fix}" if where else f"{e.strerror or e}: {fix}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; exit 2 with one line on stderr for bad usage or bad input."""
     try:
@@ -137,15 +161,26 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("neuroaudio: interrupted", file=sys.stderr)
         sys.exit(130)
+    except OSError as e:
+        line = os_error_line(e)
+        if line is None:
+            _internal(e)
+        print(f"neuroaudio: error: {' '.join(line.split())}", file=sys.stderr)
+        sys.exit(2)
     except Exception as e:
         if isinstance(e, _exit_types()):
             sys.exit(getattr(e, "exit_code", 0))
         if isinstance(e, _usage_error_types()):
             print(usage_error_line(e), file=sys.stderr)
             sys.exit(2)
-        print(f"neuroaudio: internal error: {type(e).__name__}: {e} "
-              "(please report it with the command you ran)", file=sys.stderr)
-        if logging.getLogger().isEnabledFor(logging.INFO):
-            raise
-        sys.exit(1)
+        _internal(e)
     sys.exit(0)
+
+
+def _internal(e: BaseException) -> None:
+    """A bug: one line asking for a report (exit 1); with -v the traceback as well."""
+    print(f"neuroaudio: internal error: {type(e).__name__}: {e} "
+          "(please report it with the command you ran)", file=sys.stderr)
+    if logging.getLogger().isEnabledFor(logging.INFO):
+        raise e
+    sys.exit(1)
