@@ -331,3 +331,21 @@ def test_band_limited_input_warns(tmp_path, monkeypatch, caplog):
     warns = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warns) == 1 and "almost nothing above 4.4 kHz" in warns[0], warns
     assert sum("almost nothing above" in r.getMessage() for r in caplog.records) == 2
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_devices_without_an_input_is_exit_2(json_out, monkeypatch, cli):
+    """`neuroaudio devices` that finds no input device (only an output) says what to do, exit 2."""
+    from types import SimpleNamespace
+
+    from neuroaudio.audio import live
+
+    only_speakers = SimpleNamespace(
+        query_devices=lambda: [{"index": 0, "name": "speakers", "hostapi": 0, "max_input_channels": 0,
+                                "default_samplerate": 48000.0}],
+        query_hostapis=lambda: [{"name": "Fake API"}], default=SimpleNamespace(device=(-1, 0)))
+    monkeypatch.setattr(live, "_sounddevice", lambda: only_speakers)
+    r = cli("devices", *(["--json"] if json_out else []))
+    assert r.returncode == 2 and r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and "no audio input device found: connect" in lines[0], r.stderr
