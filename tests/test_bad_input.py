@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from .test_installed_cli import REPO, installed_script
+from .test_installed_cli import REPO, cli_env, installed_script
 
 FS = 16000
 MODELS = REPO / "data" / "models"
@@ -234,7 +234,7 @@ def results(bad, tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProces
     side by side (one per core) to keep the suite fast. id -> (process, folder before, after)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = cli_env()
     script = installed_script()
     work = {}
     for c in CASES:
@@ -281,7 +281,7 @@ def test_evaluate_keeps_a_truncated_file_as_a_failed_row(bad, tmp_path):
         w.writerow(["path", "azimuth_deg"])
         w.writerow([str(bad / "good4.wav"), 10])
         w.writerow([str(bad / "trunc4.wav"), 20])
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = cli_env()
     r = subprocess.run([installed_script(), "evaluate", str(man), "-a", "respeaker4", "-m", "gcc-phat",
                         "--out", str(tmp_path / "ev"), "--quiet", "--no-plots"], capture_output=True,
                        text=True, env=env, timeout=120)
@@ -298,7 +298,7 @@ def test_low_rate_input_warns_once(tmp_path):
 
     x, fs = sf.read(str(EXAMPLE), dtype="float32", always_2d=True)
     low = _wav(tmp_path / "ex8k.wav", resample_poly(x, 1, 2, axis=0), fs // 2, subtype="PCM_16")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = cli_env()
     r = subprocess.run([installed_script(), "localize", str(low), "--format", "json"], capture_output=True,
                        text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr

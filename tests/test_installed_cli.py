@@ -36,9 +36,17 @@ def installed_script() -> str:
     return found
 
 
+def cli_env() -> dict[str, str]:
+    """The environment for the installed script: this checkout's code first on PYTHONPATH (any
+    PYTHONPATH already set stays after it, e.g. to try another typer), one thread."""
+    extra = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": str(REPO) + (os.pathsep + extra if extra else ""),
+            "OMP_NUM_THREADS": "1"}
+
+
 def run_installed(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run the installed script with this checkout's code (PYTHONPATH = the repo root)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = cli_env()
     return subprocess.run([installed_script(), *map(str, args)], capture_output=True, text=True,
                           cwd=cwd or REPO, env=env, timeout=timeout)
 
