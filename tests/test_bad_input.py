@@ -113,7 +113,7 @@ CASES = [
     _case("workers-not-int", "simulate", "{bad}/sim_room.yaml", "--out", "o", "--workers", "abc",
           expect="--workers"),
     _case("evaluate-missing-option", "evaluate", "{bad}/m_no_az.csv", expect="--array"),
-    _case("pipeline-run-no-config", "pipeline", "run", expect="config"),
+    _case("pipeline-run-no-config", "pipeline", "run", expect="Missing argument"),
     # --- localize ----------------------------------------------------------------------------
     _case("localize-missing-file", "localize", "{bad}/nope.wav", expect="no such file"),
     _case("localize-folder", "localize", "{bad}/dir.wav", expect="is a folder"),
