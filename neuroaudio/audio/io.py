@@ -23,6 +23,20 @@ CLIP_LEVEL = 0.999
 """|sample| at or above this counts as clipped (full scale is 1.0)."""
 CLIP_WARN_FRACTION = 1e-3
 """Warn when more than this fraction of samples is clipped."""
+BAND_EDGE = 0.275
+"""Band check: the share of a file's power above ``BAND_EDGE * fs`` (4.4 kHz for a 16 kHz method)."""
+BAND_WARN_FRACTION = 1e-3
+"""Warn when less than this share (-30 dB) of the power lies above the band edge: measured on the
+example recording, -16 dB as recorded at 16 kHz, -51 dB after a round trip through 8 kHz (-42 dB
+once written as 16-bit PCM)."""
+_WARNED: set[str] = set()
+"""Kinds of input warning already given in this process: each is a warning once, then logged at
+INFO (`-v`), so a batch of thousands of such files does not print thousands of lines."""
+
+
+def _warn_once(kind: str, msg: str, *args) -> None:
+    log.log(logging.INFO if kind in _WARNED else logging.WARNING, msg, *args)
+    _WARNED.add(kind)
 
 
 @dataclass(frozen=True)
@@ -58,8 +72,43 @@ def parse_channels(spec: str | Sequence[int] | None) -> list[int] | None:
     return [v - 1 for v in values]
 
 
+def wav_data_shortfall(path: str | Path) -> tuple[int, int] | None:
+    """``(bytes the WAV header declares for its data chunk, bytes the file holds)`` when a RIFF/WAVE
+    file's data chunk is cut short (a copy or download that stopped), else None.
+
+    libsndfile reads such a file without a word, as if it were shorter; only the header tells.
+    A data size of 0 or 0xFFFFFFFF (a writer that never finalised its header, or a stream) is
+    not a claim and passes."""
+    import struct
+
+    try:
+        size = Path(path).stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                cid, n = struct.unpack("<4sI", f.read(8))
+                if cid == b"data":
+                    have = size - (pos + 8)
+                    return (n, have) if n not in (0, 0xFFFFFFFF) and n > have else None
+                pos += 8 + n + (n & 1)
+    except OSError:
+        return None
+    return None
+
+
+def check_finite(x: np.ndarray, path: str | Path, fs: int, offset: int = 0) -> None:
+    """InputError naming the time of the first NaN or Inf sample of ``x`` (``[samples, ...]``),
+    ``offset`` samples into the file at rate ``fs`` (Hz)."""
+    _check_block(np.asarray(x).reshape(len(x), -1), str(path), offset, fs)
+
+
 def audio_info(path: str | Path) -> AudioInfo:
-    """Open a file's header; raise :class:`InputError` if it is missing or not audio."""
+    """Open a file's header; raise :class:`InputError` if it is missing, not audio, or a WAV whose
+    data is shorter than its header says (truncated)."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file; check the path")
@@ -70,6 +119,12 @@ def audio_info(path: str | Path) -> AudioInfo:
     except Exception as e:  # soundfile raises several types for non-audio input
         raise InputError(f"{p}: not a readable audio file ({str(e).splitlines()[0]}); "
                          "give a WAV/FLAC/OGG file") from None
+    short = wav_data_shortfall(p)
+    if short is not None:
+        frame_bytes = max(1, (short[1] // max(1, int(info.frames)))) if info.frames else 0
+        said = f"{short[0] / frame_bytes / info.samplerate:.3f} s" if frame_bytes else f"{short[0]} bytes"
+        raise InputError(f"{p}: truncated: its header says {said} of audio but the file holds "
+                         f"{info.frames / info.samplerate:.3f} s; copy or export the file again")
     return AudioInfo(str(p), int(info.samplerate), int(info.channels), int(info.frames))
 
 
@@ -80,10 +135,30 @@ def _check_channels(info: AudioInfo, channels: list[int] | None, n_mics: int | N
                          f"channel {max(channels) + 1}; list channels 1..{info.channels}")
     n = len(channels) if channels is not None else info.channels
     if n_mics is not None and n != n_mics:
+        if n == 1:
+            raise InputError(f"{info.path}: mono (1 channel), but direction finding needs one channel "
+                             f"per mic ({n_mics} for this array); give the array's multichannel "
+                             "recording, not a mono mix")
         hint = ("pick the mic channels with --channels (e.g. 2,3,4,5 for a ReSpeaker's "
-                "6-channel firmware)" if n > n_mics else "use an array with as many mics")
+                "6-channel firmware)" if n > n_mics else
+                f"give a recording with one channel per mic, or an --array of {n} mics")
         raise InputError(f"{info.path}: {n} channels but the array has {n_mics} mics; {hint}")
     return n
+
+
+def warn_low_rate(path: str | Path, fs_in: int, fs_method: int) -> bool:
+    """Warn (one line on stderr through the ``neuroaudio`` logger; later files of a batch at INFO)
+    when a file's rate ``fs_in`` is below the rate ``fs_method`` (Hz) the method was tuned or
+    trained at; returns True if it warned.
+
+    The file is upsampled, but nothing above ``fs_in / 2`` is in it: estimates are less accurate
+    (gcc-phat on an 8 kHz copy of data/examples/respeaker4_az120.wav: 135.0 deg, as recorded 119.0)."""
+    if int(fs_in) >= int(fs_method):
+        return False
+    _warn_once("rate", "%s: recorded at %d Hz, below the %d Hz this method was tuned or trained for; "
+               "it is upsampled but has nothing above %d Hz, so results may be less accurate (record "
+               "at %d Hz or more)", path, fs_in, fs_method, fs_in // 2, fs_method)
+    return True
 
 
 def _check_block(block: np.ndarray, path: str, offset: int, fs: int) -> None:
@@ -132,13 +207,24 @@ class FileBlockStream:
         self.channels = channels
         self.n_channels = _check_channels(self.info, channels, n_mics)
         self.fs = int(fs or self.info.fs)
+        warn_low_rate(self.info.path, self.info.fs, self.fs)
         self.block_frames = max(1, int(round(block_s * self.info.fs)))
         self.clipped = 0
         self.samples_read = 0
+        self.check_band = fs is not None and self.info.fs >= self.fs
+        self.power_total = self.power_high = 0.0
+
+    def _add_band_power(self, block: np.ndarray) -> None:
+        """Accumulate the block's power, all of it and above ``BAND_EDGE * fs`` (vectorised rfft)."""
+        spec = np.abs(np.fft.rfft(block, axis=0)) ** 2
+        f = np.fft.rfftfreq(len(block), 1.0 / self.info.fs)
+        self.power_total += float(spec.sum())
+        self.power_high += float(spec[f > BAND_EDGE * self.fs].sum())
 
     def __iter__(self) -> Iterator[np.ndarray]:
         rs = StreamingResampler(self.info.fs, self.fs, self.n_channels)
         self.clipped = self.samples_read = 0
+        self.power_total = self.power_high = 0.0
         try:
             f = sf.SoundFile(self.info.path)
         except Exception as e:
@@ -158,6 +244,8 @@ class FileBlockStream:
                 if self.samples_read == 0:
                     _warn_dependent(block, self.info.path, self.channels)
                 self.clipped += int(np.count_nonzero(np.abs(block) >= CLIP_LEVEL))
+                if self.check_band:
+                    self._add_band_power(block)
                 self.samples_read += len(block)
                 out = rs.push(block)
                 if len(out):
@@ -169,6 +257,14 @@ class FileBlockStream:
         if self.clipped / total > CLIP_WARN_FRACTION:
             log.warning("%s: %.2f%% of samples are clipped; lower the input gain for better "
                         "estimates", self.info.path, 100 * self.clipped / total)
+        if self.check_band and self.power_total > 0 and \
+                self.power_high < BAND_WARN_FRACTION * self.power_total:
+            share = 10 * np.log10(max(self.power_high / self.power_total, 1e-30))
+            _warn_once("band", "%s: almost nothing above %.1f kHz (%.0f dB of the power), as if "
+                       "recorded at a lower rate and upsampled; the method was tuned or trained for "
+                       "content up to %.0f kHz, so results may be less accurate (record at %d Hz or "
+                       "more)",
+                        self.info.path, BAND_EDGE * self.fs / 1000, share, self.fs / 2000, self.fs)
 
 
 def read_audio(path: str | Path, fs: int | None = None, channels: list[int] | None = None,

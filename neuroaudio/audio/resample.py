@@ -6,7 +6,6 @@ import math
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import resample_poly
 
 
 class StreamingResampler:
@@ -37,6 +36,9 @@ class StreamingResampler:
         return self.up == self.down == 1
 
     def _resample(self, x: np.ndarray) -> np.ndarray:
+        # imported here: scipy.signal costs ~0.5-1 s to import, which a refused file never needs
+        from scipy.signal import resample_poly
+
         return resample_poly(x, self.up, self.down, axis=0)
 
     def push(self, block: np.ndarray) -> np.ndarray:

@@ -31,12 +31,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from ..audio.live import list_input_devices
 
         devs = list_input_devices()
+        if not devs:   # nothing to pass to --device: bad input, exit 2 (also with --json)
+            from ..errors import InputError
+
+            raise InputError("no audio input device found: connect a sound card or microphone, or start "
+                             "a sound server (PulseAudio/PipeWire), then run `neuroaudio devices` again")
         if json_out:
             for d in devs:
                 typer.echo(json.dumps(d.to_json()))
-            return
-        if not devs:
-            typer.echo("no input devices (is a sound card connected / a sound server running?)", err=True)
             return
         from rich.console import Console
         from rich.table import Table

@@ -8,8 +8,11 @@ import typer
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    from . import help_if_bare
+
     pipeline_app = typer.Typer(help="Run a whole pipeline (simulate, train, evaluate, report).",
-                               no_args_is_help=True)
+                               invoke_without_command=True)
+    pipeline_app.callback()(help_if_bare)
     app.add_typer(pipeline_app, name="pipeline")
 
     @pipeline_app.command("run")

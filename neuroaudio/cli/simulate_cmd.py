@@ -30,6 +30,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from ..errors import InputError
         from ..ownership import check_output_dir
         from ..sim.config import load_config
         from ..sim.run import simulate
@@ -37,6 +38,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         cfg = load_config(config, overrides={"seed": seed}, sets=sets)
         t0 = time.perf_counter()
+        new_folder = not out.exists()
         check_output_dir(out, "--out")   # before the progress bar (simulate() owns it then)
         with Progress(TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       disable=quiet, transient=False) as bar:
@@ -45,8 +47,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             def _progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            with sigterm_as_interrupt():   # kill -TERM: like Ctrl-C (workers stopped, clips kept)
-                s = simulate(cfg, out, workers=workers, limit=limit, progress=_progress)
+            try:
+                with sigterm_as_interrupt():   # kill -TERM: like Ctrl-C (workers stopped, clips kept)
+                    s = simulate(cfg, out, workers=workers, limit=limit, progress=_progress)
+            except InputError:
+                _remove_if_no_clip(out, new_folder)
+                raise
         dt = time.perf_counter() - t0
         typer.echo(f"{s.written} clips written, {s.skipped} already there, {len(s.failed)} failed "
                    f"in {dt:.1f} s; manifest: {s.manifest}", err=True)
@@ -54,3 +60,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             typer.echo(f"failed: {msg}", err=True)
         if s.failed:
             raise typer.Exit(1)
+
+
+def _remove_if_no_clip(out: Path, new_folder: bool) -> None:
+    """After bad input stopped a run: remove ``out`` when this run created it and no clip was
+    finished in it (only its config.yaml and empty folders), so nothing partial is left behind.
+    Finished clips are whole (written atomically) and are kept for a resumed run."""
+    import shutil
+
+    if new_folder and out.is_dir() and not any(out.rglob("*.wav")):
+        shutil.rmtree(out, ignore_errors=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..train.checkpoint import load_checkpoint
+from ..train.checkpoint import checkpoint_contents, load_checkpoint
 from ..train.checkpoint import save_checkpoint as _save
 from .config import config_from_dict
 from .frontend import Frontend
@@ -54,6 +54,7 @@ class KWSModel(torch.nn.Module):
 def load_model(path: str | Path) -> KWSModel:
     """A trained model from a checkpoint, in eval mode."""
     ck = read_checkpoint(path)
-    m = KWSModel(ck)
-    m.net.load_state_dict(ck["state_dict"])
+    with checkpoint_contents(path, KWS_HINT):
+        m = KWSModel(ck)
+        m.net.load_state_dict(ck["state_dict"])
     return m.eval()

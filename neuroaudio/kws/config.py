@@ -196,7 +196,10 @@ class KWSConfig:
 def _build(cls, d: Any, where: str):
     if not isinstance(d, dict):
         raise InputError(f"config '{where}' must be a mapping, got {type(d).__name__}: fix the YAML")
+    from ..train.config_io import check_type
+
     names = {f.name: f for f in dataclasses.fields(cls)}
+    defaults = cls()
     kwargs = {}
     for k, v in d.items():
         if k not in names:
@@ -204,6 +207,7 @@ def _build(cls, d: Any, where: str):
                              f"{', '.join(names)}")
         sub = {"data": DataConfig, "frontend": FrontendConfig, "model": ModelConfig,
                "train": TrainConfig, "augment": AugmentConfig}.get(k)
+        check_type(getattr(defaults, k), v, f"config '{where}.{k}'")
         kwargs[k] = _build(sub, v, f"{where}.{k}") if sub is not None and isinstance(v, dict) else v
     return cls(**kwargs)
 
@@ -289,13 +293,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> KWSConf
     except yaml.YAMLError as e:
         first = str(e).splitlines()[0]
         raise InputError(f"config '{path}' is not valid YAML ({first}): fix the file") from None
-    for ov in overrides or []:
-        if "=" not in ov:
-            raise InputError(f"--set '{ov}': write KEY=VALUE, e.g. --set train.epochs=5")
-        key, val = ov.split("=", 1)
-        node = d
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(val)
-    return config_from_dict(d)
+    if not isinstance(d, dict):
+        raise InputError(f"config '{path}' must be a mapping of sections (data, model, train, ...)")
+    from ..train.config_io import deep_merge, parse_set
+
+    return config_from_dict(deep_merge(d, parse_set(overrides)))

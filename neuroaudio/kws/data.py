@@ -64,7 +64,17 @@ def read_mono(path: str | Path, fs: int) -> np.ndarray:
         else:
             x, fs_in = _read_wav_scipy(path)
     except Exception as e:  # soundfile / scipy raise several types for bad files
-        raise InputError(f"cannot read audio '{path}' ({e}): give a WAV/FLAC file") from None
+        if not Path(path).exists():
+            raise InputError(f"{path}: no such file; check the path") from None
+        if Path(path).is_dir():
+            raise InputError(f"{path}: is a folder, give an audio file") from None
+        raise InputError(f"cannot read audio '{path}' ({str(e).splitlines()[0] if str(e) else e!r}): "
+                         "give a WAV/FLAC file") from None
+    from ..audio.io import audio_info, check_finite
+
+    if sf is not None:
+        audio_info(path)            # a WAV cut short of what its header says is refused
+    check_finite(x, path, int(fs_in))
     x = x.mean(axis=1)
     if fs_in != fs:
         from math import gcd

@@ -62,13 +62,16 @@ class GccPhatSM(Localizer):
                  symmetric: bool = True, batch_frames: int = 128, **kwargs: Any):
         import torch
 
-        from ..gccsm.checkpoint import build_model, checkpoint_array, read
-        from ..train.checkpoint import check_model_input
+        from ..gccsm.checkpoint import HINT, build_model, checkpoint_array, read
+        from ..train.checkpoint import check_model_input, checkpoint_contents
 
         path = Path(model) if model else self.default_model
         ck = read(path)
-        arr_in, fs_ck = check_model_input(path, checkpoint_array(ck), int(ck["sample_rate_hz"]), array, fs)
-        has_mask = bool(ck["model"].get("use_mask", True))
+        with checkpoint_contents(path, HINT):
+            ck_array, fs_ck = checkpoint_array(ck), int(ck["sample_rate_hz"])
+            has_mask = bool(ck["model"].get("use_mask", True))
+            net, front = build_model(ck)
+        arr_in, fs_ck = check_model_input(path, ck_array, fs_ck, array, fs)
         if has_mask != self.uses_mask:
             other = "gcc-phat-sm" if has_mask else "gcc-phat-mlp"
             raise InputError(f"model '{path}' is a {other} model ({'with' if has_mask else 'without'} "
@@ -77,7 +80,7 @@ class GccPhatSM(Localizer):
             raise InputError(f"pool_weight={pool_weight!r}: choose one of {', '.join(POOL_WEIGHTS)}")
         if pool_weight == "mask" and not self.uses_mask:
             raise InputError("pool_weight='mask' needs a mask: use 'none' or 'peak' with gcc-phat-mlp")
-        self.net, self.front = build_model(ck)
+        self.net, self.front = net, front
         frame = float(self.front.cfg.frame_s if frame_s is None else frame_s)
         if frame * fs_ck < self.front.cfg.nfft:
             raise InputError(f"frame_s={frame:g} s is shorter than the model's {self.front.cfg.nfft}-"

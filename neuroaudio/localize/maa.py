@@ -73,8 +73,8 @@ class MAALocalizer(Localizer):
 
         from ..encoding.encoder import RFPLCEncoder
         from ..maa.augment import FrameSymmetries
-        from ..maa.checkpoint import build_model, checkpoint_array, checkpoint_encoder, read
-        from ..train.checkpoint import check_model_input
+        from ..maa.checkpoint import HINT, build_model, checkpoint_array, checkpoint_encoder, read
+        from ..train.checkpoint import check_model_input, checkpoint_contents
         from .maa_fast import FastMAA, StepReuse
 
         path = model or DEFAULT_MODEL
@@ -82,8 +82,11 @@ class MAALocalizer(Localizer):
             raise InputError("method 'maa' needs a trained model: give --model PATH, a checkpoint from "
                              "`neuroaudio train ssl`")
         ck = read(path)
-        arr_in, fs_ck = check_model_input(path, checkpoint_array(ck), int(ck["sample_rate_hz"]), array, fs)
-        enc_cfg = checkpoint_encoder(ck)
+        with checkpoint_contents(path, HINT):
+            ck_array, fs_ck = checkpoint_array(ck), int(ck["sample_rate_hz"])
+            enc_cfg = checkpoint_encoder(ck)
+            net = build_model(ck)
+        arr_in, fs_ck = check_model_input(path, ck_array, fs_ck, array, fs)
         frame_ck = enc_cfg.frame_samples(fs_ck) / fs_ck
         if frame_s is not None and abs(frame_s - frame_ck) * fs_ck >= 1:
             logging.getLogger("neuroaudio").warning(
@@ -91,7 +94,7 @@ class MAALocalizer(Localizer):
         hop = frame_ck / 2 if hop_s is None else hop_s
         super().__init__(arr_in, fs=fs_ck, frame_s=frame_ck, hop_s=hop, **kwargs)
         self.encoder = RFPLCEncoder(self.array, enc_cfg, self.fs)
-        self.net = build_model(ck)
+        self.net = net
         self.fast_net = FastMAA(self.net)                      # same outputs, forward-only (maa_fast)
         self.step_reuse = StepReuse(self.encoder, self.hop)    # each step encoded once (maa_fast)
         self.fast = bool(fast)

@@ -70,13 +70,15 @@ def profile_maa(inputs: Sequence[str | Path] = (), model: str | Path | None = No
     """
     from ..localize import maa as maa_mod
     from ..localize.maa import MAALocalizer
-    from ..maa.checkpoint import checkpoint_array, read
+    from ..maa.checkpoint import HINT, checkpoint_array, read
+    from ..train.checkpoint import checkpoint_contents
 
     path = model or maa_mod.DEFAULT_MODEL
     if path is None:
         raise InputError("profile --method maa needs a trained model: give --model PATH "
                          "(a checkpoint from `neuroaudio train ssl`)")
-    array = checkpoint_array(read(path))
+    with checkpoint_contents(path, HINT):
+        array = checkpoint_array(read(path))
     loc = MAALocalizer(array, model=path, fast=False)
     net = loc.net
     counter = OpCounter(net, spiking_layers(net))

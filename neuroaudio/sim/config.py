@@ -224,9 +224,10 @@ def _section(d: Any, where: str, allowed: set[str]) -> dict[str, Any]:
 
 
 def _num(d: dict, key: str, where: str, default: float, lo: float | None = None,
-         hi: float | None = None, integer: bool = False) -> float:
+         hi: float | None = None, integer: bool = False, name: str | None = None) -> float:
+    """``d[key]`` (or ``default``) checked; messages name it ``where.key`` (or ``name``)."""
     v = d.get(key, default)
-    name = f"{where}.{key}"
+    name = name or f"{where}.{key}"
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise InputError(f"{name}: expected a number, got {v!r}")
     if integer and int(v) != v:
@@ -239,15 +240,16 @@ def _num(d: dict, key: str, where: str, default: float, lo: float | None = None,
 
 
 def _range(d: dict, key: str, where: str, default: Range, lo: float | None = None,
-           hi: float | None = None) -> Range:
+           hi: float | None = None, name: str | None = None) -> Range:
     v = d.get(key, default)
-    name = f"{where}.{key}"
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
+    name = name or f"{where}.{key}"
+    one = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if one:
         v = [v, v]
     if not isinstance(v, (list, tuple)) or len(v) != 2:
         raise InputError(f"{name}: expected [low, high] or one number, got {v!r}")
-    a = _num({"low": v[0]}, "low", name, 0, lo, hi)
-    b = _num({"high": v[1]}, "high", name, 0, lo, hi)
+    a = _num({"v": v[0]}, "v", name, 0, lo, hi, name=name if one else f"{name} (low end)")
+    b = _num({"v": v[1]}, "v", name, 0, lo, hi, name=name if one else f"{name} (high end)")
     if b < a:
         raise InputError(f"{name}: low {a} is above high {b}; write [low, high]")
     return (a, b)
@@ -459,7 +461,8 @@ def parse_config(d: Any, base_dir: str | Path = ".") -> SimConfig:
         size = [size.get(k) for k in ("x", "y", "z")]
     if not isinstance(size, list) or len(size) != 3:
         raise InputError("room.size_m: expected three ranges [[x_lo, x_hi], [y_lo, y_hi], [z_lo, z_hi]] in m")
-    size_r = tuple(_range({"v": s}, "v", f"room.size_m.{'xyz'[i]}", (0, 0), 1.0, 100.0)
+    size_r = tuple(_range({"v": s}, "v", "room", (0, 0), 1.0, 100.0,
+                          name=f"room.size_m, {'xyz'[i]} (the room's {('length', 'width', 'height')[i]})")
                    for i, s in enumerate(size))
     room = RoomConfig(size_m=size_r, rt60_s=_range(r, "rt60_s", "room", RoomConfig().rt60_s, 0.01, 10),
                       max_order=int(_num(r, "max_order", "room", 40, 0, 80, integer=True)),

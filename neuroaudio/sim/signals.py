@@ -254,7 +254,10 @@ def _render_speech(r: Recipe, n: int, fs: int) -> np.ndarray:
 @lru_cache(maxsize=256)
 def read_mono(path: str, fs: int) -> np.ndarray:
     """Read a recording, mix it to mono and resample it to ``fs`` (Hz); float64 ``[samples]``."""
+    from ..audio.io import check_finite
+
     x, file_fs = sf.read(path, dtype="float64", always_2d=True)
+    check_finite(x, path, int(file_fs))     # NaN/Inf: InputError naming the file and the time
     x = x.mean(axis=1)
     if file_fs != fs and len(x):
         q = Fraction(int(fs), int(file_fs))

@@ -7,6 +7,8 @@ dicts. Writing is atomic (a crash never leaves a half-written ``last.pt``).
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,22 @@ def load_checkpoint(path: str | Path, fmt: str, hint: str) -> dict[str, Any]:
     if not isinstance(ck, dict) or ck.get("format") != fmt:
         raise InputError(f"'{path}' is not a {fmt} checkpoint: {hint}")
     return ck
+
+
+@contextmanager
+def checkpoint_contents(path: str | Path, hint: str) -> Iterator[None]:
+    """Around the code that builds a model from a loaded checkpoint: a checkpoint with the right
+    ``format`` tag but missing keys, values of the wrong type or tensors of the wrong shape (a
+    damaged file, or one edited or written by other code) becomes one InputError naming the
+    file and what is wrong, instead of a KeyError/RuntimeError traceback."""
+    try:
+        yield
+    except KeyError as e:
+        raise InputError(f"model '{path}' is incomplete (no {e} entry): {hint}") from None
+    except (RuntimeError, TypeError, ValueError, IndexError, AttributeError) as e:
+        first = " ".join(str(e).split())[:200]
+        raise InputError(f"model '{path}' does not fit its network ({type(e).__name__}: {first}): "
+                         f"{hint}") from None
 
 
 def check_model_input(path: str | Path, array_ck: Any, fs_ck: int, array: Any,

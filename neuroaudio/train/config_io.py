@@ -53,6 +53,20 @@ def read_yaml_mapping(path: str | Path, example: str, sections: str) -> dict[str
     return d
 
 
+def check_type(default: Any, value: Any, name: str) -> None:
+    """InputError when ``value`` cannot stand where the config's ``default`` stands: a number
+    where a number is expected (an int accepted for a float), true/false for a flag. Other
+    defaults (None, strings, lists, mappings) take any value; their users check them."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise InputError(f"{name}: expected true or false, got {value!r}")
+    elif isinstance(default, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(f"{name}: expected a number, got {value!r}")
+        if isinstance(default, int) and not isinstance(value, int) and float(value) != int(value):
+            raise InputError(f"{name}: expected a whole number, got {value!r}")
+
+
 def merge_defaults(defaults: dict[str, Any], given: dict[str, Any],
                    checked: Sequence[str] = ("", "data", "train"), where: str = "") -> dict[str, Any]:
     """A copy of ``defaults`` with ``given`` merged in; a key unknown to ``defaults`` in a section
@@ -64,6 +78,8 @@ def merge_defaults(defaults: dict[str, Any], given: dict[str, Any],
         if k not in defaults and where in checked:
             raise InputError(f"{where or 'config'}: unknown key '{k}'; known: {', '.join(defaults)}")
         sub = defaults.get(k)
+        if where in checked and k in defaults:
+            check_type(sub, v, f"{where + '.' if where else ''}{k}")
         out[k] = merge_defaults(sub, v, checked, k) if isinstance(sub, dict) and isinstance(v, dict) else v
     return out
 
