@@ -43,7 +43,9 @@ CFG = {
     "frontend": {"kind": "logmel", "n_mels": 20, "n_fft": 256, "hop": 80},
     "model": {"neuron": "drf", "width": 16, "depth": 1,
               "neuron_kwargs": {"branches": 4, "tau_range": [2, 16], "freq_range": [0.0, 0.25]}},
-    "train": {"epochs": 12, "batch_size": 16, "lr": 0.01, "augment": {"speed": [0.95, 1.05]}},
+    # 20 epochs: at 12 the tiny model classified every test clip right but scored a whole 'down' chirp
+    # in a sliding window at only 0.58 (torch 2.13, numpy 2.4), too close to any threshold
+    "train": {"epochs": 20, "batch_size": 16, "lr": 0.01, "augment": {"speed": [0.95, 1.05]}},
 }
 
 
@@ -63,7 +65,7 @@ def test_tiny_drf_model_learns_two_word_task(trained):
     assert 0 < metrics["test_mean_firing_rate"] < 0.3
     assert metrics["test_energy_pj_per_clip"] < metrics["test_energy_dense_pj_per_clip"]
     rows = list(csv.DictReader(open(out / "log.csv")))
-    assert len(rows) == 12 and float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    assert len(rows) == 20 and float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     assert (out / "curve.png").stat().st_size > 0 and (out / "confusion.png").stat().st_size > 0
 
 
@@ -102,12 +104,14 @@ def test_detect_finds_words_at_their_times(trained):
     for k, t0 in ((1, 0.5), (0, 2.0)):
         c = chirp(k, rng)
         x[int(t0 * FS):int(t0 * FS) + len(c)] += c
-    dets = detect(m, x, threshold=0.6, hop_s=0.05)
+    # threshold 0.8: the words score 0.97; a window holding only the tail of the 'up' chirp scores
+    # 0.73 'down' (a closed-set model has no 'not a word' class to give a partial word to)
+    dets = detect(m, x, threshold=0.8, hop_s=0.05)
     assert [d.label for d in dets] == ["down", "up"]
     for d, t0 in zip(dets, (0.5, 2.0), strict=True):
         assert d.t_start_s - 0.05 <= t0 + 0.15 <= d.t_end_s + 0.05   # the chirp lies in the window
     # live path: the same detections whatever the blocks
-    det = StreamingDetector(m, threshold=0.6, hop_s=0.05, min_level_dbfs=-45)
+    det = StreamingDetector(m, threshold=0.8, hop_s=0.05, min_level_dbfs=-45)
     rng_b = np.random.default_rng(3)
     got, i = [], 0
     while i < len(x):
