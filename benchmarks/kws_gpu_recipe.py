@@ -321,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speakers", nargs="+", default=SPEAKERS)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds of the recipe/shipped arms")
     ap.add_argument("--ablation-seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--jobs", type=int, default=80, help="runs at once (processes sharing the device)")
+    ap.add_argument("--jobs", type=int, default=16,
+                    help="runs at once (processes sharing the device; 76 on one H200 finished none)")
     ap.add_argument("--limit", type=float, default=420.0, help="s from the start to the end of training")
     ap.add_argument("--grace", type=float, default=30.0, help="s after --limit before runs are stopped")
     ap.add_argument("--eval-margin", type=float, default=25.0, help="s kept per run for the final evaluation")
