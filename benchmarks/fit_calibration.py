@@ -12,10 +12,10 @@
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/fit_calibration.py fit \\
-        --manifest /work/wt/_data/calibration/sim/manifest.csv \\
-        --manifest /work/wt/_data/calibration/short_words/manifest.csv
+        --manifest runs/calibration/sim/manifest.csv \\
+        --manifest runs/calibration/short_words/manifest.csv
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/fit_calibration.py measure \\
-        --manifest /work/wt/_data/dev_bench/clips_19c1e364/manifest.csv --name dev_bench \\
+        --manifest runs/dev_bench/clips_19c1e364/manifest.csv --name dev_bench \\
         --plot docs/localize_reliability.png
 """
 

@@ -11,7 +11,7 @@ Rows already in ``rows.csv`` are kept (resume).
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/pooling_bench.py \\
-        --manifest /work/wt/_data/dev_bench/clips_19c1e364/manifest.csv --out runs/pooling/dev
+        --manifest runs/dev_bench/clips_19c1e364/manifest.csv --out runs/pooling/dev
 """
 
 from __future__ import annotations

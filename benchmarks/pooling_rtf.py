@@ -8,7 +8,7 @@ first ``--clips`` clips of a manifest, concatenated) in 1-s blocks, before and a
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/pooling_rtf.py \\
-        --manifest /work/wt/_data/dev_bench/clips_19c1e364/manifest.csv
+        --manifest runs/dev_bench/clips_19c1e364/manifest.csv
 """
 
 from __future__ import annotations
