@@ -33,6 +33,19 @@ def _umask() -> int:
     return mask
 
 
+def save_figure(fig, path: str | Path, dpi: int = 110) -> None:
+    """Save a matplotlib figure atomically (it appears whole or not at all) in the format its
+    suffix names (PNG without one), then close it, also when saving fails."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(str(tmp), dpi=dpi, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write text (UTF-8) atomically."""
     with atomic_path(path) as tmp:

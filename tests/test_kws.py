@@ -32,6 +32,20 @@ def chirp(direction: int, rng, dur=0.3):
     return (x + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
 
 
+def fake_fsdd(root, per_digit: int, seed: int = 0):
+    """A folder of FSDD-named chirps (``{digit}_{speaker}_{index}.wav``, digits 0/1, speakers
+    jackson and theo, 16-bit) standing in for the real recordings; returns the folder."""
+    from scipy.io import wavfile
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for spk in ("jackson", "theo"):
+        for d in (0, 1):
+            for i in range(per_digit):
+                wavfile.write(root / f"{d}_{spk}_{i}.wav", FS, (chirp(d, rng) * 2**14).astype(np.int16))
+    return root
+
+
 def chirp_items(n, seed):
     rng = np.random.default_rng(seed)
     return [Item(k % 2, f"s{k % 5}", None, chirp(k % 2, rng)) for k in range(n)]

@@ -15,7 +15,7 @@ from neuroaudio.kws.data import Splits, _read_wav_scipy, read_mono
 from neuroaudio.kws.train import _fit_epochs, resolve_device, spec_mask, train
 
 from .conftest import REPO
-from .test_kws import CFG, FS, chirp, chirp_items
+from .test_kws import CFG, FS, chirp, chirp_items, fake_fsdd
 
 
 def spec_mask_loop(feats, freq_mask, time_mask, gen):
@@ -97,15 +97,7 @@ def test_wav_is_read_the_same_without_soundfile(tmp_path, monkeypatch):
 def test_benchmark_parallel_runs_equal_sequential_runs(tmp_path, monkeypatch):
     """benchmarks/kws_fsdd.py --jobs 2 (spawned processes) gives the runs of an in-process train()."""
     import yaml
-    from scipy.io import wavfile
-
-    root = tmp_path / "fsdd"
-    root.mkdir()
-    rng = np.random.default_rng(0)
-    for spk in ("jackson", "theo"):
-        for d in (0, 1):
-            for i in range(6):
-                wavfile.write(root / f"{d}_{spk}_{i}.wav", FS, (chirp(d, rng) * 2**14).astype(np.int16))
+    root = fake_fsdd(tmp_path / "fsdd", 6)
     conf = {**CFG, "data": {**CFG["data"], "source": "fsdd", "val_fraction": 0.2},
             "train": {**CFG["train"], "batch_size": 8}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(conf))

@@ -10,21 +10,13 @@ import numpy as np
 import pytest
 
 from .conftest import REPO
-from .test_kws import FS, chirp
+from .test_kws import FS, fake_fsdd
 
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
-    from scipy.io import wavfile
-
     tmp = tmp_path_factory.mktemp("gpu_recipe")
-    root = tmp / "fsdd"
-    root.mkdir()
-    rng = np.random.default_rng(0)
-    for spk in ("jackson", "theo"):
-        for d in (0, 1):
-            for i in range(8):
-                wavfile.write(root / f"{d}_{spk}_{i}.wav", FS, (chirp(d, rng) * 2**14).astype(np.int16))
+    root = fake_fsdd(tmp / "fsdd", 8)
     sys.path.insert(0, str(REPO / "benchmarks"))          # the spawned runs import the module too
     import kws_gpu_recipe
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..arrays import builtin_array_names, load_array
-from ..io_utils import atomic_path
+from ..io_utils import save_figure
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -100,9 +100,4 @@ def plot_array(a, path: Path) -> None:
     ax.set_ylabel("y (mm)")
     ax.set_title(f"{a.name}: {a.n_mics} mics, aperture {a.aperture_m * 1000:.0f} mm")
     fig.tight_layout()
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:       # appears whole or not at all
-            fig.savefig(str(tmp), dpi=110, format=path.suffix.lstrip(".") or "png")
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=110)

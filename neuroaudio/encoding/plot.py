@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io_utils import atomic_path
+from ..io_utils import save_figure
 from .encoder import EncoderOutput
 from .phase_lock import spike_times
 
@@ -75,9 +75,4 @@ def plot_encoding(out: EncoderOutput, path: str | Path, n_bands_shown: int = 4,
         a.set_xlabel("delay τ = t_j − t_i (samples)")
         a.set_ylabel("band (Hz)")
     fig.tight_layout()
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:       # appears whole or not at all
-            fig.savefig(str(tmp), dpi=100, format=path.suffix.lstrip(".") or "png")
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=100)

@@ -93,10 +93,6 @@ def plot_result(result: LocalizationResult, out: str | Path, title: str = "") ->
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from ..io_utils import atomic_path
+    from ..io_utils import save_figure
 
-    with atomic_path(out) as tmp:
-        fig.savefig(str(tmp), dpi=110, format=out.suffix.lstrip(".") or "png")
-    plt.close(fig)
+    save_figure(fig, out)

@@ -77,13 +77,18 @@ def _uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
     return float(lo if hi <= lo else rng.uniform(lo, hi))
 
 
-def _plan_speech(cfg: SignalConfig, rng: np.random.Generator, duration_s: float) -> Recipe:
+def _pick_voice(cfg: SignalConfig, rng: np.random.Generator) -> tuple[str, int, int]:
+    """An espeak-ng voice (with a variant when the config lists some), rate (wpm) and pitch,
+    drawn in this order from ``rng``."""
     voice = str(cfg.voices[rng.integers(len(cfg.voices))])
     if cfg.variants:
         variant = str(cfg.variants[rng.integers(len(cfg.variants))])
         voice = f"{voice}+{variant}" if variant else voice
-    rate = int(round(_uniform(rng, cfg.rate_wpm)))
-    pitch = int(round(_uniform(rng, cfg.pitch)))
+    return voice, int(round(_uniform(rng, cfg.rate_wpm))), int(round(_uniform(rng, cfg.pitch)))
+
+
+def _plan_speech(cfg: SignalConfig, rng: np.random.Generator, duration_s: float) -> Recipe:
+    voice, rate, pitch = _pick_voice(cfg, rng)
     words = cfg.word_list() or WORDS
     n_words = max(1, int(np.ceil(duration_s * rate / 60.0)))  # espeak's words last > 60/rate s
     text = " ".join(str(words[i]) for i in rng.integers(len(words), size=n_words))
@@ -103,12 +108,7 @@ def _plan_utterances(cfg: SignalConfig, rng: np.random.Generator, duration_s: fl
         desc = "+".join(Path(it["path"]).name for it in items[:4]) + ("+..." if k > 4 else "")
         name = f"speech:{Path(cfg.folder).name}:{desc}"
     else:
-        voice = str(cfg.voices[rng.integers(len(cfg.voices))])
-        if cfg.variants:
-            variant = str(cfg.variants[rng.integers(len(cfg.variants))])
-            voice = f"{voice}+{variant}" if variant else voice
-        rate = int(round(_uniform(rng, cfg.rate_wpm)))
-        pitch = int(round(_uniform(rng, cfg.pitch)))
+        voice, rate, pitch = _pick_voice(cfg, rng)
         words = cfg.word_list() or WORDS
         items = []
         for _ in range(k):
