@@ -140,6 +140,13 @@ CASES = [
           "{bad}/nostate_gccsm.pt", expect="is incomplete"),
     _case("localize-maa-wrong-format", "localize", E, "-m", "maa", "--model", "{bad}/wrongformat.pt",
           expect="is not a neuroaudio-maa-1 checkpoint"),
+    # --- live (refused before any sound card is opened) ----------------------------------------
+    _case("live-record-exists", "localize", "--live", "--record", "rec.wav", "--duration", "1",
+          expect="rec.wav: the file exists; pass --overwrite", pre={"rec.wav": "an earlier recording"}),
+    _case("live-threads-0", "localize", "--live", "--threads", "0", "--duration", "1",
+          expect="--threads 0: give 1 or more"),
+    _case("live-negative-duration", "localize", "--live", "--duration", "-3",
+          expect="--duration must be positive"),
     # --- kws ---------------------------------------------------------------------------------
     _case("kws-missing-file", "kws", "{bad}/nope.wav", expect="no such file; check the path"),
     _case("kws-inf", "kws", "{bad}/inf_mono.wav", expect="NaN or Inf sample at 0.250 s"),
