@@ -155,6 +155,8 @@ CASES = [
     _case("kws-not-audio", "kws", "{bad}/text.wav", expect="not a readable audio file"),
     _case("kws-threshold", "kws", E, "--threshold", "2", expect="--threshold"),
     _case("kws-no-state", "kws", E, "--model", "{bad}/nostate_kws.pt", expect="is incomplete"),
+    _case("kws-adapt-out-exists", "kws-adapt", "{bad}", "--out", "mine.pt",
+          expect="mine.pt: the file exists; pass --overwrite", pre={"mine.pt": "an adapted model"}),
     _case("kws-shape", "kws", E, "--model", "{bad}/shape_kws.pt", expect="does not fit its network"),
     # --- encode ------------------------------------------------------------------------------
     _case("encode-not-npz", "encode", E, "--out", "spikes.txt", expect=".npz"),

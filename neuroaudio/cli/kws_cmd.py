@@ -107,6 +107,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                    "shipped FSDD spoken-digit model)."),
         out: Path = typer.Option(..., "--out", "-o", help="Adapted checkpoint to write (a new file; use it "
                                  "with --model in kws and kws-evaluate)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
     ) -> None:
         """Adapt a keyword model to one speaker from unlabeled recordings (AdaBN).
 
@@ -128,7 +129,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         Example: neuroaudio kws-evaluate my_labelled_words/ --model runs/kws_me.pt
         """
         from ..kws.adapt import adapt_checkpoint
+        from ..ownership import check_output_file
 
+        if out.is_file() and not overwrite:
+            raise InputError(f"--out {out}: the file exists; pass --overwrite to replace it, or choose "
+                             "another name")
+        check_output_file(out, "--out")
         rec = adapt_checkpoint(model, folder, out)
         if rec["n_clips"] < MIN_ADAPT_CLIPS:
             print(f"neuroaudio: warning: only {rec['n_clips']} clips: on FSDD, adapting on fewer than "
