@@ -154,6 +154,16 @@ def test_cli_kws_and_evaluate_folder(trained, tmp_path):
     met = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert met["n"] == 12 and met["accuracy"] >= 0.8 and len(met["firing_rates"]) == 2
     assert (tmp_path / "ev" / "confusion.png").is_file()
+    assert met["seen_speakers"] == [] and met["speaker_independent"] is True   # spk0-5: never heard
+    assert "not speaker-independent" not in r.stderr
+    # clips of a training speaker (s1): said on stderr and in metrics.json
+    for k, name in enumerate(["up", "down"]):
+        write_audio(tmp_path / "seen" / name / f"s1_nohash_{k}.wav", chirp(k, rng)[:, None], FS)
+    r = run_cli("kws-evaluate", tmp_path / "seen", "--model", out / "model.pt", "--out", tmp_path / "ev2")
+    assert r.returncode == 0, r.stderr
+    met = json.loads((tmp_path / "ev2" / "metrics.json").read_text())
+    assert met["seen_speakers"] == ["s1"] and met["speaker_independent"] is False
+    assert "trained on the voices of s1" in r.stderr and "not speaker-independent" in r.stderr
     from neuroaudio.errors import InputError
 
     with pytest.raises(InputError, match="not found"):

@@ -44,6 +44,7 @@ class KWSModel(torch.nn.Module):
         self.fs = int(ck["sample_rate_hz"])
         self.clip_samples = int(ck["clip_samples"])
         self.meta = {k: ck.get(k) for k in ("code_revision", "metrics", "epoch")}
+        self.train_speakers: list[str] = [str(x) for x in ck.get("train_speakers") or []]
         self.frontend = Frontend(self.cfg.frontend, self.fs)
         self.net = KWSNet(self.cfg.model, self.frontend.n_features, len(self.labels))
 

@@ -118,6 +118,12 @@ def folder_items(folder: str | Path, model: KWSModel) -> list[Item]:
     return [Item(index[sp.labels[it.label]], it.speaker, it.path, it.audio) for it in items]
 
 
+def seen_speakers(model: KWSModel, items: list[Item]) -> list[str]:
+    """The speakers of ``items`` whose voices the model was trained (or validated) on, from the
+    checkpoint's ``train_speakers`` (empty when the checkpoint does not record them)."""
+    return sorted({it.speaker for it in items} & set(model.train_speakers))
+
+
 def evaluate_folder(model_path: str | Path, folder: str | Path, out_dir: str | Path) -> dict[str, Any]:
     """Evaluate a checkpoint on a labelled folder; writes ``predictions.csv``, ``metrics.json``,
     ``confusion.png`` under ``out_dir``. Returns the metrics (without per-item lists)."""
@@ -135,6 +141,9 @@ def evaluate_folder(model_path: str | Path, folder: str | Path, out_dir: str | P
     metrics = {k: v for k, v in res.items() if k not in ("predictions", "scores", "probs")}
     metrics["model"] = str(model_path)
     metrics["folder"] = str(folder)
+    heard = seen_speakers(model, items)
+    metrics["seen_speakers"] = heard
+    metrics["speaker_independent"] = None if not model.train_speakers else not heard
     write_json_atomic(out / "metrics.json", metrics)
     plot_confusion(res["confusion"], model.labels, out / "confusion.png", title=Path(folder).name)
     return metrics

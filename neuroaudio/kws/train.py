@@ -135,7 +135,10 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
     fs = sp.fs
     clip = int(round(cfg.data.clip_s * fs))
     ck = {"config": config_to_dict(cfg), "labels": list(sp.labels), "sample_rate_hz": fs,
-          "clip_samples": clip, "code_revision": code_revision(), "metrics": {}, "epoch": 0}
+          "clip_samples": clip, "code_revision": code_revision(), "metrics": {}, "epoch": 0,
+          # who the model heard (training and validation clips), so kws-evaluate can say when a
+          # test folder is not speaker-independent
+          "train_speakers": sorted({it.speaker for it in [*sp.train, *sp.val] if it.speaker})}
     model = KWSModel(ck).to(dev)
     opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     rows: list[dict[str, Any]] = []
