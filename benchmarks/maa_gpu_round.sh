@@ -47,7 +47,7 @@ ARMS=${ARMS:-base nofsja nostm nosym pool11 wide long big}
 KWS=${KWS:-1}
 KWS_JOBS=${KWS_JOBS:-12}
 KWS_SETS=${KWS_SETS:-}
-CONFIG=pipelines/ssl_maa.yaml
+CONFIG=${CONFIG:-pipelines/ssl_maa.yaml}   # e.g. experiments/maa_realistic/pipeline.yaml
 mkdir -p "$W" "$OUT"
 el() { echo $(( $(date +%s) - t0 )); }
 
