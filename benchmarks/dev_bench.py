@@ -44,7 +44,6 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from neuroaudio.eval.metrics import compute_metrics  # noqa: E402
 from neuroaudio.eval.report import wide_markdown_table  # noqa: E402

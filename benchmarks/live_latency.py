@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 CHANNEL_MAP = "front-left,front-right,rear-left,rear-right"
 
 

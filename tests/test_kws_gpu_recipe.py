@@ -1,4 +1,4 @@
-"""benchmarks/kws_gpu_recipe.py end to end on the CPU with a tiny config: runs in spawned processes,
+"""experiments/kws_recipe_gpu/kws_gpu_recipe.py end to end on the CPU with a tiny config: spawned runs,
 per-run results, tables whose numbers are those of the runs, resuming, the time limit."""
 
 import csv
@@ -17,7 +17,7 @@ from .test_kws import FS, fake_fsdd
 def bench(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gpu_recipe")
     root = fake_fsdd(tmp / "fsdd", 8)
-    sys.path.insert(0, str(REPO / "benchmarks"))          # the spawned runs import the module too
+    sys.path.insert(0, str(REPO / "experiments" / "kws_recipe_gpu"))   # the spawned runs import it too
     import kws_gpu_recipe
 
     out = tmp / "out"
@@ -26,7 +26,7 @@ def bench(tmp_path_factory):
             "no_mvn", "shipped", "--speakers", "jackson", "theo", "--jobs", "4", "--limit", "900"]
     assert kws_gpu_recipe.main(argv) == 0
     yield kws_gpu_recipe, root, out, argv
-    sys.path.remove(str(REPO / "benchmarks"))
+    sys.path.remove(str(REPO / "experiments" / "kws_recipe_gpu"))
 
 
 def test_every_run_is_recorded_and_the_tables_are_its_numbers(bench):

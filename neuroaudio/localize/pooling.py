@@ -25,7 +25,7 @@ If every weight is 0 (no frame stands above the floor: a steady source), all aud
 pooled equally, as ``level`` does.
 
 Default :data:`DEFAULT_POOLING` (``energy``, for every method), chosen by measurement
-(``benchmarks/pooling_bench.py``: all poolings fed the same frames of one run; tables in
+(``experiments/pooling/pooling_bench.py``: all poolings fed the same frames of one run; tables in
 docs/localize.md, "Pooling"). Against ``level``, MAE in degrees:
 
 - realistic_bench (short utterances in non-stationary directional noise), 5 / 10 / 20 / 30 dB:

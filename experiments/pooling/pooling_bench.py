@@ -10,7 +10,7 @@ Rows already in ``rows.csv`` are kept (resume).
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/pooling_bench.py \\
+    OMP_NUM_THREADS=1 nice -n 10 python experiments/pooling/pooling_bench.py \\
         --manifest runs/dev_bench/clips_19c1e364/manifest.csv --out runs/pooling/dev
 """
 
@@ -25,7 +25,6 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 

@@ -7,7 +7,7 @@ first ``--clips`` clips of a manifest, concatenated) in 1-s blocks, before and a
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/pooling_rtf.py \\
+    OMP_NUM_THREADS=1 nice -n 10 python experiments/pooling/pooling_rtf.py \\
         --manifest runs/dev_bench/clips_19c1e364/manifest.csv
 """
 
@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_v] = "1"
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 

@@ -18,9 +18,9 @@ total; the ``epochs`` column says how many were run); a run still going ``--grac
 the limit is stopped and reported as ``killed``, runs not started by then as ``not started``.
 Finished runs of an earlier call with the same ``--out`` are kept.
 
-    python benchmarks/kws_gpu_recipe.py --root data_fsdd --out $OUT --device cuda     # one H200, ~8 min
-    python benchmarks/kws_gpu_recipe.py --root PATH --out OUT --device cpu --epochs 1 --width 8 \\
-        --max-per-digit 2 --kinds drf --arms recipe no_mvn --jobs 2 --limit 300    # a CPU smoke test
+    python experiments/kws_recipe_gpu/kws_gpu_recipe.py --root data_fsdd --out $OUT --device cuda  # one H200
+    python experiments/kws_recipe_gpu/kws_gpu_recipe.py --root PATH --out OUT --device cpu --epochs 1 \\
+        --width 8 --max-per-digit 2 --kinds drf --arms recipe no_mvn --jobs 2 --limit 300   # a CPU smoke test
 
 Outputs in ``--out``: ``results.csv`` (one row per run), ``summary.csv`` / ``summary.json`` (one row
 per arm × neuron: per-speaker and mean accuracy, seed-0 mean, 2-seed ensemble, change against the
@@ -397,5 +397,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     sys.exit(main())
