@@ -79,6 +79,13 @@ def check_output_file(path: str | Path, flag: str) -> Path:
     return p
 
 
+def refuse_existing(path: str | Path | None, flag: str, overwrite: bool) -> None:
+    """Refuse to replace an existing output file unless ``overwrite`` (InputError naming ``flag``)."""
+    if path is not None and Path(path).exists() and not overwrite:
+        raise InputError(f"{flag} {path}: the file exists; pass --overwrite to replace it, or choose "
+                         "another name")
+
+
 def check_output_dir(path: str | Path, flag: str) -> Path:
     """Refuse an output folder that cannot be created or written (InputError naming ``flag``)."""
     p = Path(path)

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..ownership import refuse_existing
 from .resample import StreamingResampler
 
 log = logging.getLogger("neuroaudio")
@@ -412,9 +413,7 @@ class LiveCapture:
         if channels is not None and len(channels) != n_mics:
             raise InputError(f"--channels lists {len(channels)} channels but the array has {n_mics} "
                              "mics; list one channel per mic, in array order")
-        if record and Path(record).exists() and not overwrite:
-            raise InputError(f"--record {record}: the file exists; pass --overwrite to replace it, "
-                             "or choose another name")
+        refuse_existing(record or None, "--record", overwrite)
         if reconnect_max_s <= 0:
             raise InputError(f"reconnect_max_s {reconnect_max_s}: give a positive number of seconds")
         self.calls = calls or DEVICE_CALLS

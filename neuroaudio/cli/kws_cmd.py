@@ -140,11 +140,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         Example: neuroaudio kws-evaluate my_labelled_words/ --model runs/kws_me.pt
         """
         from ..kws.adapt import adapt_checkpoint
-        from ..ownership import check_output_file
+        from ..ownership import check_output_file, refuse_existing
 
-        if out.is_file() and not overwrite:
-            raise InputError(f"--out {out}: the file exists; pass --overwrite to replace it, or choose "
-                             "another name")
+        refuse_existing(out, "--out", overwrite)
         check_output_file(out, "--out")
         rec = adapt_checkpoint(model, folder, out)
         if rec["n_clips"] < MIN_ADAPT_CLIPS:

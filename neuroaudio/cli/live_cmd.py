@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from ..errors import InputError
+from ..ownership import refuse_existing
 
 LIVE_FORMATS = ("jsonl", "table")
 
@@ -142,9 +143,7 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
         raise InputError(f"--format {fmt} with --live: choose jsonl or table")
     if duration is not None and duration <= 0:
         raise InputError("--duration must be positive seconds (or leave it out: run until Ctrl-C)")
-    if record is not None and record.exists() and not overwrite:
-        raise InputError(f"--record {record}: the file exists; pass --overwrite to replace it, "
-                         "or choose another name")
+    refuse_existing(record, "--record", overwrite)   # before the model loads
     session = build_live_session(method, array, options=options, frame_s=frame_s, hop_s=hop_s,
                                  tracking=tracking, threads=threads, device=device,
                                  channels=parse_channels(channels), block_s=block_s, record=record,
