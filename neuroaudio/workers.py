@@ -45,12 +45,34 @@ class Terminated(KeyboardInterrupt):
 
 
 _IN_TASK = False
+_DEFERRED = 0        # > 0 while native code may call back into Python (termination_deferred)
+_PENDING = False     # a termination arrived while deferred
 
 
 def _on_worker_term(signum: int, frame: Any) -> None:
+    global _PENDING
     if _IN_TASK:
+        if _DEFERRED:
+            _PENDING = True
+            return
         raise WorkerTerminated
     os._exit(128 + signum)
+
+
+@contextlib.contextmanager
+def termination_deferred() -> Iterator[None]:
+    """Hold a worker's termination while native code runs Python callbacks (espeak-ng's synthesis
+    callback): an exception raised inside a ctypes callback cannot propagate (ctypes prints it as
+    "Exception ignored" and carries on), so it is raised when the block ends instead."""
+    global _DEFERRED, _PENDING
+    _DEFERRED += 1
+    try:
+        yield
+    finally:
+        _DEFERRED -= 1
+    if not _DEFERRED and _PENDING:
+        _PENDING = False
+        raise WorkerTerminated
 
 
 def _alive(pid: int) -> bool:

@@ -70,3 +70,19 @@ def test_output_file_checks(tmp_path):
         check_output_file(tmp_path, "--plot")
     assert check_output_file(tmp_path / "new" / "deeper" / "x.png", "--plot").name == "x.png"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]   # the check creates nothing
+
+
+def test_worker_termination_waits_for_native_callbacks(monkeypatch):
+    """SIGTERM inside espeak-ng's ctypes callback would be printed and lost ("Exception ignored"):
+    inside termination_deferred it is held and raised when the block ends."""
+    from neuroaudio import workers
+
+    monkeypatch.setattr(workers, "_IN_TASK", True)
+    ran_on = []
+    with pytest.raises(workers.WorkerTerminated):
+        with workers.termination_deferred():
+            workers._on_worker_term(signal.SIGTERM, None)     # held, not raised here
+            ran_on.append("after the signal")
+    assert ran_on == ["after the signal"] and workers._PENDING is False
+    with pytest.raises(workers.WorkerTerminated):              # outside: at once
+        workers._on_worker_term(signal.SIGTERM, None)

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.signal import firwin, resample_poly
 
 from ..errors import InputError
+from ..workers import termination_deferred
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 """espeak_AUDIO_OUTPUT: synthesise into the callback, return when done."""
@@ -129,7 +130,9 @@ class _Engine:
         data = text.encode("utf-8")
         buf = ctypes.create_string_buffer(data)
         self._chunks = []
-        rc = self.lib.espeak_Synth(buf, len(data) + 1, 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None, None)
+        with termination_deferred():   # _collect runs inside espeak_Synth (a ctypes callback)
+            rc = self.lib.espeak_Synth(buf, len(data) + 1, 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None,
+                                       None)
         if rc != 0:
             raise RuntimeError(f"espeak_Synth failed with status {rc}")
         chunks, self._chunks = self._chunks, []
