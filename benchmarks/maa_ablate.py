@@ -1,7 +1,7 @@
 """MAA ablations at a reduced budget: train on the first N shards of a training run's frame cache.
 
 The table in docs/maa.md ("Ablations (reduced budget)") was made with the cache of the shipped run
-(``neuroaudio train ssl --config pipelines/ssl_maa.yaml``, or ``python -m neuroaudio.maa.data``
+(``neuroaudio train maa --config pipelines/maa.yaml``, or ``python -m neuroaudio.maa.data``
 to fill it) and, for each row, the same prefix of 16 shards (1024 clips, 4096 frames), the same
 validation clips, 3 epochs and seed 0; only the switch given differs (run each under
 ``OMP_NUM_THREADS=1 nice -n 10``)::
@@ -11,7 +11,7 @@ validation clips, 3 epochs and seed 0; only the switch given differs (run each u
     python benchmarks/maa_ablate.py runs/abl_nostm 16 train.epochs=3 model.stm=false
     python benchmarks/maa_ablate.py runs/abl_fullres 16 train.epochs=3 'model.input_pool=[1,1]'
 
-Arguments: OUT_DIR, N_SHARDS, then ``SECTION.KEY=VALUE`` overrides of pipelines/ssl_maa.yaml
+Arguments: OUT_DIR, N_SHARDS, then ``SECTION.KEY=VALUE`` overrides of pipelines/maa.yaml
 (``--config`` picks another pipeline; ``--cache`` the full run's cache folder, with ``train/`` and
 ``val/``). Each run writes log.csv, model.pt and last.pt in OUT_DIR (and resumes from it).
 """
@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("out_dir")
     ap.add_argument("n_shards", type=int)
     ap.add_argument("overrides", nargs="*")
-    ap.add_argument("--config", default="pipelines/ssl_maa.yaml")
+    ap.add_argument("--config", default="pipelines/maa.yaml")
     ap.add_argument("--cache", default="runs/maa2/main/cache", help="the full run's cache folder")
     a = ap.parse_args()
     torch.set_num_threads(1)

@@ -4,12 +4,12 @@
 #
 #  1. (optional) install the wheels in WHEELS (pyroomacoustics, soundfile, espeakng-loader, cffi,
 #     pycparser: the simulator's needs that the GPU image lacks) into /tmp/site;
-#  2. simulate and encode the training and validation frame caches of pipelines/ssl_maa.yaml (the
+#  2. simulate and encode the training and validation frame caches of pipelines/maa.yaml (the
 #     shipped model's 18,000 clips, same seeds) with NPROC processes (`python -m neuroaudio.maa.data
 #     --part r/N`); digests, frame counts and coincidence totals of a few shards are printed to compare
 #     with a cache built elsewhere (the labels are bit-identical; the counts differ in ~0.2% of the
 #     entries by a few coincidences between builds on different machines/library versions);
-#  3. train every arm of ARMS at once on the card (`cli.py train ssl`, one process per arm, each with
+#  3. train every arm of ARMS at once on the card (`cli.py train maa`, one process per arm, each with
 #     train.time_budget_s fitted to the time left before END; the cosine schedule follows the cut),
 #     and, beside them, `benchmarks/kws_fsdd.py --kinds drf brf alif` (4 folds, seed 0, the shipped
 #     KWS recipe) when KWS=1;
@@ -20,7 +20,7 @@
 #   (smoke test on a CPU: DEVICE=cpu CLIPS=64 VAL_CLIPS=9 ARMS="base nofsja" END=400 KWS_SETS="--epochs 1
 #    --set model.width=16 --speakers theo" bash benchmarks/maa_gpu_round.sh)
 #
-# Arms (each a set of `--set` overrides of pipelines/ssl_maa.yaml; 'base' is the shipped recipe):
+# Arms (each a set of `--set` overrides of pipelines/maa.yaml; 'base' is the shipped recipe):
 #   base     the shipped recipe          nofsja  model.fsja=false        nostm  model.stm=false
 #   nosym    train.augment_symmetry=false (separates the effect of the symmetries from that of the data)
 #   pool11   model.input_pool=[1,1] (the paper's 51-detector input)
@@ -47,7 +47,7 @@ ARMS=${ARMS:-base nofsja nostm nosym pool11 wide long big}
 KWS=${KWS:-1}
 KWS_JOBS=${KWS_JOBS:-12}
 KWS_SETS=${KWS_SETS:-}
-CONFIG=${CONFIG:-pipelines/ssl_maa.yaml}   # e.g. experiments/maa_realistic/pipeline.yaml
+CONFIG=${CONFIG:-pipelines/maa.yaml}   # e.g. experiments/maa_realistic/pipeline.yaml
 mkdir -p "$W" "$OUT"
 el() { echo $(( $(date +%s) - t0 )); }
 
@@ -120,7 +120,7 @@ declare -A PGID
 for arm in $ARMS; do
   sets=("${DATA_SETS[@]}" --set out_dir="$W/arms/$arm" --set train.time_budget_s="$budget")
   while IFS= read -r s; do [ -n "$s" ] && sets+=(--set "$s"); done < <(arm_sets "$arm")
-  setsid timeout -k 5 "$left" $PY cli.py train ssl --config $CONFIG "${sets[@]}" --no-resume \
+  setsid timeout -k 5 "$left" $PY cli.py train maa --config $CONFIG "${sets[@]}" --no-resume \
     > "$W/arm_$arm.log" 2>&1 &
   PGID[$arm]=$!
 done

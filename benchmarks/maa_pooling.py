@@ -1,7 +1,7 @@
 """How to pool a clip's MAA frame posteriors into one direction: rules compared per SNR.
 
 Runs a checkpoint on the cached validation frames of its training run (every frame of each
-validation clip; `neuroaudio train ssl` builds them under ``<cache_dir>/val``) and pools the
+validation clip; `neuroaudio train maa` builds them under ``<cache_dir>/val``) and pools the
 time-averaged softmax of each clip's frames with several rules, side by side:
 
 - ``mean``: the plain mean of the frame posteriors (what the Localizer base class does with
@@ -19,8 +19,8 @@ symmetric scenes (:mod:`neuroaudio.maa.augment`; the localizer's ``-o symmetric=
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/maa_pooling.py --model runs/ssl_maa/model.pt
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/maa_pooling.py --model runs/ssl_maa/model.pt --symmetric 8
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/maa_pooling.py --model runs/maa/model.pt
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/maa_pooling.py --model runs/maa/model.pt --symmetric 8
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """MAA on its own validation clips, beside classical methods: clip-level MAE / ACC@10° per SNR.
 
-The validation clips of a ``neuroaudio train ssl`` run (the pipeline's simulator config with
+The validation clips of a ``neuroaudio train maa`` run (the pipeline's simulator config with
 ``data.val_seed``) are rendered again in memory (the same clips the run validated on) and
 localized whole by each method through the Localizer interface (so ``maa`` is pooled over the
 active frames exactly as ``neuroaudio localize`` does).
@@ -29,7 +29,7 @@ from neuroaudio.sim.dataset import SimulatedScenes
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", required=True, help="checkpoint from `neuroaudio train ssl`")
+    ap.add_argument("--model", required=True, help="checkpoint from `neuroaudio train maa`")
     ap.add_argument("--methods", default="maa,gcc-phat,srp-phat,rf-plc")
     ap.add_argument("--clips", type=int, default=None, help="how many validation clips (default: the run's)")
     args = ap.parse_args()

@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroaudio.aggregate.clue_experiment import ClueTrainConfig, RuleSetting, run_clue_experiment  # noqa: E402
-from neuroaudio.aggregate.clues import ClueTaskConfig, make_clue_dataset  # noqa: E402
-from neuroaudio.aggregate.learner import AggregateLearner  # noqa: E402
+from neuroaudio.mpdal.clue_experiment import ClueTrainConfig, RuleSetting, run_clue_experiment  # noqa: E402
+from neuroaudio.mpdal.clues import ClueTaskConfig, make_clue_dataset  # noqa: E402
+from neuroaudio.mpdal.learner import AggregateLearner  # noqa: E402
 from neuroaudio.neurons.srm import SRMParams  # noqa: E402
 
 

@@ -9,7 +9,7 @@ axis reversed where the pair's order flips (``tau_ji = -tau_ij``: exact when the
 symmetric about 0, which :func:`array_symmetries` checks). For the ReSpeaker 4-mic square: the 8
 symmetries of the square (identity, rotations by 90/180/270°, 4 reflections).
 
-Users: GCC-PHAT-SM (:mod:`neuroaudio.gccsm`: flattened ``[pairs·lags]`` features) and MAA
+Users: GCC-PHAT-SM (:mod:`neuroaudio.gcc_phat_sm`: flattened ``[pairs·lags]`` features) and MAA
 (:mod:`neuroaudio.maa`: coincidence tensors ``[..., pairs, delays, bands]``), both for training
 augmentation (a random symmetric scene per frame) and for averaging a posterior over the symmetric
 scenes at test time.

@@ -43,7 +43,7 @@ def _broken_checkpoints(d: Path) -> None:
     import torch
 
     for name, ship in (("maa", "maa_respeaker4.pt"), ("kws", "kws_fsdd_drf.pt"),
-                       ("gccsm", "gccphat_sm_respeaker4.pt")):
+                       ("gcc_phat_sm", "gcc_phat_sm_respeaker4.pt")):
         ck = torch.load(MODELS / ship, map_location="cpu", weights_only=True)
         torch.save({k: v for k, v in ck.items() if k != "state_dict"}, d / f"nostate_{name}.pt")
         sd = dict(ck["state_dict"])
@@ -134,10 +134,11 @@ CASES = [
           expect="is incomplete (no 'state_dict' entry)"),
     _case("localize-maa-shape", "localize", E, "-m", "maa", "--model", "{bad}/shape_maa.pt",
           expect="does not fit its network"),
-    _case("localize-gccsm-shape", "localize", E, "-m", "gcc-phat-sm", "--model", "{bad}/shape_gccsm.pt",
+    _case("localize-gcc-phat-sm-shape", "localize", E, "-m", "gcc-phat-sm", "--model",
+          "{bad}/shape_gcc_phat_sm.pt",
           expect="does not fit its network"),
-    _case("localize-gccsm-no-state", "localize", E, "-m", "gcc-phat-sm", "--model",
-          "{bad}/nostate_gccsm.pt", expect="is incomplete"),
+    _case("localize-gcc_phat_sm-no-state", "localize", E, "-m", "gcc-phat-sm", "--model",
+          "{bad}/nostate_gcc_phat_sm.pt", expect="is incomplete"),
     _case("localize-maa-wrong-format", "localize", E, "-m", "maa", "--model", "{bad}/wrongformat.pt",
           expect="is not a neuroaudio-maa-1 checkpoint"),
     # --- live (refused before any sound card is opened) ----------------------------------------
@@ -196,22 +197,22 @@ CASES = [
           expect="NaN or Inf sample at 0.077 s"),
     # --- train -------------------------------------------------------------------------------
     _case("train-ssl-missing-config", "train", "ssl", "--config", "{bad}/nope.yaml", expect="nope.yaml"),
-    _case("train-ssl-epochs-text", "train", "ssl", "--config", "{repo}/pipelines/ssl_maa.yaml", "--set",
+    _case("train-maa-epochs-text", "train", "maa", "--config", "{repo}/pipelines/maa.yaml", "--set",
           "train.epochs=abc", expect="train.epochs: expected a number, got 'abc'"),
-    _case("train-gccsm-epochs-fraction", "train", "gcc-phat-sm", "--config",
-          "{repo}/pipelines/ssl_gccphat_sm.yaml", "--set", "train.epochs=1.5",
+    _case("train-gcc_phat_sm-epochs-fraction", "train", "gcc-phat-sm", "--config",
+          "{repo}/pipelines/gcc_phat_sm.yaml", "--set", "train.epochs=1.5",
           expect="train.epochs: expected a whole number"),
-    _case("train-ssl-set-syntax", "train", "ssl", "--config", "{repo}/pipelines/ssl_maa.yaml", "--set",
+    _case("train-maa-set-syntax", "train", "maa", "--config", "{repo}/pipelines/maa.yaml", "--set",
           "epochs", expect="--set epochs"),
     _case("train-kws-epochs-text", "train", "kws", "--config", "{repo}/pipelines/kws_drf.yaml", "--set",
           "train.epochs=abc", expect="'kws.train.epochs': expected a number"),
-    _case("train-ssl-unknown-key", "train", "ssl", "--config", "{bad}/pl_key.yaml", expect="epochz"),
+    _case("train-maa-unknown-key", "train", "maa", "--config", "{bad}/pl_key.yaml", expect="epochz"),
     # --- pipeline ----------------------------------------------------------------------------
     _case("pipeline-missing-config", "pipeline", "run", "{bad}/nope.yaml", expect="nope.yaml"),
     _case("pipeline-not-mapping", "pipeline", "run", "{bad}/pl_list.yaml", expect="mapping"),
-    _case("pipeline-bad-step", "pipeline", "run", "{repo}/pipelines/ssl_maa.yaml", "--steps", "cook",
+    _case("pipeline-bad-step", "pipeline", "run", "{repo}/pipelines/maa.yaml", "--steps", "cook",
           expect="cook"),
-    _case("pipeline-epochs-text", "pipeline", "run", "{repo}/pipelines/ssl_maa.yaml", "--set",
+    _case("pipeline-epochs-text", "pipeline", "run", "{repo}/pipelines/maa.yaml", "--set",
           "train.epochs=abc", expect="train.epochs: expected a number"),
     # --- an existing output that must be kept --------------------------------------------------
     _case("encode-nan-keeps-old-out", "encode", "{bad}/nan4.wav", "--out", "keep.npz", expect="NaN or Inf",

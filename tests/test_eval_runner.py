@@ -197,8 +197,8 @@ def test_fingerprint_follows_the_model_file(tmp_path):
     from neuroaudio.eval.runner import method_fingerprint, method_model_file
 
     assert method_model_file("gcc-phat") is None
-    assert method_model_file("gcc-phat-sm").name == "gccphat_sm_respeaker4.pt"
-    assert method_model_file("gcc-phat-mlp").name == "gccphat_mlp_respeaker4.pt"
+    assert method_model_file("gcc-phat-sm").name == "gcc_phat_sm_respeaker4.pt"
+    assert method_model_file("gcc-phat-mlp").name == "gcc_phat_mlp_respeaker4.pt"
     model = tmp_path / "m.pt"
     model.write_bytes(b"first")
     a = method_fingerprint("gcc-phat-sm", model)

@@ -273,7 +273,7 @@ def test_simulate_and_encode_refuse_an_output_in_use(tmp_path, sim_case):
 def test_pipeline_refuses_an_out_dir_in_use(tmp_path):
     out = tmp_path / "pipe"
     with own_output(out, "out_dir"):
-        r = run_cli("pipeline", "run", "pipelines/ssl_maa.yaml", "--set", f"out_dir={out}",
+        r = run_cli("pipeline", "run", "pipelines/maa.yaml", "--set", f"out_dir={out}",
                     "--steps", "report", timeout=120)
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and f"pid {os.getpid()} " in lines[0], r.stderr

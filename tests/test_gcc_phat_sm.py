@@ -9,17 +9,17 @@ import pytest
 import torch
 
 from neuroaudio.arrays import MicArray, load_array
-from neuroaudio.gccsm import checkpoint as C
-from neuroaudio.gccsm.data import FrameData, cut_frames, irm
-from neuroaudio.gccsm.features import (
+from neuroaudio.gcc_phat_sm import checkpoint as C
+from neuroaudio.gcc_phat_sm.data import FrameData, cut_frames, irm
+from neuroaudio.gcc_phat_sm.features import (
     FeatureConfig,
     GccFrontEnd,
     gcc_features_np,
     gcc_features_torch,
     log_power,
 )
-from neuroaudio.gccsm.mask import MaskConfig, MaskNet
-from neuroaudio.gccsm.train import train
+from neuroaudio.gcc_phat_sm.mask import MaskConfig, MaskNet
+from neuroaudio.gcc_phat_sm.train import train
 
 from .conftest import REPO, plane_wave, run_cli
 
@@ -65,7 +65,7 @@ def tiny_ckpt(tmp_path_factory) -> tuple:
     arr = load_array("respeaker4")
     front = GccFrontEnd(arr, FS, FeatureConfig(n_lags=15, fmax_hz=4000.0))
     data = synthetic_frames(np.random.default_rng(3), 6, front)
-    out = tmp_path_factory.mktemp("gccsm") / "run"
+    out = tmp_path_factory.mktemp("gcc_phat_sm") / "run"
     res = train({**TINY, "out_dir": str(out)}, data, data, arr, FS, resume=False, progress=False)
     return out / "model.pt", front, data, res["model"]
 
@@ -200,7 +200,7 @@ def test_train_command_runs_and_resumes(tmp_path):
     assert len(rows) == 3 and rows[1].startswith("1,") and rows[2].startswith("2,")
     assert C.read(out / "last.pt")["epoch"] == 2
     from neuroaudio.errors import InputError
-    from neuroaudio.gccsm.config import load_pipeline
+    from neuroaudio.gcc_phat_sm.config import load_pipeline
 
     with pytest.raises(InputError, match="mask_training"):
         load_pipeline(cfg, {"train": {"mask_training": "bogus"}})

@@ -85,7 +85,7 @@ def test_module_class_names_import_nothing(site, tmp_path, cmd):
         args = ["evaluate", site / "manifest.csv", "--array", "respeaker4", "--method",
                 "gcc-phat,evil:Thing", "--out", tmp_path / "ev"]
     else:
-        args = ["pipeline", "run", "pipelines/ssl_maa.yaml", "--set", "evaluate.method=evil:Thing"]
+        args = ["pipeline", "run", "pipelines/maa.yaml", "--set", "evaluate.method=evil:Thing"]
     r = run_cli(*args)
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1, r.stderr

@@ -1,5 +1,5 @@
 """MAA data path: simulated clips → encoded frame shards (resumable, checked) == on-the-fly frames;
-and `neuroaudio train ssl` end to end on a tiny simulated set."""
+and `neuroaudio train maa` end to end on a tiny simulated set."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_train_ssl_command_end_to_end(tmp_path):
            "train": {"epochs": 1, "batch_size": 16}}
     path = tmp_path / "ssl.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    p = run_cli("train", "ssl", "--config", path, "--quiet", "--set", "train.epochs=2")
+    p = run_cli("train", "maa", "--config", path, "--quiet", "--set", "train.epochs=2")
     assert p.returncode == 0, p.stderr
     assert "validation MAE" in p.stdout
     run = tmp_path / "run"
@@ -104,14 +104,14 @@ def test_bad_pipeline_settings_are_one_line_input_errors(tmp_path):
     from neuroaudio.maa.config import load_pipeline, parse_set
 
     with pytest.raises(InputError, match="unknown key"):
-        load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["model.x=1"]))
+        load_pipeline(REPO / "pipelines" / "maa.yaml", parse_set(["model.x=1"]))
     with pytest.raises(InputError, match="unknown key 'epoch'"):
-        load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["train.epoch=1"]))
+        load_pipeline(REPO / "pipelines" / "maa.yaml", parse_set(["train.epoch=1"]))
     with pytest.raises(InputError, match="SECTION.KEY=VALUE"):
         parse_set(["epochs"])
     with pytest.raises(InputError, match="cached"):
-        load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["data.mode=stream"]))
-    cfg = load_pipeline(REPO / "pipelines" / "ssl_maa.yaml", parse_set(["model.stm=false"]))
+        load_pipeline(REPO / "pipelines" / "maa.yaml", parse_set(["data.mode=stream"]))
+    cfg = load_pipeline(REPO / "pipelines" / "maa.yaml", parse_set(["model.stm=false"]))
     assert cfg["model"]["stm"] is False and cfg["data"]["sim"].endswith("sim_maa_train.yaml")
 
 
@@ -175,7 +175,7 @@ def test_cache_frame_selection_keeps_few_active_frames_equal_to_full_encoding(tm
 def test_frame_selection_settings_are_checked():
     from neuroaudio.maa.config import load_pipeline, parse_set
 
-    ssl = REPO / "pipelines" / "ssl_maa.yaml"
+    ssl = REPO / "pipelines" / "maa.yaml"
     with pytest.raises(InputError, match="frames_per_clip"):
         load_pipeline(ssl, parse_set(["data.frames_per_clip=0"]))
     with pytest.raises(InputError, match="active_db"):

@@ -11,8 +11,8 @@ from neuroaudio.arrays import load_array
 from neuroaudio.encoding.config import RFPLCConfig
 from neuroaudio.encoding.encoder import RFPLCEncoder
 from neuroaudio.localize.base import Framer
-from neuroaudio.localize.maa_fast import FastMAA, StepReuse, _pool2_binary
 from neuroaudio.maa import checkpoint as C
+from neuroaudio.maa.fast import FastMAA, StepReuse, _pool2_binary
 from neuroaudio.maa.model import MAAConfig, MAANet
 
 from .conftest import plane_wave

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuroaudio.aggregate.clue_experiment import ClueTrainConfig, RuleSetting, run_clue_experiment
-from neuroaudio.aggregate.clues import ClueTaskConfig, make_clue_dataset
-from neuroaudio.aggregate.decoding import DynamicDecoder, max_count_decode
-from neuroaudio.aggregate.encoder import EncoderConfig, SpikeEncoder
-from neuroaudio.aggregate.learner import AggregateLearner
-from neuroaudio.aggregate.rules import (
+from neuroaudio.errors import InputError
+from neuroaudio.mpdal.clue_experiment import ClueTrainConfig, RuleSetting, run_clue_experiment
+from neuroaudio.mpdal.clues import ClueTaskConfig, make_clue_dataset
+from neuroaudio.mpdal.decoding import DynamicDecoder, max_count_decode
+from neuroaudio.mpdal.encoder import EncoderConfig, SpikeEncoder
+from neuroaudio.mpdal.learner import AggregateLearner
+from neuroaudio.mpdal.rules import (
     critical_threshold,
     mpdal_t_star,
     mpdal_t_stars,
@@ -18,7 +19,6 @@ from neuroaudio.aggregate.rules import (
     mst_gradient,
     spike_peaks,
 )
-from neuroaudio.errors import InputError
 from neuroaudio.neurons.srm import (
     SpikeInput,
     SRMParams,

@@ -97,6 +97,6 @@ def test_config_errors_are_one_line_input_errors(tmp_path):
 
 
 def test_the_shipped_pipeline_config_loads():
-    pl = load("pipelines/ssl_maa.yaml")
+    pl = load("pipelines/maa.yaml")
     assert pl.kind == "maa" and pl.trainer.method == "maa"
     assert pl.cfg["train"]["epochs"] >= 1

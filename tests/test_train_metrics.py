@@ -1,4 +1,4 @@
-"""The DOA validation metrics shared by `train ssl` and `train gcc-phat-sm` (train/doa_metrics.py)."""
+"""The DOA validation metrics shared by `train maa` and `train gcc-phat-sm` (train/doa_metrics.py)."""
 
 import math
 

@@ -31,8 +31,8 @@ COMMAND_MODULES = [
     "live_cmd",
     "kws_cmd",
     "mpdal_cmd",
-    "train_ssl_cmd",
-    "train_gccsm_cmd",
+    "train_maa_cmd",
+    "train_gcc_phat_sm_cmd",
     "profile_cmd",
     "pipeline_cmd",
 ]

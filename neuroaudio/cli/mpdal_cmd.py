@@ -33,9 +33,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from ..aggregate.config import load_config
-        from ..aggregate.pipeline import run_pipeline
         from ..errors import InputError
+        from ..mpdal.config import load_config
+        from ..mpdal.pipeline import run_pipeline
 
         cfg = load_config(config)
         if seed is not None:

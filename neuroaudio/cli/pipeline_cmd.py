@@ -17,7 +17,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @pipeline_app.command("run")
     def pipeline_run(
-        config: Path = typer.Argument(..., help="Pipeline YAML, e.g. pipelines/ssl_maa.yaml."),
+        config: Path = typer.Argument(..., help="Pipeline YAML, e.g. pipelines/maa.yaml."),
         steps: str = typer.Option("simulate,train,evaluate,report", "--steps",
                                   help="Steps to run, comma-separated, in this order."),
         overrides: list[str] = typer.Option([], "--set", help="Override a config value: SECTION.KEY=VALUE "
@@ -32,12 +32,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         Each step is skipped when its outputs are complete, and training and evaluation resume
         where they stopped, so the same command picks up an interrupted run (docs/pipeline.md).
 
-        Example: neuroaudio pipeline run pipelines/ssl_maa.yaml
+        Example: neuroaudio pipeline run pipelines/maa.yaml
 
         Example (evaluate a trained model on 48 clips and report): neuroaudio pipeline run
-        pipelines/ssl_maa.yaml --steps evaluate,report --set evaluate.limit=48
+        pipelines/maa.yaml --steps evaluate,report --set evaluate.limit=48
 
-        Example (GCC-PHAT-SM): neuroaudio pipeline run pipelines/ssl_gccphat_sm.yaml --kind gcc-phat-sm
+        Example (GCC-PHAT-SM): neuroaudio pipeline run pipelines/gcc_phat_sm.yaml --kind gcc-phat-sm
         """
         from ..pipeline.runner import check_steps, load, run
 

@@ -31,7 +31,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         energy per frame, and the same network run as a dense non-spiking ANN (all MACs).
 
         Example: neuroaudio profile data/examples/respeaker4_az120.wav --method maa
-        --model runs/ssl_maa/model.pt
+        --model runs/maa/model.pt
 
         Example (a manifest, 24 rows, JSON): neuroaudio profile runs/dev_bench/clips/manifest.csv
         --limit 24 --json profile.json

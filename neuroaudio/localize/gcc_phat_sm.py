@@ -55,14 +55,14 @@ class GccPhatSM(Localizer):
     summary: ClassVar[str] = ("GCC-PHAT-SM: learned speech mask on the PHAT cross-spectra, sub-sample lag "
                               "features of all pairs, MLP → 360 bins (shipped respeaker4 model)")
     uses_mask: ClassVar[bool] = True
-    default_model: ClassVar[Path] = _MODELS / "gccphat_sm_respeaker4.pt"
+    default_model: ClassVar[Path] = _MODELS / "gcc_phat_sm_respeaker4.pt"
 
     def __init__(self, array: Any, model: str | Path | None = None, fs: int | None = None,
                  frame_s: float | None = None, hop_s: float | None = None, pool_weight: str = "none",
                  symmetric: bool = True, batch_frames: int = 128, **kwargs: Any):
         import torch
 
-        from ..gccsm.checkpoint import HINT, build_model, checkpoint_array, read
+        from ..gcc_phat_sm.checkpoint import HINT, build_model, checkpoint_array, read
         from ..train.checkpoint import check_model_input, checkpoint_contents
 
         path = Path(model) if model else self.default_model
@@ -207,10 +207,10 @@ class GccPhatMLP(GccPhatSM):
     summary: ClassVar[str] = ("GCC-PHAT sub-sample lag features of all pairs → MLP → 360 bins, no mask "
                               "(ablation of gcc-phat-sm; shipped respeaker4 model)")
     uses_mask: ClassVar[bool] = False
-    default_model: ClassVar[Path] = _MODELS / "gccphat_mlp_respeaker4.pt"
+    default_model: ClassVar[Path] = _MODELS / "gcc_phat_mlp_respeaker4.pt"
 
 
 DEFAULT_MODEL: Path = GccPhatSM.default_model
-"""The shipped gcc-phat-sm model (respeaker4, 16 kHz); data/models/gccphat_sm_respeaker4.md."""
+"""The shipped gcc-phat-sm model (respeaker4, 16 kHz); data/models/gcc_phat_sm_respeaker4.md."""
 DEFAULT_MODEL_MLP: Path = GccPhatMLP.default_model
-"""The shipped gcc-phat-mlp model; data/models/gccphat_mlp_respeaker4.md."""
+"""The shipped gcc-phat-mlp model; data/models/gcc_phat_mlp_respeaker4.md."""

@@ -45,14 +45,14 @@ class MAALocalizer(Localizer):
 
     Args:
         array: the input's microphone array (must match the checkpoint's geometry within 1 mm).
-        model: path of a checkpoint from ``neuroaudio train ssl`` (``--model``).
+        model: path of a checkpoint from ``neuroaudio train maa`` (``--model``).
         fs: the input's rate (must equal the checkpoint's).
         frame_s: ignored when it differs from the checkpoint's frame (the network only knows the
             frame it was trained on; a warning is logged). hop_s, ...: see :class:`Localizer`
             (hop default: half the checkpoint's frame).
         batch_frames: frames per network call (bounds memory; 32 ran fastest on one core, 2.95 vs
             3.55 ms a frame at 64: docs/profile.md).
-        fast: encode each step once and run the forward-only network (:mod:`.maa_fast`; the same
+        fast: encode each step once and run the forward-only network (:mod:`neuroaudio.maa.fast`; the same
             results, about 1.5x faster); False runs the plain encoder and model (for comparison).
         symmetric: average each frame's posterior over the array's symmetric scenes
             (:mod:`neuroaudio.maa.augment`: the coincidence frame is permuted, the network runs once
@@ -74,13 +74,13 @@ class MAALocalizer(Localizer):
         from ..encoding.encoder import RFPLCEncoder
         from ..maa.augment import FrameSymmetries
         from ..maa.checkpoint import HINT, build_model, checkpoint_array, checkpoint_encoder, read
+        from ..maa.fast import FastMAA, StepReuse
         from ..train.checkpoint import check_model_input, checkpoint_contents
-        from .maa_fast import FastMAA, StepReuse
 
         path = model or DEFAULT_MODEL
         if path is None:
             raise InputError("method 'maa' needs a trained model: give --model PATH, a checkpoint from "
-                             "`neuroaudio train ssl`")
+                             "`neuroaudio train maa`")
         ck = read(path)
         with checkpoint_contents(path, HINT):
             ck_array, fs_ck = checkpoint_array(ck), int(ck["sample_rate_hz"])
@@ -95,8 +95,8 @@ class MAALocalizer(Localizer):
         super().__init__(arr_in, fs=fs_ck, frame_s=frame_ck, hop_s=hop, **kwargs)
         self.encoder = RFPLCEncoder(self.array, enc_cfg, self.fs)
         self.net = net
-        self.fast_net = FastMAA(self.net)                      # same outputs, forward-only (maa_fast)
-        self.step_reuse = StepReuse(self.encoder, self.hop)    # each step encoded once (maa_fast)
+        self.fast_net = FastMAA(self.net)                      # same outputs, forward-only (maa.fast)
+        self.step_reuse = StepReuse(self.encoder, self.hop)    # each step encoded once (maa.fast)
         self.fast = bool(fast)
         self.model_path = str(path)
         self.meta = {k: ck.get(k) for k in ("code_revision", "metrics", "epoch")}
@@ -117,8 +117,8 @@ class MAALocalizer(Localizer):
         """``[n, frame_len, mics]`` → time-averaged softmax ``[n, 360]``.
 
         Speed (docs/profile.md): steps shared by overlapping frames are encoded once
-        (:class:`~.maa_fast.StepReuse`) and the network runs its forward-only path
-        (:class:`~.maa_fast.FastMAA`); both give the plain path's results (tests/test_maa_fast.py).
+        (:class:`~neuroaudio.maa.fast.StepReuse`) and the network runs its forward-only path
+        (:class:`~neuroaudio.maa.fast.FastMAA`); both give the plain path's results (tests/test_maa_fast.py).
         """
         torch = self._torch
         frames = np.asarray(frames, dtype=np.float32)

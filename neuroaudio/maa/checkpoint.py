@@ -17,7 +17,7 @@ from ..train.checkpoint import load_checkpoint, save_checkpoint
 from .model import MAAConfig, MAANet
 
 FORMAT = "neuroaudio-maa-1"
-HINT = "use a checkpoint written by `neuroaudio train ssl` (e.g. runs/ssl_maa/model.pt)"
+HINT = "use a checkpoint written by `neuroaudio train maa` (e.g. runs/maa/model.pt)"
 
 
 def save(path: str | Path, ckpt: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
-"""The ``neuroaudio train ssl`` pipeline config: YAML ↔ a JSON-able dict with defaults filled in.
+"""The ``neuroaudio train maa`` pipeline config: YAML ↔ a JSON-able dict with defaults filled in.
 
-Sections (pipelines/ssl_maa.yaml documents every field):
+Sections (pipelines/maa.yaml documents every field):
 
 - ``out_dir``: where checkpoints, log and plots go (runs/... is git-ignored).
 - ``data``: ``sim`` (simulator YAML, relative to this file), ``mode`` (``cached`` or ``online``),
@@ -32,7 +32,7 @@ from ..train.config_io import check_sim_training, deep_merge, merge_defaults, pa
 from .model import MAAConfig
 
 DEFAULTS: dict[str, Any] = {
-    "out_dir": "runs/ssl_maa",
+    "out_dir": "runs/maa",
     "data": {"sim": "quick.yaml", "mode": "cached", "train_clips": 256, "val_clips": 48,
              "train_seed": 101, "val_seed": 202, "cache_dir": None, "min_frame_spikes": 1, "workers": 0,
              "active_db": None, "frames_per_clip": None},
@@ -73,5 +73,5 @@ def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = N
 
 def load_pipeline(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read a pipeline YAML, apply ``overrides`` (nested dict, e.g. from :func:`parse_set`)."""
-    d = read_yaml_mapping(path, "pipelines/ssl_maa.yaml", "out_dir, data, encoder, model, train")
+    d = read_yaml_mapping(path, "pipelines/maa.yaml", "out_dir, data, encoder, model, train")
     return make_config(deep_merge(d, overrides or {}), base_dir=Path(path).parent)

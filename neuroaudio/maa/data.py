@@ -281,7 +281,7 @@ def load_cache(cache_dir: str | Path) -> FrameSet:
     out = Path(cache_dir)
     shards = sorted(out.glob("shard_*.npz"))
     if not shards:
-        raise InputError(f"{out}: no frame shards; build them with `neuroaudio train ssl` (cache mode)")
+        raise InputError(f"{out}: no frame shards; build them with `neuroaudio train maa` (cache mode)")
     parts = [np.load(s) for s in shards]
     cat = {k: np.concatenate([p[k] for p in parts]) for k in FIELDS if all(k in p for p in parts)}
     return FrameSet(**cat)
@@ -330,7 +330,7 @@ def collate_frames(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torc
 def main(argv: list[str] | None = None) -> None:
     """Fill a training config's frame caches ahead of training, optionally in several processes:
     ``python -m neuroaudio.maa.data CONFIG.yaml [--part R/N] [--set k=v ...]`` (same folders and
-    settings as ``neuroaudio train ssl``, which then finds the shards built)."""
+    settings as ``neuroaudio train maa``, which then finds the shards built)."""
     import argparse
 
     from .config import load_pipeline, parse_set

@@ -1,6 +1,6 @@
 """``neuroaudio pipeline run CONFIG``: simulate → train → evaluate → report, resumable.
 
-The config is a trainer's pipeline YAML (e.g. pipelines/ssl_maa.yaml) with two optional sections
+The config is a trainer's pipeline YAML (e.g. pipelines/maa.yaml) with two optional sections
 of the runner's own, removed before the rest goes to the trainer's config loader:
 
 - ``kind``: which trainer (:data:`neuroaudio.pipeline.trainers.TRAINERS`; default ``maa``).
@@ -21,7 +21,7 @@ of the runner's own, removed before the rest goes to the trainer's config loader
   Without ``evaluate.manifest`` or ``evaluate.sim``, the training simulator config is used with
   seed ``data.val_seed + 1`` (clips the model was neither trained nor validated on), ``clips``
   defaulting to ``data.val_clips``. The trainers' config loaders refuse unknown sections, so the
-  evaluation set of pipelines/ssl_maa.yaml is chosen on the command line, e.g. ``--set
+  evaluation set of pipelines/maa.yaml is chosen on the command line, e.g. ``--set
   evaluate.sim=dev_bench.yaml`` (the 240 dev_bench clips, cached where benchmarks/dev_bench.py
   caches them), or in a copy of the YAML run only through this runner.
 
@@ -91,7 +91,7 @@ class Pipeline:
 def load(path: str | Path, overrides: Sequence[str] | None = None, kind: str | None = None) -> Pipeline:
     """Read a pipeline YAML, apply ``--set`` overrides, split the runner's sections from the trainer's."""
     p = Path(path)
-    d = read_yaml_mapping(p, "pipelines/ssl_maa.yaml", "sections out_dir, data, ..., evaluate")
+    d = read_yaml_mapping(p, "pipelines/maa.yaml", "sections out_dir, data, ..., evaluate")
     d = deep_merge(d, parse_set(overrides))
     given = kind or d.get("kind")
     kind = str(given or "maa")

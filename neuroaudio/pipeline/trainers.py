@@ -39,9 +39,9 @@ class Trainer:
 
 TRAINERS: dict[str, Trainer] = {
     "maa": Trainer("neuroaudio.maa", "maa"),
-    "gcc-phat-sm": Trainer("neuroaudio.gccsm", "gcc-phat-sm"),
+    "gcc-phat-sm": Trainer("neuroaudio.gcc_phat_sm", "gcc-phat-sm"),
 }
-"""``kind`` → trainer. ``kind: maa`` is the default (``neuroaudio train ssl`` configs)."""
+"""``kind`` → trainer. ``kind: maa`` is the default (``neuroaudio train maa`` configs)."""
 
 
 def get_trainer(kind: str) -> Trainer:

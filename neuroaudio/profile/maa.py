@@ -76,7 +76,7 @@ def profile_maa(inputs: Sequence[str | Path] = (), model: str | Path | None = No
     path = model or maa_mod.DEFAULT_MODEL
     if path is None:
         raise InputError("profile --method maa needs a trained model: give --model PATH "
-                         "(a checkpoint from `neuroaudio train ssl`)")
+                         "(a checkpoint from `neuroaudio train maa`)")
     with checkpoint_contents(path, HINT):
         array = checkpoint_array(read(path))
     loc = MAALocalizer(array, model=path, fast=False)

@@ -1,5 +1,5 @@
 """A wall-clock budget for a training run (``train.time_budget_s``), shared by the trainers
-(`neuroaudio kws train`, `neuroaudio train ssl`).
+(`neuroaudio kws train`, `neuroaudio train maa`).
 
 After each epoch the trainer asks :func:`fit_epochs` how many epochs the run may have in all; the
 number is only ever lowered, and the trainer lets its cosine learning-rate schedule follow the

@@ -56,7 +56,7 @@ def load_checkpoint(path: str | Path, fmt: str, hint: str) -> dict[str, Any]:
 
     Args:
         path: the .pt file. fmt: the expected ``format`` tag. hint: how to make a valid one
-            (ends the error message), e.g. "train one with `neuroaudio train ssl`".
+            (ends the error message), e.g. "train one with `neuroaudio train maa`".
 
     Raises InputError when the file is missing, not loadable safely, or of another format.
     """

@@ -1,4 +1,4 @@
-"""Pipeline YAML files and ``--set`` overrides, shared by every trainer (`train ssl`,
+"""Pipeline YAML files and ``--set`` overrides, shared by every trainer (`train maa`,
 `train gcc-phat-sm`) and by `neuroaudio pipeline run`."""
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def merge_defaults(defaults: dict[str, Any], given: dict[str, Any],
 
 
 def check_sim_training(cfg: dict[str, Any], base_dir: str | Path | None) -> None:
-    """The checks and defaults every simulated-scene trainer config shares (``train ssl``, ``train
+    """The checks and defaults every simulated-scene trainer config shares (``train maa``, ``train
     gcc-phat-sm``), in place: ``data.sim`` resolved against ``base_dir`` (the pipeline file's folder)
     when that file exists, ``data.cache_dir`` defaulting to ``<out_dir>/cache``, at least one training
     and one validation clip, ``train.epochs`` and ``train.batch_size`` at least 1."""

@@ -1,4 +1,4 @@
-"""Validation metrics shared by the DOA trainers (`train ssl`, `train gcc-phat-sm`).
+"""Validation metrics shared by the DOA trainers (`train maa`, `train gcc-phat-sm`).
 
 Per frame: MAE (degrees), ACC@5° and ACC@10° of the frames' argmax directions; per clip: the MAE of
 the argmax of the clip's mean posterior (the frames pooled as the localizer pools them).

@@ -1,4 +1,4 @@
-"""The optimiser, schedule and resume step every trainer shares (`train ssl`, `train gcc-phat-sm`)."""
+"""The optimiser, schedule and resume step every trainer shares (`train maa`, `train gcc-phat-sm`)."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ import typer
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @groups["train"].command("gcc-phat-sm")
-    def train_gccsm(
+    def train_gcc_phat_sm(
         config: Path = typer.Option(..., "--config", "-c",
-                                    help="Pipeline YAML, e.g. pipelines/ssl_gccphat_sm.yaml."),
+                                    help="Pipeline YAML, e.g. pipelines/gcc_phat_sm.yaml."),
         overrides: list[str] = typer.Option(
             [], "--set", help="Override a config value: SECTION.KEY=VALUE (YAML), e.g. --set "
             "train.epochs=5 --set train.mask_training=irm."),
@@ -25,16 +25,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         clip MAE), last.pt (resume), log.csv, curve.png, metrics.json. Use the model with
         `neuroaudio localize FILE --method gcc-phat-sm --model OUT_DIR/model.pt`.
 
-        Example: neuroaudio train gcc-phat-sm --config pipelines/ssl_gccphat_sm.yaml
+        Example: neuroaudio train gcc-phat-sm --config pipelines/gcc_phat_sm.yaml
 
         Example (the unmasked ablation, method gcc-phat-mlp): neuroaudio train gcc-phat-sm
-        -c pipelines/ssl_gccphat_sm.yaml --set model.use_mask=false --set out_dir=runs/gccsm/mlp
+        -c pipelines/gcc_phat_sm.yaml --set model.use_mask=false --set out_dir=runs/gcc_phat_sm/mlp
 
         Example (mask trained only from the IRM): neuroaudio train gcc-phat-sm -c
-        pipelines/ssl_gccphat_sm.yaml --set train.mask_training=irm --set out_dir=runs/gccsm/irm
+        pipelines/gcc_phat_sm.yaml --set train.mask_training=irm --set out_dir=runs/gcc_phat_sm/irm
         """
-        from ..gccsm.config import load_pipeline, parse_set
-        from ..gccsm.train import train
+        from ..gcc_phat_sm.config import load_pipeline, parse_set
+        from ..gcc_phat_sm.train import train
         from ..train.distributed import cleanup
 
         cfg = load_pipeline(config, parse_set(overrides))

@@ -17,7 +17,7 @@ from .features import FeatureConfig, GccFrontEnd
 from .model import GccSmNet, ModelConfig
 
 FORMAT = "neuroaudio-gccsm-1"
-HINT = "use a checkpoint written by `neuroaudio train gcc-phat-sm` (e.g. runs/gccsm/sm/model.pt)"
+HINT = "use a checkpoint written by `neuroaudio train gcc-phat-sm` (e.g. runs/gcc_phat_sm/sm/model.pt)"
 
 
 def save(path: str | Path, ckpt: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """The ``neuroaudio train gcc-phat-sm`` pipeline config: YAML ↔ a JSON-able dict with defaults.
 
-Sections (pipelines/ssl_gccphat_sm.yaml documents every field):
+Sections (pipelines/gcc_phat_sm.yaml documents every field):
 
 - ``out_dir``: checkpoints, log and plots (runs/... is git-ignored).
 - ``data``: ``sim`` (simulator YAML, relative to the pipeline file), ``noise_scenarios`` (list of
@@ -30,8 +30,9 @@ from .model import ModelConfig
 MASK_TRAINING = ("irm", "e2e", "joint")
 
 DEFAULTS: dict[str, Any] = {
-    "out_dir": "runs/gccsm/e2e",
-    "data": {"sim": "sim_gccsm_train.yaml", "noise_scenarios": None, "train_clips": 480, "val_clips": 64,
+    "out_dir": "runs/gcc_phat_sm/e2e",
+    "data": {"sim": "sim_gcc_phat_sm_train.yaml", "noise_scenarios": None, "train_clips": 480,
+             "val_clips": 64,
              "train_seed": 6101, "val_seed": 6202, "cache_dir": None, "min_speech_db": -20.0},
     "features": {},
     "model": {},
@@ -56,5 +57,5 @@ def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = N
 
 def load_pipeline(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read a pipeline YAML and apply ``overrides`` (nested dict, e.g. from ``parse_set``)."""
-    d = read_yaml_mapping(path, "pipelines/ssl_gccphat_sm.yaml", "out_dir, data, features, model, train")
+    d = read_yaml_mapping(path, "pipelines/gcc_phat_sm.yaml", "out_dir, data, features, model, train")
     return make_config(deep_merge(d, overrides or {}), base_dir=Path(path).parent)

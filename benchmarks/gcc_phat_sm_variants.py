@@ -7,9 +7,9 @@ every variant as a markdown table and writes it to ``OUT/variants.md``.
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/gccsm_variants.py \\
-        --manifest runs/dev_bench/clips_19c1e364/manifest.csv --out runs/gccsm_bench/variants_dev \\
-        joint=gcc-phat-sm:runs/gccsm/joint/model.pt irm=gcc-phat-sm:runs/gccsm/irm/model.pt \\
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/gcc_phat_sm_variants.py \\
+        --manifest runs/dev_bench/clips_19c1e364/manifest.csv --out runs/gcc_phat_sm_bench/variants_dev \\
+        joint=gcc-phat-sm:runs/gcc_phat_sm/joint/model.pt irm=gcc-phat-sm:runs/gcc_phat_sm/irm/model.pt \\
         "mask-pool=gcc-phat-sm?pool_weight=mask" "no-sym=gcc-phat-sm?symmetric=false"
 """
 
