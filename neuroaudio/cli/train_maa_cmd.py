@@ -42,5 +42,5 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                        f"ACC@10 {100 * m['val_acc10']:.1f}%; model in {res['out_dir']}/model.pt")
 
     groups["train"].command("maa")(train_maa)
-    groups["train"].command("ssl", hidden=True, deprecated=True,
+    groups["train"].command("ssl", hidden=True,
                             help="Old name of `train maa` (kept for one release).")(train_maa)
