@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
-from neuroaudio.neurons.drf import DRF, make_spiking_layer
+from neuroaudio.neurons.drf import DRF
 from neuroaudio.neurons.fft_conv import causal_conv_taps, causal_fft_conv
+from neuroaudio.neurons.layer import make_spiking_layer
 
 
 def _drive(b=2, c=6, length=400, seed=0, scale=2.0):
@@ -20,6 +21,11 @@ def test_fft_conv_equals_direct_convolution():
     for s in range(50):
         ref[..., s:] += k[:, s, None] * x[..., :50 - s]
     torch.testing.assert_close(causal_fft_conv(x, k), ref)
+    kc = torch.complex(k, _drive(1, 3, 80, seed=5)[0])            # a complex kernel (the RF neuron's p^n)
+    ref = torch.zeros(2, 3, 50, dtype=torch.complex128)
+    for s in range(50):
+        ref[..., s:] += kc[:, s, None] * x[..., :50 - s]
+    torch.testing.assert_close(causal_fft_conv(x, kc), ref)
     taps = _drive(1, 3, 4)[0]
     ref = torch.zeros_like(x)
     for lag in range(1, 5):

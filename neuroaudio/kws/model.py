@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..energy import E_AC_PJ, E_MAC_PJ  # the one definition (neuroaudio/energy.py)
-from ..neurons.drf import make_spiking_layer
+from ..neurons.layer import make_spiking_layer
 from .config import ModelConfig
 
 

@@ -19,12 +19,15 @@ import math
 import torch
 from torch import nn
 
-from .drf import SpikingLayer
+from .base import as_shape
+from .layer import RecurrentLayer
 from .surrogate import spike
 
 
-class ALIF(SpikingLayer):
-    """Adaptive LIF layer of ``channels`` neurons (depth-wise)."""
+class ALIF(RecurrentLayer):
+    """Adaptive LIF layer of ``channels`` neurons (depth-wise). Membrane: v (before its soft reset)."""
+
+    summary = "adaptive leaky integrate-and-fire (Bellec 2018): soft reset, BPTT loop over time"
 
     def __init__(self, channels: int, tau_mem_range: tuple[float, float] = (2.0, 20.0),
                  tau_adapt_range: tuple[float, float] = (20.0, 200.0), b0: float = 1.0, kappa: float = 1.8,
@@ -44,22 +47,30 @@ class ALIF(SpikingLayer):
     def dense_ops_per_step(self) -> float:
         return 5.0  # leak, input scale, adaptation trace, threshold, reset
 
-    def init_state(self, batch: int, device=None, dtype=torch.float32):
-        z = torch.zeros(batch, self.channels, device=device, dtype=dtype)
+    def init_state(self, batch_shape: int | tuple[int, ...], device: torch.device | str | None = None,
+                   dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, ...]:
+        """``(v, a, z, ϑ)``, each ``[*batch, C]``: zero, ϑ = b_0."""
+        z = torch.zeros(*as_shape(batch_shape), self.channels, device=device, dtype=dtype)
         return (z, z.clone(), z.clone(), z + self.b0)
 
-    def stream(self, x: torch.Tensor, state):
+    def membrane(self, state: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """v, ``[*batch, C]``."""
+        return state[0]
+
+    def run(self, x: torch.Tensor, state: tuple[torch.Tensor, ...], keep_membrane: bool
+            ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, ...]]:
+        """The loop over time: (spikes, membrane v or None, state), ``[B, C, T]``."""
         v, a, z, thr = state
         beta = torch.exp(-self.dt / self.log_tau_mem.exp()).to(x.dtype)
         rho = torch.exp(-self.dt / self.log_tau_adapt.exp()).to(x.dtype)
-        out = []
+        out, mem = [], []
         for t in range(x.shape[-1]):
             v = beta * v + (1 - beta) * x[..., t] - thr * z
             a = rho * a + (1 - rho) * z
             thr = self.b0 + self.kappa * a
             z = spike((v - thr) / thr, self.surrogate)
             out.append(z)
-        return torch.stack(out, dim=-1), (v, a, z, thr)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stream(x, self.init_state(x.shape[0], x.device, x.dtype))[0]
+            if keep_membrane:
+                mem.append(v)
+        return (torch.stack(out, dim=-1), torch.stack(mem, dim=-1) if keep_membrane else None,
+                (v, a, z, thr))

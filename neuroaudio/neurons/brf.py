@@ -21,12 +21,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .drf import SpikingLayer
+from .base import as_shape
+from .layer import RecurrentLayer
 from .surrogate import spike
 
 
-class BRF(SpikingLayer):
-    """BRF layer of ``channels`` neurons (depth-wise: neuron c gets input channel c)."""
+class BRF(RecurrentLayer):
+    """BRF layer of ``channels`` neurons (depth-wise: neuron c gets input channel c).
+
+    Membrane: Re u (the potential compared with the threshold ϑ + q).
+    """
+
+    summary = "balanced resonate-and-fire (Higuchi 2024): refractory reset, BPTT loop over time"
 
     def __init__(self, channels: int, dt: float = 0.01, omega_range: tuple[float, float] = (5.0, 10.0),
                  b_offset_range: tuple[float, float] = (2.0, 3.0), theta: float = 1.0,
@@ -52,24 +58,32 @@ class BRF(SpikingLayer):
     def dense_ops_per_step(self) -> float:
         return 8.0  # complex multiply-add (6) + refractory trace and threshold (2)
 
-    def init_state(self, batch: int, device=None, dtype=torch.float32):
-        z = torch.zeros(batch, self.channels, device=device, dtype=dtype)
+    def init_state(self, batch_shape: int | tuple[int, ...], device: torch.device | str | None = None,
+                   dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(Re u, Im u, q)``, each ``[*batch, C]``, zero."""
+        z = torch.zeros(*as_shape(batch_shape), self.channels, device=device, dtype=dtype)
         return (z, z.clone(), z.clone())
 
-    def stream(self, x: torch.Tensor, state):
+    def membrane(self, state: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Re u, ``[*batch, C]``."""
+        return state[0]
+
+    def run(self, x: torch.Tensor, state: tuple[torch.Tensor, ...], keep_membrane: bool
+            ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, ...]]:
+        """The loop over time: (spikes, membrane Re u or None, state), ``[B, C, T]``."""
         ur, ui, q = state
         w = self._omega().to(x.dtype)
         p_minus_b = (self.divergence_boundary() - self.b_offset.abs()).to(x.dtype)
         dt = self.dt
         x = x * self.input_gain.to(x.dtype).unsqueeze(-1)
-        out = []
+        out, mem = [], []
         for t in range(x.shape[-1]):
             b = p_minus_b - q
             ur, ui = ur + dt * (b * ur - w * ui + x[..., t]), ui + dt * (b * ui + w * ur)
             z = spike(ur - self.theta - q, self.surrogate)
             q = self.q_decay * q + z
             out.append(z)
-        return torch.stack(out, dim=-1), (ur, ui, q)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stream(x, self.init_state(x.shape[0], x.device, x.dtype))[0]
+            if keep_membrane:
+                mem.append(ur)
+        return (torch.stack(out, dim=-1), torch.stack(mem, dim=-1) if keep_membrane else None,
+                (ur, ui, q))

@@ -27,9 +27,10 @@ Choices where the paper leaves room (written here so they can be changed and mea
 - The thresholded potentials Θ(H[t−k] − V_pre) in the threshold also pass the surrogate gradient.
 - α_k = sigmoid(a_k), per neuron; m = n taps by default.
 
-Baselines share this interface (:class:`SpikingLayer`) and :func:`make_spiking_layer`:
-``"rf"`` — a plain RF neuron (one branch, fixed threshold, the same parallel path);
-``"lif"`` — a leaky integrator (one branch at ω = 0; used as the block's second spiking neuron);
+Two baselines are D-RF with fixed settings (registry names in brackets):
+:class:`RFLayer` (``"rf"``) — a plain RF neuron (one branch, fixed threshold, the same parallel path);
+:class:`LIFLayer` (``"lif"``) — a leaky integrator (one branch at ω = 0; the block's second spiking
+neuron). The others share the :class:`~neuroaudio.neurons.layer.SpikingLayer` interface:
 ``"brf"`` — balanced RF (Higuchi et al. 2024, :mod:`.brf`); ``"alif"`` — adaptive LIF (:mod:`.alif`).
 All tensors are ``[batch, channels, time]``.
 """
@@ -42,35 +43,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from .base import as_shape
 from .fft_conv import causal_conv_taps, causal_fft_conv
+from .layer import NEURON_KINDS, SpikingLayer, make_spiking_layer  # noqa: F401 (their old import path)
 from .surrogate import spike
-
-
-class SpikingLayer(nn.Module):
-    """A layer of spiking neurons: ``forward(x [B, C, L]) -> spikes [B, C, L]`` (0/1, float).
-
-    Streaming: ``state = init_state(batch)``; ``spikes, state = stream(block, state)`` on
-    consecutive blocks gives the same spikes as ``forward`` on their concatenation.
-    """
-
-    channels: int
-    parallel: bool = False
-    """True when training runs all time steps at once (no loop over time)."""
-
-    def init_state(self, batch: int, device=None, dtype=torch.float32) -> Any:
-        raise NotImplementedError
-
-    def stream(self, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-        raise NotImplementedError
-
-    def step(self, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-        """One time step: ``x_t [B, C]`` -> (spikes ``[B, C]``, state)."""
-        s, state = self.stream(x_t.unsqueeze(-1), state)
-        return s[..., 0], state
-
-    def dense_ops_per_step(self) -> float:
-        """Multiply-accumulates per neuron per time step of the neuron's own dynamics (for SOP energy)."""
-        return 0.0
 
 
 def _logit(p: float) -> float:
@@ -93,6 +69,7 @@ class DRF(SpikingLayer):
         surrogate: surrogate gradient name (:mod:`.surrogate`).
     """
 
+    summary = "dendritic resonate-and-fire: n resonant branches, adaptive threshold; parallel (FFT)"
     parallel = True
 
     def __init__(self, channels: int, branches: int = 4, tau_range: tuple[float, float] = (4.0, 64.0),
@@ -161,11 +138,23 @@ class DRF(SpikingLayer):
         """Parallel forward: input current ``x [B, C, L]`` -> spikes ``[B, C, L]`` (zero initial state)."""
         return self._fire(self.potential(x), None)[0]
 
+    def trace(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Parallel: spikes and soma potential H, both ``[B, C, L]`` (zero initial state)."""
+        h = self.potential(x)
+        return self._fire(h, None)[0], h
+
     # -- streaming ---------------------------------------------------------------------------
-    def init_state(self, batch: int, device=None, dtype=torch.float32) -> dict[str, torch.Tensor]:
+    def init_state(self, batch_shape: int | tuple[int, ...], device: torch.device | str | None = None,
+                   dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+        """Branch states ``z [*batch, C, n]`` (complex), the last m Θ(H − V_pre) ``hist [*batch, C, m]``."""
+        b = as_shape(batch_shape)
         cdt = torch.complex128 if dtype == torch.float64 else torch.complex64
-        return {"z": torch.zeros(batch, self.channels, self.branches, device=device, dtype=cdt),
-                "hist": torch.zeros(batch, self.channels, max(self.taps, 1), device=device, dtype=dtype)}
+        return {"z": torch.zeros(*b, self.channels, self.branches, device=device, dtype=cdt),
+                "hist": torch.zeros(*b, self.channels, max(self.taps, 1), device=device, dtype=dtype)}
+
+    def membrane(self, state: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Soma potential ``H = Σ_i C_i Re z_i`` of the state, ``[*batch, C]``."""
+        return (self.soma.to(state["z"].real.dtype) * state["z"].real).sum(-1)
 
     def stream(self, x: torch.Tensor, state: dict[str, torch.Tensor]
                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -207,29 +196,28 @@ class DRF(SpikingLayer):
         return torch.stack(out, dim=-1)
 
 
-NEURON_KINDS = ("drf", "rf", "lif", "brf", "alif")
+class RFLayer(DRF):
+    """Plain resonate-and-fire layer (registry ``"rf"``): D-RF with one branch and a fixed threshold.
 
-
-def make_spiking_layer(kind: str, channels: int, **kwargs: Any) -> SpikingLayer:
-    """Build a spiking layer by name: ``drf``, ``rf``, ``lif`` (parallel), ``brf``, ``alif`` (sequential).
-
-    ``kwargs`` go to the layer's constructor (e.g. ``branches``, ``tau_range`` for D-RF).
+    ``kwargs`` as for :class:`DRF`; ``branches`` and ``adaptive`` are fixed (1, False) whatever is given.
     """
-    if kind == "drf":
-        return DRF(channels, **kwargs)
-    if kind == "rf":
-        kwargs = {**kwargs, "branches": 1, "adaptive": False}
-        return DRF(channels, **kwargs)
-    if kind == "lif":
-        kwargs = {"tau_range": (2.0, 8.0), **kwargs, "branches": 1, "freq_range": (0.0, 0.0),
-                  "learn_omega": False}
-        return DRF(channels, **kwargs)
-    if kind == "brf":
-        from .brf import BRF
 
-        return BRF(channels, **kwargs)
-    if kind == "alif":
-        from .alif import ALIF
+    summary = "resonate-and-fire: one resonant D-RF branch, fixed threshold, no reset; parallel (FFT)"
 
-        return ALIF(channels, **kwargs)
-    raise ValueError(f"unknown neuron kind '{kind}': use one of {', '.join(NEURON_KINDS)}")
+    def __init__(self, channels: int, **kwargs: Any):
+        super().__init__(channels, **{**kwargs, "branches": 1, "adaptive": False})
+
+
+class LIFLayer(DRF):
+    """Leaky integrate-and-fire layer without reset (registry ``"lif"``): D-RF with one branch at ω = 0.
+
+    The KWS block's second spiking neuron. ``tau_range`` defaults to (2, 8) steps; ``branches``,
+    ``freq_range`` and ``learn_omega`` are fixed (1, (0, 0), False) whatever is given. For the LIF
+    with a hard reset (the MAA network's) see :class:`neuroaudio.neurons.lif.LIF` (``"lif-reset"``).
+    """
+
+    summary = "leaky integrate-and-fire without reset (one D-RF branch at 0 Hz), adaptive threshold; parallel"
+
+    def __init__(self, channels: int, **kwargs: Any):
+        super().__init__(channels, **{"tau_range": (2.0, 8.0), **kwargs, "branches": 1,
+                                      "freq_range": (0.0, 0.0), "learn_omega": False})

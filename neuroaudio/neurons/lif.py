@@ -11,14 +11,16 @@ the reset potential. ``H[−1] = 0``. The recurrence through the reset is nonlin
 step by step over the (few, e.g. T = 4) time steps; every step is vectorised over the rest.
 
 Design follows Norse's shape: a pure step function (:func:`lif_step`) plus a thin module
-(:class:`LIF`) that loops over the time axis.
+(:class:`LIF`, a :class:`~neuroaudio.neurons.base.Neuron`, registry name ``"lif-reset"``) that loops
+over the time axis. Every element of ``x_t`` is a neuron (all share τ, V_th, V_reset); the state
+is the membrane ``H`` shaped like ``x_t``. Input in threshold units (V_th = 1 by default).
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from .base import Neuron, as_shape
 from .surrogate import spike
 
 
@@ -33,8 +35,8 @@ def lif_step(x: torch.Tensor, h: torch.Tensor, tau: float = 0.5, v_th: float = 1
     return s, h_new
 
 
-class LIF(nn.Module):
-    """LIF layer over a time axis.
+class LIF(Neuron):
+    """LIF layer over a time axis (hard reset).
 
     Args:
         tau: leak factor per step (0 < τ ≤ 1).
@@ -44,8 +46,12 @@ class LIF(nn.Module):
         time_dim: which input axis is time (default 0: ``[T, batch, ...]``).
 
     ``forward(x)`` returns spikes of the same shape. With ``stateful=True`` the membrane ``H``
-    is carried to the next call (streaming) until :meth:`reset`.
+    is carried to the next call (streaming) until :meth:`reset`; :meth:`stream` carries an
+    explicit state instead (the :class:`~neuroaudio.neurons.base.Neuron` contract).
     """
+
+    summary = "leaky integrate-and-fire with hard reset (SpikingJelly form; the MAA network's), loop over T"
+    neuron_ndim = 0
 
     def __init__(self, tau: float = 0.5, v_th: float = 1.0, v_reset: float = 0.0,
                  surrogate: str = "atan", detach_reset: bool = False, time_dim: int = 0,
@@ -62,7 +68,21 @@ class LIF(nn.Module):
         """Forget the carried membrane potential."""
         self.h = None
 
+    def init_state(self, batch_shape: int | tuple[int, ...], device: torch.device | str | None = None,
+                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """``H[−1] = 0``, shaped ``batch_shape`` (the whole shape of ``x_t``: every element is a neuron)."""
+        return torch.zeros(as_shape(batch_shape), device=device, dtype=dtype)
+
+    def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(S[t], H[t])`` from ``X[t]`` and ``H[t−1]`` (:func:`lif_step`)."""
+        return lif_step(x_t, state, self.tau, self.v_th, self.v_reset, self.surrogate, self.detach_reset)
+
+    def membrane(self, state: torch.Tensor) -> torch.Tensor:
+        """``H[t]``, the membrane after the step's reset."""
+        return state
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Spikes of ``x`` (time on ``time_dim``), same shape; from rest unless ``stateful``."""
         xs = x.unbind(self.time_dim)
         h = self.h if (self.stateful and self.h is not None) else torch.zeros_like(xs[0])
         out = []

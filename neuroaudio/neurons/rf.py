@@ -17,11 +17,13 @@ Two implementations:
   state carried between blocks. A block of length ``L`` is solved in closed form,
   ``z[t] = p^{t+1} z[−1] + p^t Σ_{m≤t} p^{−m} I[m]``, in chunks short enough that ``|p^{−m}|``
   stays small (vectorised cumulative sums, no per-sample Python loop).
-- :class:`RFNeuron` (torch, for training): the same recurrence with learnable ``ω`` and decay;
-  the state of a whole sequence is computed in parallel by FFT convolution with ``h[n]``, spikes
-  by ``S = Θ(Re z − θ)`` with a surrogate gradient (:mod:`neuroaudio.neurons.surrogate`). The
-  layer has no reset (as D-RF/BRF-style parallel layers), so the state stays linear in the input;
-  :meth:`RFNeuron.forward_sequential` is the plain step-by-step reference.
+- :class:`RFNeuron` (torch, for training; a :class:`~neuroaudio.neurons.base.Neuron`, registry name
+  ``"rf-hz"``): the same recurrence with learnable ``ω`` and decay; the state of a whole sequence
+  is computed in parallel by FFT convolution with ``h[n]``
+  (:func:`~neuroaudio.neurons.fft_conv.causal_fft_conv`), spikes by ``S = Θ(Re z − θ)`` with a
+  surrogate gradient (:mod:`neuroaudio.neurons.surrogate`). The layer has no reset (as D-RF-style
+  parallel layers), so the state stays linear in the input; :meth:`RFNeuron.forward_sequential`
+  is the plain step-by-step reference.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .base import Neuron, as_shape
+from .fft_conv import causal_fft_conv
 from .surrogate import spike
 
 
@@ -121,19 +125,7 @@ def resonator_reference(x: np.ndarray, p: np.ndarray, z0: np.ndarray | None = No
 # torch
 # --------------------------------------------------------------------------------------------
 
-def fft_causal_conv(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """Causal convolution along the last axis: ``y[..., t] = Σ_{n≤t} h[..., n] x[..., t−n]``.
-
-    ``x`` real or complex ``[..., L]``; ``h`` complex ``[..., L]`` (broadcastable). O(L log L).
-    """
-    n = x.shape[-1]
-    size = 1 << (2 * n - 1).bit_length()
-    xf = torch.fft.fft(x.to(torch.complex64) if not x.is_complex() else x, n=size)
-    hf = torch.fft.fft(h, n=size)
-    return torch.fft.ifft(xf * hf, n=size)[..., :n]
-
-
-class RFNeuron(nn.Module):
+class RFNeuron(Neuron):
     """A layer of resonate-and-fire neurons with surrogate-gradient spikes (torch).
 
     ``z[t] = λ e^{iωΔt} z[t−1] + I[t]``, ``S[t] = Θ(Re z[t] − θ)`` (no reset: the state is a
@@ -148,9 +140,14 @@ class RFNeuron(nn.Module):
         learnable: learn ω and the time constant.
         surrogate: surrogate-gradient shape (see :func:`neuroaudio.neurons.surrogate.spike`).
 
-    Shapes: input ``[batch, time, n]`` real; outputs spikes ``[batch, time, n]`` and the states
-    ``[batch, time, n]`` complex.
+    Shapes: input ``[batch, time, n]`` real (time on axis 1); ``forward`` returns the spikes
+    ``[batch, time, n]``, :meth:`states` the complex states ``[batch, time, n]``, :meth:`trace`
+    the spikes and the membrane ``Re z``. Streaming state: ``z [*batch, n]`` complex.
     """
+
+    summary = "resonate-and-fire bank, poles λ·e^(iωΔt) in Hz and s (RF-PLC form), no reset; parallel (FFT)"
+    time_dim = 1
+    parallel = True
 
     def __init__(self, n: int, fs: float = 16000.0, freqs_hz: torch.Tensor | None = None,
                  decay_s: float = 0.01, threshold: float = 1.0, learnable: bool = True,
@@ -176,12 +173,31 @@ class RFNeuron(nn.Module):
         # h[n] = p^n = λ^n e^{iωn}, computed from its polar form (no repeated products)
         lam = torch.exp(-torch.exp(-self.log_tau))
         h = torch.polar(lam[:, None] ** n[None, :], self.omega[:, None] * n[None, :])   # [n, L]
-        return fft_causal_conv(x.transpose(1, 2), h[None]).transpose(1, 2)
+        return causal_fft_conv(x.transpose(1, 2), h[None]).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spikes and states of a whole sequence (parallel)."""
-        z = self.states(x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Spikes ``[batch, time, n]`` of a whole sequence from rest (parallel)."""
+        return spike(self.states(x).real - self.threshold, self.surrogate)
+
+    def trace(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spikes and membrane ``Re z``, both ``[batch, time, n]`` (parallel)."""
+        z = self.states(x).real
+        return spike(z - self.threshold, self.surrogate), z
+
+    def init_state(self, batch_shape: int | tuple[int, ...], device: torch.device | str | None = None,
+                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """``z = 0``, ``[*batch, n]``, complex (complex128 for float64 inputs)."""
+        cdt = torch.complex128 if dtype == torch.float64 else torch.complex64
+        return torch.zeros(*as_shape(batch_shape), self.omega.shape[0], device=device, dtype=cdt)
+
+    def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``z[t] = p z[t−1] + I[t]``, ``S[t] = Θ(Re z[t] − θ)``; ``x_t [*batch, n]``."""
+        z = self.pole().to(state.dtype) * state + x_t.to(state.dtype)
         return spike(z.real - self.threshold, self.surrogate), z
+
+    def membrane(self, state: torch.Tensor) -> torch.Tensor:
+        """``Re z``, ``[*batch, n]``."""
+        return state.real
 
     def forward_sequential(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The plain step-by-step reference of :meth:`forward` (slow; for tests)."""
