@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 
 import numpy as np
 import pytest
@@ -23,6 +24,8 @@ from neuroaudio.neurons.base import Neuron
 from neuroaudio.neurons.layer import SpikingLayer, make_spiking_layer
 from neuroaudio.neurons.registry import LAYER_KINDS, make_neuron, neuron_class, neuron_names, neuron_summaries
 from neuroaudio.neurons.srm import SpikeInput, SRMParams, simulate
+
+from .conftest import REPO
 
 
 def _randn(*shape, seed=0, scale=1.0):
@@ -91,8 +94,9 @@ def test_registry_lists_every_neuron_class_once():
         defined |= {c for _, c in inspect.getmembers(m, inspect.isclass)
                     if issubclass(c, Neuron) and not inspect.isabstract(c) and c.__module__ == m.__name__}
     registered = [neuron_class(n) for n in neuron_names()]
-    assert len(registered) == len(set(registered)) == 8
+    assert len(registered) == len(set(registered))
     assert set(registered) == defined
+    assert {"drf", "rf", "lif", "brf", "alif", "lif-reset", "rf-hz", "srm"} <= set(neuron_names())
     assert list(LAYER_KINDS) == [n for n in neuron_names() if issubclass(neuron_class(n), SpikingLayer)]
     summaries = neuron_summaries()
     assert list(summaries) == neuron_names() and all(10 < len(s) <= 100 for s in summaries.values())
@@ -141,3 +145,20 @@ def test_neurons_keep_their_parameter_names():
     assert list(make_neuron("brf", 2).state_dict()) == ["omega", "b_offset", "input_gain"]
     assert list(make_neuron("alif", 2).state_dict()) == ["log_tau_mem", "log_tau_adapt"]
     assert list(make_neuron("lif-reset").state_dict()) == []
+
+
+def test_contributing_example_neuron_works():
+    """The worked example of CONTRIBUTING.md ("Add a neuron") runs and keeps the contract."""
+    text = (REPO / "CONTRIBUTING.md").read_text()
+    section = text.split("## Add a neuron", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    ns: dict = {"__name__": "contributing_example"}
+    exec(compile(code, "CONTRIBUTING.md", "exec"), ns)
+    neuron = ns["IF"]()
+    x = torch.tensor([[0.6, 0.6, 0.6, 0.6, 0.1, 2.5]])
+    s, v = neuron.trace(x)
+    # v: 0.6, 1.2 (spike), 0.8, 1.4 (spike), 0.5, 3.0 (spike)
+    assert s[0].tolist() == [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+    torch.testing.assert_close(v[0], torch.tensor([0.6, 1.2, 0.8, 1.4, 0.5, 3.0]))
+    assert torch.equal(neuron(x), s)
+    assert torch.equal(neuron.stream(x[:, :2], neuron.init_state(1))[0], s[:, :2])
