@@ -21,11 +21,11 @@ kind; on realistic_bench the targets of issue 18 are checked instead of issue 3'
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --workers 2
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.dev_bench --workers 2
     # a quick timing check on a subset spread evenly over the SNRs:
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --limit 12
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.dev_bench --limit 12
     # the realistic bench, short utterances from FSDD digits (a folder of recordings):
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --config pipelines/realistic_bench.yaml \
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.dev_bench --config pipelines/realistic_bench.yaml \
         --root runs/realistic_bench --set source.signal.0.folder=/ABSOLUTE/PATH/fsdd/recordings
 """
 
@@ -265,7 +265,7 @@ def main() -> None:
                ["## Targets (issue 3)\n", "\n".join(check_targets(m)) + "\n"]),
              f"\nEvaluate wall time: {wall:.1f} s for {res.n_computed} computed rows "
              f"({res.n_reused} reused), {args.workers} workers.\n",
-             "\nReproduce: `OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --workers 2"
+             "\nReproduce: `OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.dev_bench --workers 2"
              + (f" --config {cfg_name} --root {args.root}" if bench != "dev_bench" else "")
              + (f" --clips {args.clips}" if args.clips else "")
              + "".join(f" --set {x}" for x in args.sets)

@@ -2,12 +2,12 @@
 D-RF against BRF and adaptive LIF with the same data, network and training budget.
 
 Every run (:mod:`neuroaudio.kws.folds`) is an ordinary `neuroaudio train kws` run of
-pipelines/kws_drf.yaml with ``data.test_speakers=[S]``, ``model.neuron=K``, ``seed=N`` and ``train.epochs=E`` (outputs and
-resumable checkpoints in OUT/K_S/ for seed 0, OUT/K_S_sN/ for seed N), so an interrupted benchmark
-continues where it stopped. With several ``--seeds`` it also reports the ensemble (the models of
-the seeds, class probabilities averaged) beside the mean single-model accuracy.
+pipelines/kws_drf.yaml with ``data.test_speakers=[S]``, ``model.neuron=K``, ``seed=N`` and
+``train.epochs=E`` (outputs and resumable checkpoints in OUT/K_S/ for seed 0, OUT/K_S_sN/ for seed N),
+so an interrupted benchmark continues where it stopped. With several ``--seeds`` it also reports the
+ensemble (the models of the seeds, class probabilities averaged) beside the mean single-model accuracy.
 
-    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.kws_fsdd --root FSDD/recordings  # D-RF, 4 folds, seeds 0 1
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.kws_fsdd --root FSDD/recordings   # D-RF, 4 folds
     python -m benchmarks.kws_fsdd --root FSDD/recordings --kinds drf brf alif --seeds 0  # neurons
     python -m benchmarks.kws_fsdd --root FSDD/recordings --device cuda --jobs 16 --seeds 0 1 2 3 \
         --set model.width=256

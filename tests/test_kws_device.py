@@ -107,7 +107,8 @@ def test_parallel_folds_equal_sequential_runs(tmp_path):
                 ["train.device=cpu"], jobs=2)
     fold = json.loads((out / "summary.json").read_text())["drf"]["jackson"]
     for k, seed in enumerate((0, 1)):
-        cfg = fold_config(str(tmp_path / "c.yaml"), str(root), "drf", "jackson", seed, 1, tmp_path / "seq", [])
+        cfg = fold_config(str(tmp_path / "c.yaml"), str(root), "drf", "jackson", seed, 1, tmp_path / "seq",
+                          [])
         m = train(cfg, resume=False, progress=False)
         assert fold["seeds"][k]["test_accuracy"] == m["test_accuracy"]
         assert fold["seeds"][k]["val_accuracy"] == m["val_accuracy"]

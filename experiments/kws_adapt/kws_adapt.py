@@ -39,9 +39,8 @@ from neuroaudio.io_utils import write_json_atomic
 from neuroaudio.kws.adapt import adapt_bn, predict
 from neuroaudio.kws.checkpoint import load_model
 from neuroaudio.kws.data import FSDD_NAME, augment_clip, read_mono
+from neuroaudio.kws.folds import FSDD_ROOT_HELP, SPEAKERS
 from neuroaudio.kws.train import rate_penalty, spec_mask
-
-SPEAKERS = ["jackson", "nicolas", "theo", "yweweler"]
 
 
 def speaker_clips(root: Path, speaker: str, fs: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -168,7 +167,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default="runs/kws_exp/w128d3",
                     help="folder of the fold runs (drf_<speaker>[_sN]/model.pt)")
-    ap.add_argument("--root", default="../shared/data/fsdd/recordings", help="FSDD recordings folder")
+    ap.add_argument("--root", required=True, help=FSDD_ROOT_HELP)
     ap.add_argument("--out", default="runs/kws_adapt")
     ap.add_argument("--speakers", nargs="+", default=SPEAKERS)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])

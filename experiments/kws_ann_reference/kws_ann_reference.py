@@ -44,10 +44,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from neuroaudio.io_utils import write_json_atomic  # noqa: E402
 from neuroaudio.kws.config import load_config  # noqa: E402
 from neuroaudio.kws.data import load_splits, make_batch  # noqa: E402
+from neuroaudio.kws.folds import FSDD_ROOT_HELP, SPEAKERS  # noqa: E402
 from neuroaudio.kws.frontend import Frontend  # noqa: E402
 from neuroaudio.kws.train import spec_mask  # noqa: E402
 
-SPEAKERS = ["jackson", "nicolas", "theo", "yweweler"]
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -146,7 +146,7 @@ def run_fold(config: str, root: str, speaker: str, seed: int, net_kind: str, hid
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default=str(REPO / "pipelines" / "kws_drf.yaml"))
-    ap.add_argument("--root", required=True, help="FSDD recordings folder")
+    ap.add_argument("--root", required=True, help=FSDD_ROOT_HELP)
     ap.add_argument("--speakers", nargs="+", default=SPEAKERS)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--net", choices=sorted(NETWORKS), default="gru")

@@ -17,14 +17,13 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXP
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 
-
 def main(argv: list[str] | None = None) -> list[dict]:
     import torch
+
     from benchmarks.localize import FS, recording  # the same recording as the speed benchmark
     from neuroaudio.localize import make_localizer
 

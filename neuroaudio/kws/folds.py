@@ -27,8 +27,8 @@ from .train import resolve_device, train
 
 SPEAKERS = ["jackson", "nicolas", "theo", "yweweler"]
 """The four speakers of the FSDD subset, in fold order."""
-FSDD_ROOT_HELP = ("FSDD recordings folder: `git clone https://github.com/Jakobovski/free-spoken-digit-dataset "
-                  "DIR`, then DIR/recordings")
+FSDD_ROOT_HELP = ("FSDD recordings folder: `git clone "
+                  "https://github.com/Jakobovski/free-spoken-digit-dataset DIR`, then DIR/recordings")
 """Help text of the ``--root`` option of the FSDD commands (where the dataset comes from)."""
 
 Run = tuple[str, str, int]
