@@ -59,6 +59,15 @@ def classical_methods() -> list[str]:
     return [m for m in names if m in CLASSICAL] + [m for m in names if m.startswith("pra-")]
 
 
+def cache_tag(config: Path, sets: list[str]) -> str:
+    """The 8 hex digits naming a bench's ``clips_<tag>/`` and ``eval_<tag>/`` folders: a hash of the
+    config file's bytes and the ``--set`` items, so an edited config gets new clips instead of a refusal."""
+    h = hashlib.sha1(config.read_bytes())
+    for item in sets:
+        h.update(b"\0" + item.encode())
+    return h.hexdigest()[:8]
+
+
 def simulate(config: Path, clips: Path, workers: int, limit: int | None = None,
              sets: list[str] | None = None) -> Path:
     """Run (or resume) the simulator (the first ``limit`` clips only, if given); the manifest."""
@@ -227,11 +236,7 @@ def main() -> None:
     args = ap.parse_args()
 
     methods = [m for m in args.methods.split(",") if m] or classical_methods()
-    # one cache per config text: editing the config makes new clips instead of a refusal
-    h = hashlib.sha1(args.config.read_bytes())
-    for item in args.sets:
-        h.update(b"\0" + item.encode())
-    tag = h.hexdigest()[:8]
+    tag = cache_tag(args.config, args.sets)
     manifest = simulate(args.config, args.clips or args.root / f"clips_{tag}", args.sim_workers, args.limit,
                         args.sets)
     out = args.root / f"eval_{tag}"
