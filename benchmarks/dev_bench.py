@@ -21,11 +21,11 @@ kind; on realistic_bench the targets of issue 18 are checked instead of issue 3'
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --workers 2
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.dev_bench --workers 2
     # a quick timing check on a subset spread evenly over the SNRs:
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --limit 12
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.dev_bench --limit 12
     # the realistic bench, short utterances from FSDD digits (a folder of recordings):
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --config pipelines/realistic_bench.yaml \
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.dev_bench --config pipelines/realistic_bench.yaml \
         --root runs/realistic_bench --set source.signal.0.folder=/ABSOLUTE/PATH/fsdd/recordings
 """
 
@@ -57,6 +57,15 @@ CLASSICAL = ("gcc-phat", "srp-phat")
 def classical_methods() -> list[str]:
     names = method_names()
     return [m for m in names if m in CLASSICAL] + [m for m in names if m.startswith("pra-")]
+
+
+def cache_tag(config: Path, sets: list[str]) -> str:
+    """The 8 hex digits naming a bench's ``clips_<tag>/`` and ``eval_<tag>/`` folders: a hash of the
+    config file's bytes and the ``--set`` items, so an edited config gets new clips instead of a refusal."""
+    h = hashlib.sha1(config.read_bytes())
+    for item in sets:
+        h.update(b"\0" + item.encode())
+    return h.hexdigest()[:8]
 
 
 def simulate(config: Path, clips: Path, workers: int, limit: int | None = None,
@@ -227,11 +236,7 @@ def main() -> None:
     args = ap.parse_args()
 
     methods = [m for m in args.methods.split(",") if m] or classical_methods()
-    # one cache per config text: editing the config makes new clips instead of a refusal
-    h = hashlib.sha1(args.config.read_bytes())
-    for item in args.sets:
-        h.update(b"\0" + item.encode())
-    tag = h.hexdigest()[:8]
+    tag = cache_tag(args.config, args.sets)
     manifest = simulate(args.config, args.clips or args.root / f"clips_{tag}", args.sim_workers, args.limit,
                         args.sets)
     out = args.root / f"eval_{tag}"
@@ -265,7 +270,7 @@ def main() -> None:
                ["## Targets (issue 3)\n", "\n".join(check_targets(m)) + "\n"]),
              f"\nEvaluate wall time: {wall:.1f} s for {res.n_computed} computed rows "
              f"({res.n_reused} reused), {args.workers} workers.\n",
-             "\nReproduce: `OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dev_bench.py --workers 2"
+             "\nReproduce: `OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.dev_bench --workers 2"
              + (f" --config {cfg_name} --root {args.root}" if bench != "dev_bench" else "")
              + (f" --clips {args.clips}" if args.clips else "")
              + "".join(f" --set {x}" for x in args.sets)

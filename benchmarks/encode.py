@@ -1,8 +1,8 @@
 """RF-PLC encoding speed and sparsity, measured side by side in one run.
 
-    OMP_NUM_THREADS=1 python benchmarks/encode.py [--seconds 20] [--array respeaker4]
-    OMP_NUM_THREADS=1 python benchmarks/encode.py --accuracy [--scenes 24]   # timing choice
-    python benchmarks/encode.py --figure docs/encoder_raster.png                 # the figure
+    OMP_NUM_THREADS=1 python -m benchmarks.encode [--seconds 20] [--array respeaker4]
+    OMP_NUM_THREADS=1 python -m benchmarks.encode --accuracy [--scenes 24]   # timing choice
+    python -m benchmarks.encode --figure docs/encoder_raster.png                 # the figure
 
 ``--accuracy`` instead measures what the spike-timing choice does to localization: the
 ``rf-plc`` localizer with sub-sample spike times and 51 detectors versus spike times on the
@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402

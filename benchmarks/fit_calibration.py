@@ -1,7 +1,7 @@
 """Fit each method's confidence calibration (issue 18) and measure it.
 
 1. ``fit``: localize every clip of the calibration manifests (``pipelines/calibration.yaml``
-   simulated, plus ``benchmarks/short_word_scenes.py --seed 1818``; NOT a benchmark) with each
+   simulated, plus ``python -m benchmarks.short_word_scenes --seed 1818``; NOT a benchmark) with each
    method at its default settings and ``calibrate=False``, then fit
    ``P(error <= 10 deg | raw confidence)`` per method (isotonic,
    :func:`neuroaudio.localize.calibration.fit_isotonic`) and write
@@ -11,10 +11,10 @@
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/fit_calibration.py fit \\
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.fit_calibration fit \\
         --manifest runs/calibration/sim/manifest.csv \\
         --manifest runs/calibration/short_words/manifest.csv
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/fit_calibration.py measure \\
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.fit_calibration measure \\
         --manifest runs/dev_bench/clips_19c1e364/manifest.csv --name dev_bench \\
         --plot docs/localize_reliability.png
 """
@@ -85,7 +85,7 @@ def fit(args: argparse.Namespace) -> None:
     methods = [m for m in args.methods.split(",") if m]
     rows = raw_rows(args.manifest, methods, args.cache)
     out = {"within_deg": WITHIN_DEG, "fitted_on": [str(p) for p in args.manifest],
-           "how": "benchmarks/fit_calibration.py fit", "methods": {}}
+           "how": "python -m benchmarks.fit_calibration fit", "methods": {}}
     for m in methods:
         r = [x for x in rows if x["method"] == m]
         raw = np.array([float(x["raw_confidence"]) for x in r])

@@ -5,8 +5,8 @@ spikes and gradients agree): ``DRF.forward`` convolves all L steps at once by FF
 ``DRF.forward_sequential`` steps the recurrence L times (BPTT through the loop). Measured side by
 side in one run, median of repeats, on this machine's CPU.
 
-    OMP_NUM_THREADS=1 python benchmarks/kws_speed.py            # L = 1k, 4k, 16k
-    python benchmarks/kws_speed.py --lengths 1000 4000 16000 --json runs/kws_speed.json
+    OMP_NUM_THREADS=1 python -m benchmarks.kws_speed            # L = 1k, 4k, 16k
+    python -m benchmarks.kws_speed --lengths 1000 4000 16000 --json runs/kws_speed.json
 """
 
 from __future__ import annotations

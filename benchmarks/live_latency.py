@@ -7,9 +7,9 @@ same path `neuroaudio localize --live --device pulse` takes. Prints, per method,
 95th-percentile / max latency (definition: neuroaudio/audio/live.py), the localizer's time per
 frame, the error of the active frames, and the overflow counts, all measured in the same run.
 
-    python benchmarks/live_latency.py                      # gcc-phat and srp-phat, 8 s each
-    python benchmarks/live_latency.py --methods gcc-phat --seconds 20 --block-s 0.01
-    python benchmarks/live_latency.py --methods maa,gcc-phat-sm --threads 2   # torch threads
+    python -m benchmarks.live_latency                      # gcc-phat and srp-phat, 8 s each
+    python -m benchmarks.live_latency --methods gcc-phat --seconds 20 --block-s 0.01
+    python -m benchmarks.live_latency --methods maa,gcc-phat-sm --threads 2   # torch threads
 
 The pipeline is built by the same function as `localize --live` (build_live_session), with
 ``--threads`` CPU threads for the localizer (default 1, as live).

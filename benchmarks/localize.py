@@ -13,8 +13,8 @@
 
 Usage::
 
-    nice -n 10 python benchmarks/localize.py                 # both parts, 60-s RTF recording
-    python benchmarks/localize.py --skip-hour --seconds 20   # quick look
+    nice -n 10 python -m benchmarks.localize                 # both parts, 60-s RTF recording
+    python -m benchmarks.localize --skip-hour --seconds 20   # quick look
 
 Targets: RTF <= 0.02 for gcc-phat and srp-phat, <= 0.05 for maa (RF-PLC encoder + network);
 peak RSS < 300 MB for the hour.
@@ -25,7 +25,7 @@ in full, the plain model forward, 64-frame batches), timed beside it so the spee
 in one run; the two give the same azimuths. Per-hop breakdown of maa's cost (encoder / network)
 is printed below the table. Example::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/localize.py --skip-hour --seconds 20 \
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.localize --skip-hour --seconds 20 \
         --methods gcc-phat,srp-phat,maa,maa-plain --maa-model runs/maa_first/model.pt
 """
 
@@ -47,7 +47,6 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 FS = 16000
 RTF_TARGET = {"gcc-phat": 0.02, "srp-phat": 0.02, "maa": 0.05}

@@ -7,8 +7,8 @@ time around the online steps only) until it first reaches ``--target``. Also mea
 one update direction (t* + PSP for MPD-AL; critical-threshold search + gradient for MST) on the same
 erroneous trials.
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/mpdal.py            # 3 seeds x 3 learning rates
-    python benchmarks/mpdal.py --seeds 0 --lrs 0.003 --epochs 2       # quick look
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.mpdal            # 3 seeds x 3 learning rates
+    python -m benchmarks.mpdal --seeds 0 --lrs 0.003 --epochs 2       # quick look
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from neuroaudio.mpdal.clue_experiment import ClueTrainConfig, RuleSetting, run_clue_experiment  # noqa: E402
 from neuroaudio.mpdal.clues import ClueTaskConfig, make_clue_dataset  # noqa: E402

@@ -7,7 +7,7 @@ the firing rate of every spiking layer, SOPs and MACs per frame, the energy per 
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/profile_maa.py --model runs/maa_first/model.pt \\
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.profile_maa --model runs/maa_first/model.pt \\
         --manifest runs/dev_bench/clips_19c1e364/manifest.csv --json runs/profile/dev_bench.json
 """
 
@@ -23,7 +23,6 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 
 def main() -> None:

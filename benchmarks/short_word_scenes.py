@@ -9,7 +9,7 @@ pooling and for fitting confidence calibration (``--seed`` other than the check'
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/short_word_scenes.py --out runs/calibration/short_words \\
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.short_word_scenes --out runs/calibration/short_words \\
         --clips-per-snr 12
 """
 

@@ -12,7 +12,7 @@ SNRs), side by side in one run, on this machine:
 Wall time and CPU time are both reported: on a shared machine the CPU-time ratio is the stable one.
 
 Usage (a few minutes):
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/simulate.py --limit 36 --workers 2
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.simulate --limit 36 --workers 2
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import resource
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from neuroaudio.audio import write_audio  # noqa: E402
 from neuroaudio.sim.config import load_config  # noqa: E402

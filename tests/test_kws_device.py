@@ -12,9 +12,9 @@ from neuroaudio.errors import InputError
 from neuroaudio.kws.checkpoint import read_checkpoint
 from neuroaudio.kws.config import config_from_dict
 from neuroaudio.kws.data import Splits, _read_wav_scipy, read_mono
+from neuroaudio.kws.folds import fold_config, train_folds
 from neuroaudio.kws.train import _fit_epochs, resolve_device, spec_mask, train
 
-from .conftest import REPO
 from .test_kws import CFG, FS, chirp, chirp_items, fake_fsdd
 
 
@@ -94,25 +94,21 @@ def test_wav_is_read_the_same_without_soundfile(tmp_path, monkeypatch):
         read_mono(tmp_path / "bad.wav", FS)
 
 
-def test_benchmark_parallel_runs_equal_sequential_runs(tmp_path, monkeypatch):
-    """benchmarks/kws_fsdd.py --jobs 2 (spawned processes) gives the runs of an in-process train()."""
+def test_parallel_folds_equal_sequential_runs(tmp_path):
+    """train_folds(jobs=2) (spawned processes, as `python -m benchmarks.kws_fsdd --jobs 2`) gives the
+    runs of an in-process train()."""
     import yaml
     root = fake_fsdd(tmp_path / "fsdd", 6)
     conf = {**CFG, "data": {**CFG["data"], "source": "fsdd", "val_fraction": 0.2},
             "train": {**CFG["train"], "batch_size": 8}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(conf))
-    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    import kws_fsdd
-
     out = tmp_path / "bench"
-    monkeypatch.setattr(sys, "argv", ["kws_fsdd", "--root", str(root), "--config", str(tmp_path / "c.yaml"),
-                                      "--speakers", "jackson", "--seeds", "0", "1", "--epochs", "1",
-                                      "--jobs", "2", "--device", "cpu", "--out", str(out)])
-    kws_fsdd.main()
+    train_folds(str(tmp_path / "c.yaml"), str(root), ["drf"], ["jackson"], [0, 1], 1, out,
+                ["train.device=cpu"], jobs=2)
     fold = json.loads((out / "summary.json").read_text())["drf"]["jackson"]
     for k, seed in enumerate((0, 1)):
-        cfg = kws_fsdd.fold_config(str(tmp_path / "c.yaml"), str(root), "drf", "jackson", seed, 1,
-                                   tmp_path / "seq", [])
+        cfg = fold_config(str(tmp_path / "c.yaml"), str(root), "drf", "jackson", seed, 1, tmp_path / "seq",
+                          [])
         m = train(cfg, resume=False, progress=False)
         assert fold["seeds"][k]["test_accuracy"] == m["test_accuracy"]
         assert fold["seeds"][k]["val_accuracy"] == m["val_accuracy"]

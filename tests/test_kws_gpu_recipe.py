@@ -3,7 +3,6 @@ per-run results, tables whose numbers are those of the runs, resuming, the time 
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +16,7 @@ from .test_kws import FS, fake_fsdd
 def bench(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gpu_recipe")
     root = fake_fsdd(tmp / "fsdd", 8)
-    sys.path.insert(0, str(REPO / "experiments" / "kws_recipe_gpu"))   # the spawned runs import it too
-    import kws_gpu_recipe
+    from experiments.kws_recipe_gpu import kws_gpu_recipe  # the spawned runs import it by this name too
 
     out = tmp / "out"
     argv = ["--root", str(root), "--out", str(out), "--work", str(tmp / "work"), "--device", "cpu",
@@ -26,7 +24,6 @@ def bench(tmp_path_factory):
             "no_mvn", "shipped", "--speakers", "jackson", "theo", "--jobs", "4", "--limit", "900"]
     assert kws_gpu_recipe.main(argv) == 0
     yield kws_gpu_recipe, root, out, argv
-    sys.path.remove(str(REPO / "experiments" / "kws_recipe_gpu"))
 
 
 def test_every_run_is_recorded_and_the_tables_are_its_numbers(bench):

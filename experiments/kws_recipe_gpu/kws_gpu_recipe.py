@@ -9,7 +9,7 @@ the four FSDD speakers) with a few overrides, in its own process (``spawn``, one
 - ``shipped``: ``pipelines/kws_drf.yaml`` itself (40 epochs, clip-by-clip augmentation), seeds
   ``--seeds``: the same-card baseline;
 - ``filler_rev`` (only when listed): the recipe with an open-set filler class of reversed training
-  clips (``data.filler_reversed=0.2``), its models kept for ``benchmarks/kws_filler.py``.
+  clips (``data.filler_reversed=0.2``), its models kept for ``experiments/kws_filler``.
 
 Time: the training stage ends ``--limit`` s after the start. Each run gets
 ``train.time_budget_s`` = the time left to that limit less ``--eval-margin`` s, so when the card or
@@ -18,8 +18,8 @@ total; the ``epochs`` column says how many were run); a run still going ``--grac
 the limit is stopped and reported as ``killed``, runs not started by then as ``not started``.
 Finished runs of an earlier call with the same ``--out`` are kept.
 
-    python experiments/kws_recipe_gpu/kws_gpu_recipe.py --root data_fsdd --out $OUT --device cuda  # one H200
-    python experiments/kws_recipe_gpu/kws_gpu_recipe.py --root PATH --out OUT --device cpu --epochs 1 \\
+    python -m experiments.kws_recipe_gpu.kws_gpu_recipe --root data_fsdd --out $OUT --device cuda  # one H200
+    python -m experiments.kws_recipe_gpu.kws_gpu_recipe --root PATH --out OUT --device cpu --epochs 1 \\
         --width 8 --max-per-digit 2 --kinds drf --arms recipe no_mvn --jobs 2 --limit 300   # a CPU smoke test
 
 Outputs in ``--out``: ``results.csv`` (one row per run), ``summary.csv`` / ``summary.json`` (one row
@@ -109,7 +109,7 @@ def read_fsdd_cache(root: str, cache: Path, fs: int, max_per_digit: int | None) 
         files = [p for p in files if int(FSDD_NAME.match(p.name).group(3)) < max_per_digit]
     if not files:
         raise InputError(f"no FSDD files ({{digit}}_{{speaker}}_{{index}}.wav) in '{root}': give --root the "
-                         "recordings folder (e.g. a copy of ../shared/data/fsdd/recordings)")
+                         "recordings folder")
     clips = [read_mono(p, fs) for p in files]
     groups = [FSDD_NAME.match(p.name).groups() for p in files]
     np.savez(cache, audio=np.concatenate(clips).astype(np.float32),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The speaker-independent KWS recipe grid on one GPU machine (docs/kws.md, "Speaker-independent recipe"):
-# experiments/kws_recipe_gpu/kws_gpu_recipe.py with one CPU thread per run, unbuffered output, its log kept in OUT.
+# python -m experiments.kws_recipe_gpu.kws_gpu_recipe with one CPU thread per run, unbuffered output, its log kept in OUT.
 #
 #   bash experiments/kws_recipe_gpu/kws_gpu_recipe.sh --root data_fsdd --out "$OUT"              # H200: <= ~8 min
 #   bash experiments/kws_recipe_gpu/kws_gpu_recipe.sh --root DIR --out OUT --device cpu --epochs 1 --width 8 --max-per-digit 2
@@ -19,5 +19,5 @@ if [ -z "$out" ]; then
   exit 2
 fi
 mkdir -p "$out"
-$PY experiments/kws_recipe_gpu/kws_gpu_recipe.py "$@" 2>&1 | tee "$out/run.log"
+$PY -m experiments.kws_recipe_gpu.kws_gpu_recipe "$@" 2>&1 | tee "$out/run.log"
 exit "${PIPESTATUS[0]}"

@@ -10,7 +10,7 @@ Rows already in ``rows.csv`` are kept (resume).
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python experiments/pooling/pooling_bench.py \\
+    OMP_NUM_THREADS=1 nice -n 10 python -m experiments.pooling.pooling_bench \\
         --manifest runs/dev_bench/clips_19c1e364/manifest.csv --out runs/pooling/dev
 """
 

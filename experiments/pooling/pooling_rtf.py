@@ -7,7 +7,7 @@ first ``--clips`` clips of a manifest, concatenated) in 1-s blocks, before and a
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python experiments/pooling/pooling_rtf.py \\
+    OMP_NUM_THREADS=1 nice -n 10 python -m experiments.pooling.pooling_rtf \\
         --manifest runs/dev_bench/clips_19c1e364/manifest.csv
 """
 

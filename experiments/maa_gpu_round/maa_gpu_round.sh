@@ -11,14 +11,14 @@
 #     entries by a few coincidences between builds on different machines/library versions);
 #  3. train every arm of ARMS at once on the card (`cli.py train maa`, one process per arm, each with
 #     train.time_budget_s fitted to the time left before END; the cosine schedule follows the cut),
-#     and, beside them, `benchmarks/kws_fsdd.py --kinds drf brf alif` (4 folds, seed 0, the shipped
+#     and, beside them, `python -m benchmarks.kws_fsdd --kinds drf brf alif` (4 folds, seed 0, the shipped
 #     KWS recipe) when KWS=1;
 #  4. pack into OUT: maa_arms.tar (each arm's model.pt, log.csv, metrics.json), kws_cmp.tar.gz
 #     (summary, logs, per-seed test probabilities), round.log is the caller's tee.
 #
-#   OUT=$OUT WHEELS=.whl ROOT=.kwsdata/recordings bash benchmarks/maa_gpu_round.sh 2>&1 | tee $OUT/round.log
+#   OUT=$OUT WHEELS=.whl ROOT=.kwsdata/recordings bash experiments/maa_gpu_round/maa_gpu_round.sh 2>&1 | tee $OUT/round.log
 #   (smoke test on a CPU: DEVICE=cpu CLIPS=64 VAL_CLIPS=9 ARMS="base nofsja" END=400 KWS_SETS="--epochs 1
-#    --set model.width=16 --speakers theo" bash benchmarks/maa_gpu_round.sh)
+#    --set model.width=16 --speakers theo" bash experiments/maa_gpu_round/maa_gpu_round.sh)
 #
 # Arms (each a set of `--set` overrides of pipelines/maa.yaml; 'base' is the shipped recipe):
 #   base     the shipped recipe          nofsja  model.fsja=false        nostm  model.stm=false
@@ -125,7 +125,7 @@ for arm in $ARMS; do
   PGID[$arm]=$!
 done
 if [ "$KWS" = 1 ]; then
-  setsid timeout -k 5 "$left" $PY benchmarks/kws_fsdd.py --root "$ROOT" --device "$DEVICE" \
+  setsid timeout -k 5 "$left" $PY -m benchmarks.kws_fsdd --root "$ROOT" --device "$DEVICE" \
     --time-budget $(( left - 25 )) --jobs "$KWS_JOBS" --kinds drf brf alif --seeds 0 $KWS_SETS \
     --out "$W/kws_cmp" > "$W/kws_cmp.log" 2>&1 &
   PGID[kws]=$!

@@ -6,10 +6,10 @@ to fill it) and, for each row, the same prefix of 16 shards (1024 clips, 4096 fr
 validation clips, 3 epochs and seed 0; only the switch given differs (run each under
 ``OMP_NUM_THREADS=1 nice -n 10``)::
 
-    python benchmarks/maa_ablate.py runs/abl_full 16 train.epochs=3
-    python benchmarks/maa_ablate.py runs/abl_nofsja 16 train.epochs=3 model.fsja=false
-    python benchmarks/maa_ablate.py runs/abl_nostm 16 train.epochs=3 model.stm=false
-    python benchmarks/maa_ablate.py runs/abl_fullres 16 train.epochs=3 'model.input_pool=[1,1]'
+    python -m experiments.maa_ablate.maa_ablate runs/abl_full 16 train.epochs=3
+    python -m experiments.maa_ablate.maa_ablate runs/abl_nofsja 16 train.epochs=3 model.fsja=false
+    python -m experiments.maa_ablate.maa_ablate runs/abl_nostm 16 train.epochs=3 model.stm=false
+    python -m experiments.maa_ablate.maa_ablate runs/abl_fullres 16 train.epochs=3 'model.input_pool=[1,1]'
 
 Arguments: OUT_DIR, N_SHARDS, then ``SECTION.KEY=VALUE`` overrides of pipelines/maa.yaml
 (``--config`` picks another pipeline; ``--cache`` the full run's cache folder, with ``train/`` and

@@ -1,7 +1,7 @@
 """Does a filler class (``data.filler_words``) make keyword detection reject speech that is not a keyword?
 
 For each FSDD fold (train on three speakers, test on the fourth) it compares the fold model without
-a filler class (``--plain``, e.g. the D-RF runs of ``benchmarks/kws_fsdd.py``) with the one trained
+a filler class (``--plain``, e.g. the D-RF runs of ``python -m benchmarks.kws_fsdd``) with the one trained
 with it (``--filler``: the same recipe plus ``--set data.filler_words=[...]``), both seed 0, on:
 
 - **keywords**: the held-out speaker's 500 digits (real speech): accuracy (the filler class, when
@@ -16,10 +16,11 @@ with it (``--filler``: the same recipe plus ``--set data.filler_words=[...]``), 
 
 Every clip is one centred window, as ``neuroaudio kws`` scores a file of one word.
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/kws_fsdd.py --seeds 0 --device cpu \\
-        --set "data.filler_words=$(cat benchmarks/kws_filler_words.txt)" --set data.filler_per_word=20 \\
-        --out runs/kws_exp/filler
-    OMP_NUM_THREADS=1 python benchmarks/kws_filler.py --plain runs/kws_exp/w128d3 --filler runs/kws_exp/filler
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.kws_fsdd --root FSDD/recordings --seeds 0 \\
+        --device cpu --set "data.filler_words=$(cat experiments/kws_filler/kws_filler_words.txt)" \\
+        --set data.filler_per_word=20 --out runs/kws_exp/filler
+    OMP_NUM_THREADS=1 python -m experiments.kws_filler.kws_filler --root FSDD/recordings \\
+        --plain runs/kws_exp/w128d3 --filler runs/kws_exp/filler
 
 Prints one table (means over the folds found in both folders) and writes ``--out``/filler.json.
 """
@@ -27,22 +28,18 @@ Prints one table (means over the folds found in both folders) and writes ``--out
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from neuroaudio.io_utils import write_json_atomic  # noqa: E402
 from neuroaudio.kws.checkpoint import load_model  # noqa: E402
 from neuroaudio.kws.config import DataConfig  # noqa: E402
 from neuroaudio.kws.data import DIGIT_WORDS, Item, espeak_items, load_fsdd  # noqa: E402
 from neuroaudio.kws.evaluate import evaluate_items  # noqa: E402
+from neuroaudio.kws.folds import FSDD_ROOT_HELP, SPEAKERS  # noqa: E402
 from neuroaudio.kws.infer import keyword_scores  # noqa: E402
 
-SPEAKERS = ["jackson", "nicolas", "theo", "yweweler"]
 THRESHOLDS = [0.3, 0.5, 0.7, 0.9]
 ORDINARY = ["apple", "banana", "camera", "doctor", "engine", "father", "garden", "island", "jacket",
             "kitchen", "lemon", "monkey", "number", "orange", "pencil", "question", "rabbit", "summer",
@@ -89,7 +86,7 @@ def main() -> None:
     ap.add_argument("--plain", required=True,
                     help="folder of fold runs without a filler class (drf_<speaker>)")
     ap.add_argument("--filler", required=True, help="folder of fold runs with the filler class")
-    ap.add_argument("--root", default="../shared/data/fsdd/recordings")
+    ap.add_argument("--root", required=True, help=FSDD_ROOT_HELP)
     ap.add_argument("--per-word", type=int, default=10, help="espeak-ng clips per evaluation word")
     ap.add_argument("--out", default="runs/kws_filler")
     a = ap.parse_args()

@@ -1,11 +1,11 @@
 """CPU cost of maa's test-time averaging over the array's symmetric scenes (``-o symmetric=K``).
 
-Times the ``maa`` localizer on benchmarks/localize.py's recording (harmonic bursts from 120° in a
+Times the ``maa`` localizer on ``benchmarks.localize``'s recording (harmonic bursts from 120° in a
 reverberant room) with ``symmetric`` = 1 (off), 2, 4 (the rotations) and 8 (all symmetries of the
 ReSpeaker square), interleaved round by round (best of ``--repeats``), one thread. RTF = process
 CPU time / audio duration; target 0.05 (issue 5).
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/maa_symmetric.py --seconds 20
+    OMP_NUM_THREADS=1 nice -n 10 python -m experiments.maa_symmetric.maa_symmetric --seconds 20
 """
 
 from __future__ import annotations
@@ -17,19 +17,14 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXP
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     import torch
-    from localize import FS, recording  # benchmarks/localize.py: the same recording
 
+    from benchmarks.localize import FS, recording  # the same recording as the speed benchmark
     from neuroaudio.localize import make_localizer
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

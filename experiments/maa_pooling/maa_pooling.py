@@ -19,8 +19,9 @@ symmetric scenes (:mod:`neuroaudio.maa.augment`; the localizer's ``-o symmetric=
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/maa_pooling.py --model runs/maa/model.pt
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/maa_pooling.py --model runs/maa/model.pt --symmetric 8
+    OMP_NUM_THREADS=1 nice -n 10 python -m experiments.maa_pooling.maa_pooling --model runs/maa/model.pt
+    OMP_NUM_THREADS=1 nice -n 10 python -m experiments.maa_pooling.maa_pooling --model runs/maa/model.pt \\
+        --symmetric 8
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ tuned on (docs/localize.md); the project's own benchmark is ``neuroaudio evaluat
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/localize_accuracy.py --scenes 12 \
+    OMP_NUM_THREADS=1 nice -n 10 python -m experiments.localize_accuracy.localize_accuracy --scenes 12 \
         --methods gcc-phat,srp-phat,pra-srp,pra-normmusic
     # try method options: --variant "gcc-phat:fmin_hz=300,fmax_hz=4000"
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -31,8 +30,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 from neuroaudio.arrays import load_array  # noqa: E402
 from neuroaudio.localize import circular_error_deg, make_localizer  # noqa: E402

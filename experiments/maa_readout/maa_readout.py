@@ -27,7 +27,7 @@ same frames): whether several independently trained models together are more pre
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/maa_readout.py \\
+    OMP_NUM_THREADS=1 nice -n 10 python -m experiments.maa_readout.maa_readout \\
         --manifest runs/dev_bench/clips_19c1e364/manifest.csv --out runs/readout_dev maa gcc-phat-sm gcc-phat
 """
 
@@ -42,51 +42,11 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from neuroaudio.eval.readout import READOUTS, error_correlation_table  # noqa: E402
 from neuroaudio.localize.base import circular_error_deg  # noqa: E402
 from neuroaudio.localize.registry import make_localizer  # noqa: E402
 from neuroaudio.tracking.kalman import wrap_pm180  # noqa: E402
-
-
-def peak_parabolic(spectra: np.ndarray) -> np.ndarray:
-    """Spectra ``[n, K]`` on a circular grid of 360/K degrees → sub-bin peak direction ``[n]`` (deg)."""
-    n_bins = spectra.shape[1]
-    k = spectra.argmax(axis=1)
-    rows = np.arange(len(spectra))
-    y0, y1, y2 = spectra[rows, (k - 1) % n_bins], spectra[rows, k], spectra[rows, (k + 1) % n_bins]
-    den = y0 - 2 * y1 + y2                     # <= 0 at a maximum; 0 on a flat top: no shift
-    delta = 0.5 * (y0 - y2) / np.minimum(den, -1e-12)
-    return np.mod(k + np.clip(delta, -0.5, 0.5), n_bins) * 360.0 / n_bins
-
-
-def peak_centroid(spectra: np.ndarray, half_width: int) -> np.ndarray:
-    """Centroid of each spectrum within ±``half_width`` bins of its argmax → direction ``[n]`` (deg)."""
-    n_bins = spectra.shape[1]
-    k = spectra.argmax(axis=1)
-    offsets = np.arange(-half_width, half_width + 1)
-    v = spectra[np.arange(len(spectra))[:, None], (k[:, None] + offsets) % n_bins]
-    v = v - v.min(axis=1, keepdims=True)
-    shift = (v * offsets).sum(axis=1) / np.maximum(v.sum(axis=1), 1e-12)
-    return np.mod(k + shift, n_bins) * 360.0 / n_bins
-
-
-READOUTS = {
-    "argmax": lambda s: s.argmax(axis=1) * 360.0 / s.shape[1],
-    "parab": peak_parabolic,
-    "cent2": lambda s: peak_centroid(s, 2),
-    "cent4": lambda s: peak_centroid(s, 4),
-}
-
-
-def error_correlation_table(signed: dict[str, np.ndarray]) -> list[str]:
-    """Markdown lines: the pairwise correlation of the methods' signed errors ``{name: [clips]}``."""
-    names = list(signed)
-    corr = np.corrcoef(np.stack([signed[n] for n in names]))
-    lines = ["| signed-error correlation | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    lines += [f"| {a} | " + " | ".join(f"{corr[i, j]:+.2f}" for j in range(len(names))) + " |"
-              for i, a in enumerate(names)]
-    return lines
 
 
 def parse_method(spec: str) -> tuple[str, str, dict[str, str]]:

@@ -1,6 +1,6 @@
 """Unsupervised test-speaker adaptation of the FSDD fold models (NOT speaker-independent).
 
-For each fold model of ``benchmarks/kws_fsdd.py`` (trained on three speakers, RUNS/drf_<speaker>
+For each fold model of ``python -m benchmarks.kws_fsdd`` (trained on three speakers, RUNS/drf_<speaker>
 for seed 0, RUNS/drf_<speaker>_s<N> for seed N), the held-out speaker's 500 clips are split in two
 halves by the FSDD index (A: index < SPLIT of each digit, B: index ≥ SPLIT). An adapted model
 never sees the labels of the clips it adapts on and is tested only on the other half. Settings,
@@ -19,8 +19,8 @@ pre-declared split) and "2-fold" (every clip tested once, by the model adapted o
 of the seeds (probabilities averaged), and writes OUT/summary.json and OUT/probs_<speaker>_s<seed>.npz
 (cached: a rerun computes only what is missing; ``--fresh`` recomputes).
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/kws_adapt.py --runs runs/kws_exp/w128d3 \\
-        --root ../shared/data/fsdd/recordings --out runs/kws_adapt
+    OMP_NUM_THREADS=1 nice -n 10 python -m experiments.kws_adapt.kws_adapt --runs runs/kws_exp/w128d3 \\
+        --root FSDD/recordings --out runs/kws_adapt
 """
 
 from __future__ import annotations
@@ -39,9 +39,8 @@ from neuroaudio.io_utils import write_json_atomic
 from neuroaudio.kws.adapt import adapt_bn, predict
 from neuroaudio.kws.checkpoint import load_model
 from neuroaudio.kws.data import FSDD_NAME, augment_clip, read_mono
+from neuroaudio.kws.folds import FSDD_ROOT_HELP, SPEAKERS
 from neuroaudio.kws.train import rate_penalty, spec_mask
-
-SPEAKERS = ["jackson", "nicolas", "theo", "yweweler"]
 
 
 def speaker_clips(root: Path, speaker: str, fs: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -168,7 +167,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default="runs/kws_exp/w128d3",
                     help="folder of the fold runs (drf_<speaker>[_sN]/model.pt)")
-    ap.add_argument("--root", default="../shared/data/fsdd/recordings", help="FSDD recordings folder")
+    ap.add_argument("--root", required=True, help=FSDD_ROOT_HELP)
     ap.add_argument("--out", default="runs/kws_adapt")
     ap.add_argument("--speakers", nargs="+", default=SPEAKERS)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])

@@ -2,7 +2,7 @@
 
 Question: is the 95% target out of reach because of the spiking network, or because three training
 speakers do not show what a fourth, accented one sounds like? This trains an ordinary recurrent
-network (GRU, no spikes) on exactly what `benchmarks/kws_fsdd.py` gives the D-RF network —
+network (GRU, no spikes) on exactly what `python -m benchmarks.kws_fsdd` gives the D-RF network —
 the same folds (train on three speakers, test on all 500 clips of the fourth), log-mel front-end
 with mean normalisation, augmentation (speed, shift, gain, noise, SpecAugment masks), optimiser
 (AdamW, per-step cosine, learning rate, weight decay, label smoothing, batch size, epochs, gradient
@@ -19,8 +19,8 @@ stops near 85–89% points at the data; one far above it points at the spiking m
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/kws_ann_reference.py \\
-        --root ../shared/data/fsdd/recordings --seeds 0 1 --out runs/kws_ann
+    OMP_NUM_THREADS=1 nice -n 10 python -m experiments.kws_ann_reference.kws_ann_reference \\
+        --root FSDD/recordings --seeds 0 1 --out runs/kws_ann
 
 Prints per-speaker test accuracy and the mean, and writes ``OUT/summary.json`` (per fold and seed:
 test accuracy, best validation accuracy and its epoch, training CPU seconds).
@@ -44,11 +44,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from neuroaudio.io_utils import write_json_atomic  # noqa: E402
 from neuroaudio.kws.config import load_config  # noqa: E402
 from neuroaudio.kws.data import load_splits, make_batch  # noqa: E402
+from neuroaudio.kws.folds import FSDD_ROOT_HELP, SPEAKERS  # noqa: E402
 from neuroaudio.kws.frontend import Frontend  # noqa: E402
 from neuroaudio.kws.train import spec_mask  # noqa: E402
 
-SPEAKERS = ["jackson", "nicolas", "theo", "yweweler"]
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 class GRUClassifier(nn.Module):
@@ -146,7 +146,7 @@ def run_fold(config: str, root: str, speaker: str, seed: int, net_kind: str, hid
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default=str(REPO / "pipelines" / "kws_drf.yaml"))
-    ap.add_argument("--root", required=True, help="FSDD recordings folder")
+    ap.add_argument("--root", required=True, help=FSDD_ROOT_HELP)
     ap.add_argument("--speakers", nargs="+", default=SPEAKERS)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--net", choices=sorted(NETWORKS), default="gru")

@@ -12,7 +12,8 @@ Writes ``OUT/<digit>/<voice>_<variant>_<rate>_<pitch>.wav`` (16-bit PCM at 8 kHz
 trimmed of leading/trailing silence) — the layout ``data.extra_train_folders`` reads — and
 ``OUT/manifest.csv`` (digit, voice, variant, rate, pitch, text, phonemes, samples).
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/kws_synth_accent.py --out .kwsdata/synth_accent
+    OMP_NUM_THREADS=1 nice -n 10 python -m experiments.kws_synth_accent.kws_synth_accent \\
+        --out .kwsdata/synth_accent
 """
 
 from __future__ import annotations

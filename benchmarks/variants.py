@@ -1,5 +1,6 @@
-"""GCC-PHAT-SM variants side by side on a benchmark's clips: mask-training modes, pooling weights,
-posterior averaging over the array symmetries (docs/gcc_phat_sm.md).
+"""Variants of localization methods side by side on a benchmark's clips: another model file (a new
+training run against the shipped one), other method options (pooling weights, posterior averaging
+over the array symmetries, mask-training modes; docs/gcc_phat_sm.md, docs/maa.md), for any method.
 
 Each variant is ``name=method[:model][?key=value&...]`` and is evaluated with the library's
 evaluate runner into ``OUT/<name>/`` (resumable); the script prints MAE per SNR (and overall) of
@@ -7,7 +8,7 @@ every variant as a markdown table and writes it to ``OUT/variants.md``.
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/gcc_phat_sm_variants.py \\
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.variants \\
         --manifest runs/dev_bench/clips_19c1e364/manifest.csv --out runs/gcc_phat_sm_bench/variants_dev \\
         joint=gcc-phat-sm:runs/gcc_phat_sm/joint/model.pt irm=gcc-phat-sm:runs/gcc_phat_sm/irm/model.pt \\
         "mask-pool=gcc-phat-sm?pool_weight=mask" "no-sym=gcc-phat-sm?symmetric=false"
@@ -17,13 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
 
@@ -41,7 +39,7 @@ def parse_variant(spec: str) -> tuple[str, str, str | None, dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--manifest", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--array", default="respeaker4")

@@ -1,18 +1,11 @@
-"""benchmarks/maa_readout.py: its sub-degree read-outs and signed-error correlation table give the numbers
-they promise on spectra with a known peak."""
-
-import importlib.util
+"""neuroaudio.eval.readout (used by experiments/maa_readout): its sub-degree read-outs and signed-error
+correlation table give the numbers they promise on spectra with a known peak."""
 
 import numpy as np
 import pytest
 
+from neuroaudio.eval import readout
 from neuroaudio.tracking.kalman import wrap_pm180
-
-from .conftest import REPO
-
-_spec = importlib.util.spec_from_file_location("maa_readout", REPO / "benchmarks" / "maa_readout.py")
-readout = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(readout)
 
 
 def gaussian_spectra(peaks_deg: np.ndarray, width_deg: float = 4.0) -> np.ndarray:
