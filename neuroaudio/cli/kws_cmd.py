@@ -41,7 +41,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         A model trained with a filler class (data.filler_words, label _unknown_) never reports it:
         a window it wins is speech that is not a keyword, rejected whatever the threshold.
 
-        Example: neuroaudio kws ../shared/data/fsdd/recordings/7_theo_3.wav
+        Example: neuroaudio kws FSDD/recordings/7_theo_3.wav
 
         Example: neuroaudio kws long.wav --all --threshold 0.7 --format json
 
