@@ -2,7 +2,7 @@
 
 This is *not* speaker-independent recognition: the model hears the new speaker's audio (without
 labels) before it is used on that speaker. It is the deployment setting of a device that adapts
-to its user from the words it hears. See docs/kws.md, "Test-speaker adaptation".
+to its user from the words it hears. See docs/kws.md, "What was measured".
 
 - :func:`adapt_bn` (AdaBN; Li et al., "Revisiting batch normalization for practical domain
   adaptation", 2016): every BatchNorm layer's running mean and variance is re-estimated on the new
