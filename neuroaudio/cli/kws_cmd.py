@@ -41,7 +41,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         A model trained with a filler class (data.filler_words, label _unknown_) never reports it:
         a window it wins is speech that is not a keyword, rejected whatever the threshold.
 
-        Example: neuroaudio kws FSDD/recordings/7_theo_3.wav
+        Example: neuroaudio kws ../shared/data/fsdd/recordings/7_theo_3.wav
 
         Example: neuroaudio kws long.wav --all --threshold 0.7 --format json
 
@@ -129,7 +129,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         the adaptation in its metadata ("adaptation") and keeps the source model's metrics only
         there.
 
-        Measured on FSDD (docs/kws.md, "What was measured"), adapting on 250 clips of the
+        Measured on FSDD (docs/kws.md, "Test-speaker adaptation"), adapting on 250 clips of the
         held-out speaker and testing on 250 others: single models 84.9% -> 88.85% (mean of 4 speakers
         and 2 seeds); 2-model ensembles 88.25% -> 89.7%, and one speaker (nicolas) got worse (his
         ensemble 81.0% -> 77.0%). This is NOT speaker-independent recognition: the model has heard

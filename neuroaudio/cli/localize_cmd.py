@@ -73,7 +73,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         frame_s: float = typer.Option(0.17, "--frame-s", help="Analysis frame (s)."),
         hop_s: float | None = typer.Option(None, "--hop-s", help="Hop between frames (s); "
                                            "default half a frame."),
-        # --- live input (implemented in live_cmd.py / audio/live.py) ---
+        # --- live input (issue 7; implemented in live_cmd.py / audio/live.py) ---
         live: bool = typer.Option(False, "--live", help="Localize from a sound card instead of "
                                   "files (see docs/live.md; `neuroaudio devices` lists inputs)."),
         device: str | None = typer.Option(None, "--device", help="--live: input device index or name "
@@ -115,7 +115,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         method_opts = parse_options(option)
         if model is not None:
             method_opts["model"] = str(model)
-        if live:   # sound-card input, owned by live_cmd.py
+        if live:   # issue 7: sound-card input, owned by live_cmd.py
             from .live_cmd import run_live_localize
 
             if files:

@@ -29,7 +29,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         Spoken digits (FSDD, train on 3 speakers, test on the 4th, rotating; dynamic vs max-count decoding):
 
-          neuroaudio train mpdal --config pipelines/mpdal_digits.yaml --data FSDD/recordings
+          neuroaudio train mpdal --config pipelines/mpdal_digits.yaml --data ../shared/data/fsdd/recordings
         """
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
