@@ -64,7 +64,7 @@ class GccPhat(Localizer):
         noise_over, noise_rise_db_per_s, noise_floor_gain: the bin noise tracker's
             over-subtraction, floor rise rate (dB/s) and smallest weight.
         noise_window_s: the floor is never below the smallest power of this many past seconds
-            (0: rise only, the earlier floor).
+            (0: rise only, as before issue 18).
         phat_beta: whitening exponent, ``C / |C|^phat_beta`` (1: PHAT). Below 1 louder bins keep
             part of their weight (evidence pooled by energy inside the frame); measured in
             docs/localize.md ("Pooling"), not the default yet.

@@ -51,7 +51,7 @@ class SrpPhat(Localizer):
         noise_over, noise_rise_db_per_s, noise_floor_gain: the bin noise tracker's
             over-subtraction, floor rise rate (dB/s) and smallest weight.
         noise_window_s: the floor is never below the smallest power of this many past seconds
-            (0: rise only, the earlier floor).
+            (0: rise only, as before issue 18).
         **options: frame, hop, grid and activity options of :class:`Localizer`.
     """
 

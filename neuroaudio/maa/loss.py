@@ -6,8 +6,8 @@ to 1. Loss: cross-entropy ``−Σ_k q(k) log softmax(y_t)(k)`` averaged over the
 batch (the paper). Prediction: argmax of the time-averaged output.
 
 The paper gives no label width; σ = 5° (``train.sigma_deg``) is our choice. Measured against
-σ = 2.5° at the shipped model's full budget (docs/maa.md, "What
-was measured"): the narrower label is no more precise at high SNR and
+σ = 2.5° at the shipped model's full budget (docs/maa.md, "A longer schedule, the paper's
+51-detector input, a narrower label"): the narrower label is no more precise at high SNR and
 generalises worse (held-out 19.3° vs 16.4° MAE).
 """
 

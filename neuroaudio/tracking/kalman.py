@@ -26,14 +26,14 @@ Each time step (one analysis frame), :meth:`AzimuthTracker.step`:
    source stopped) is removed; two confirmed tracks closer than ``merge_deg`` are merged (the
    older one stays).
 
-Measurement weight: a measurement may carry a weight ``w`` in (0, 1] (how much the
+Measurement weight (issue 18): a measurement may carry a weight ``w`` in (0, 1] (how much the
 frame carries the source: its confidence times its SNR weight, see
 :func:`measurement_weight`); its standard deviation is then ``meas_sigma_deg / sqrt(w)``
 (``weight_floor`` bounds it), so a frame that barely stands above the noise moves a track less
 than a loud, peaked one. Each track keeps a *score*: the exponential average (time constant
 ``score_tau_s``) of its measurements' weights, 0 for frames it missed.
 
-Main output with hysteresis (measured: with two tracks alive the most-recently-updated rule
+Main output with hysteresis (issue 18: with two tracks alive the most-recently-updated rule
 flipped about 6 times a second): :meth:`AzimuthTracker.primary` stays on the current track
 while it is confirmed, and switches to another only when that one's score exceeds the current
 one's by ``switch_margin`` (relative) for ``switch_hold_s`` seconds in a row; when the current
