@@ -1,6 +1,6 @@
 """Microphone-array geometry: built-in arrays, JSON files, pairs, delays.
 
-Conventions (``docs`` and ``../shared/notes/conventions.md``):
+Conventions (``docs/conventions.md``):
 
 - Array frame: origin at the array centre, metres, +z up.
 - ``azimuth_deg`` in [0, 360), 0 along +x, counter-clockwise seen from above;

@@ -1,7 +1,7 @@
 """Synaptic-operation (SOP) energy accounting of spiking networks, counted with forward hooks.
 
 The convention of the spiking-network literature (Horowitz, ISSCC 2014, 45 nm; used by the MAA
-paper for its 9.58 µJ per inference, ../shared/notes/methods.md §1):
+paper for its 9.58 µJ per inference):
 
 - a **spiking** (binary) input to a weight layer costs one *accumulate* (AC, ``E_AC = 0.9 pJ``)
   per synapse it reaches: each spike times its fan-out, i.e. the number of (weight, output) pairs

@@ -1,7 +1,7 @@
 """GCC-PHAT-SM: GCC-PHAT with a learned speech-oriented time-frequency mask and an MLP DOA classifier.
 
 Wang, Qian, Pan, Zhang, Li, "GCC-PHAT with Speech-oriented Attention for Robotic Sound Source
-Localization" (ICRA 2021); notes in ../shared/notes/methods.md §2, user docs in docs/gcc_phat_sm.md.
+Localization" (ICRA 2021); user docs in docs/gcc_phat_sm.md.
 
 - :mod:`.features`: STFT snapshots of a frame, PHAT cross-spectra of every mic pair, the
   sub-sample lag grid and the masked GCC features (numpy and torch).

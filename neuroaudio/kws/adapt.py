@@ -2,7 +2,7 @@
 
 This is *not* speaker-independent recognition: the model hears the new speaker's audio (without
 labels) before it is used on that speaker. It is the deployment setting of a device that adapts
-to its user from the words it hears. See docs/kws.md, "Test-speaker adaptation".
+to its user from the words it hears. See docs/kws.md, "What was measured".
 
 - :func:`adapt_bn` (AdaBN; Li et al., "Revisiting batch normalization for practical domain
   adaptation", 2016): every BatchNorm layer's running mean and variance is re-estimated on the new
@@ -14,7 +14,7 @@ to its user from the words it hears. See docs/kws.md, "Test-speaker adaptation".
   recordings, written as a new checkpoint with the adaptation recorded in it.
 
 Self-training on the model's own confident pseudo-labels was measured too and did not help
-(``benchmarks/kws_adapt.py``, where it lives).
+(``experiments/kws_adapt``, where it lives).
 
 Clips are mono float32 arrays at the model's rate (``model.fs`` Hz), any length: each is fitted to
 ``model.clip_samples`` samples as in evaluation (zero-padded around the centre, or centre-cropped).

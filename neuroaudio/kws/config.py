@@ -72,7 +72,7 @@ class DataConfig:
     extra_train_folders: list[str] = field(default_factory=list)
     """Any source: folders of ``label/*.wav`` (label = one of the split's label names, e.g. '0'..'9'
     for FSDD) added to the training split only (never to validation or test), e.g. clips
-    pre-synthesised by ``benchmarks/kws_synth_accent.py``. Read once, resampled to ``sample_rate_hz``."""
+    pre-synthesised by ``experiments/kws_synth_accent``. Read once, resampled to ``sample_rate_hz``."""
     placement: str = "centre"
     """Where the model's ``clip_s`` window sits on a clip (validation, test, evaluation, inference
     on files of at most one window): ``centre`` (the clip centred, zero-padded or cropped) or

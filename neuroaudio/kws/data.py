@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..fsdd import FSDD_HINT, fsdd_folder
 from .config import AugmentConfig, DataConfig
 
 log = logging.getLogger("neuroaudio")
@@ -129,12 +130,13 @@ def _split_by_speaker(items: list[Item], cfg: DataConfig, names: list[str], seed
 
 
 def load_fsdd(cfg: DataConfig, seed: int = 0) -> Splits:
-    """FSDD: ``{digit}_{speaker}_{index}.wav`` in ``cfg.root``; labels '0'..'9'; split by speaker."""
-    root = Path(cfg.root or "")
+    """FSDD: ``{digit}_{speaker}_{index}.wav`` in ``cfg.root`` (else ``$NEUROAUDIO_FSDD``); labels '0'..'9';
+    split by speaker."""
+    root = fsdd_folder(cfg.root) or Path("")
     files = sorted(p for p in root.glob("*.wav") if FSDD_NAME.match(p.name)) if root.is_dir() else []
     if not files:
         raise InputError(f"no FSDD files ({{digit}}_{{speaker}}_{{index}}.wav) in '{root}': set data.root to "
-                         "the recordings folder, e.g. ../shared/data/fsdd/recordings")
+                         f"the recordings folder; {FSDD_HINT}")
     items = []
     for p in files[: cfg.max_items]:
         digit, speaker, _ = FSDD_NAME.match(p.name).groups()

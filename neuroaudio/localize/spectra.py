@@ -102,7 +102,7 @@ class BinNoiseTracker:
     (mean weight under ``min_mean``: noise alone, or a source as steady as the noise), so that a
     steady source keeps its direction instead of being whitened away.
 
-    Bounded window (``window_s``, issue 18): the floor is also never below the smallest power of
+    Bounded window (``window_s``): the floor is also never below the smallest power of
     the last ``window_s`` seconds (a minimum-statistics floor). Rising at 3 dB/s alone, a floor
     left low by a quiet stretch needs ~10 s to reach a noise 30 dB louder, and meanwhile the
     noise's bins vote as speech; with the window it gets there within ``window_s``. On a stream

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..fsdd import FSDD_HINT, fsdd_folder
 from ..io_utils import write_json_atomic
 from ..neurons.srm import SpikeInput
 from .config import PipelineConfig, build
@@ -35,7 +36,7 @@ NAME = re.compile(r"^(\d+)_([A-Za-z0-9-]+)_(\d+)\.wav$")
 
 @dataclass(frozen=True)
 class DigitDataConfig:
-    fsdd_dir: str = "../shared/data/fsdd/recordings"
+    fsdd_dir: str = ""                   # FSDD recordings folder; empty: $NEUROAUDIO_FSDD (--data overrides)
     speakers: tuple = ()                 # empty: every speaker found
     held_out: tuple = ()                 # speakers to test on, one fold each; empty: every speaker
     max_per_class_speaker: int = 50      # cap recordings per (digit, speaker)
@@ -79,7 +80,7 @@ class FoldResult:
 def find_recordings(folder: Path, data: DigitDataConfig) -> list[Recording]:
     if not folder.is_dir():
         raise InputError(f"digit data folder {folder} not found; pass --data DIR with FSDD-style "
-                         "{digit}_{speaker}_{index}.wav files")
+                         f"{{digit}}_{{speaker}}_{{index}}.wav files; {FSDD_HINT}")
     recs = []
     for p in sorted(folder.iterdir()):
         m = NAME.match(p.name)
@@ -87,7 +88,7 @@ def find_recordings(folder: Path, data: DigitDataConfig) -> list[Recording]:
             recs.append(Recording(p, int(m.group(1)), m.group(2)))
     if not recs:
         raise InputError(f"no {{digit}}_{{speaker}}_{{index}}.wav files in {folder}; "
-                         "point --data at FSDD recordings")
+                         f"point --data at FSDD recordings; {FSDD_HINT}")
     rng = np.random.default_rng(0)
     keep = []
     groups: dict[tuple[int, str], list[Recording]] = {}
@@ -204,7 +205,9 @@ def run_digits(cfg: PipelineConfig, out_dir: Path, on_progress: Callable[[str, i
     from .rules import mpdal_t_star
 
     data, enc_cfg, model, train = digit_sections(cfg)
-    folder = Path(data_dir) if data_dir is not None else Path(data.fsdd_dir)
+    folder = Path(data_dir) if data_dir is not None else fsdd_folder(data.fsdd_dir)
+    if folder is None:
+        raise InputError(f"no digit data folder: pass --data DIR (or set data.fsdd_dir); {FSDD_HINT}")
     recs = find_recordings(folder, data)
     t0 = time.process_time()
     encode_recordings(recs, enc_cfg, on_progress)
