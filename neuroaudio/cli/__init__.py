@@ -46,7 +46,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-train_app = typer.Typer(help="Train a model from a pipeline config (see pipelines/).",
+train_app = typer.Typer(help="Train a model from a pipeline config (see pipelines/).\n\n"
+                             "Example: neuroaudio train maa --config pipelines/maa.yaml",
                         invoke_without_command=True)
 app.add_typer(train_app, name="train")
 GROUPS = {"train": train_app}

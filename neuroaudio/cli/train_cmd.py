@@ -127,11 +127,11 @@ def train_mpdal(
 ) -> None:
     """Train MPD-AL neurons (and the MST baseline) from a pipeline config; print the summary as JSON.
 
-    Clue task (MPD-AL vs MST, same data and seeds, CPU time to reach the target accuracy):
+    Example, the clue task (MPD-AL vs MST, same data and seeds, CPU time to reach the target accuracy):
 
       neuroaudio train mpdal --config pipelines/mpdal_clues.yaml --out runs/mpdal_clues
 
-    Spoken digits (FSDD, train on 3 speakers, test on the 4th, rotating; dynamic vs max-count
+    Example, spoken digits (FSDD, train on 3 speakers, test on the 4th, rotating; dynamic vs max-count
     decoding; --data is the `recordings` folder of a clone of the Free Spoken Digit Dataset):
 
       neuroaudio train mpdal --config pipelines/mpdal_digits.yaml --data free-spoken-digit-dataset/recordings
