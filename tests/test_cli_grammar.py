@@ -227,3 +227,20 @@ def test_kws_hop_is_seconds_in_yaml_and_old_samples_still_load(tmp_path):
         config_from_dict({"frontend": {"hop_s": 0.01, "hop": 80}})
     m = load_model(KWS_MODEL)     # a shipped checkpoint's stored config (hop in samples) still loads
     assert m.cfg.frontend.hop == 128 and m.frontend.hop_s == pytest.approx(0.016)
+
+
+def test_evaluate_takes_method_options_with_set(cli, tmp_path):
+    """`evaluate --set KEY=VALUE` gives every method the option, as `localize --set` does."""
+    man = REPO / "data" / "examples" / "manifest.csv"
+    args = ("evaluate", man, "-a", "respeaker4", "-m", "gcc-phat", "-q", "--no-plots")
+    r = cli(*args, "-o", tmp_path / "ev", "--set", "fusion=tdoa", "--set", "fmin_hz=300")
+    assert r.returncode == 0, r.stderr
+    run = json.loads((tmp_path / "ev" / "run.json").read_text())
+    assert run["config"]["options"] == {"fusion": "tdoa", "fmin_hz": 300}
+    loc = json.loads(cli("localize", man.parent / "respeaker4_az120.wav", "-m", "gcc-phat", "--json",
+                         "--set", "fusion=tdoa", "--set", "fmin_hz=300").stdout)
+    pred = (tmp_path / "ev" / "predictions.csv").read_text().splitlines()[1].split(",")
+    header = (tmp_path / "ev" / "predictions.csv").read_text().splitlines()[0].split(",")
+    assert float(pred[header.index("pred_azimuth_deg")]) == pytest.approx(loc["azimuth_deg"], abs=0.05)
+    bad = cli(*args, "-o", tmp_path / "ev2", "--set", "no_such_option=1")
+    assert bad.returncode == 2 and "no_such_option" in bad.stderr

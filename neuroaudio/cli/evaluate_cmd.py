@@ -30,6 +30,8 @@ def evaluate_cmd(
     channels: str = typer.Option("", "--channels",
                                  help="1-based file channels to use, in mic order, e.g. 2,3,4,5."),
     model: str | None = typer.Option(None, "--model", help="Model file for learned methods."),
+    sets: list[str] = opt.sets("Method option KEY=VALUE for every method (repeatable), e.g. --set "
+                               "fmin_hz=300; see `neuroaudio methods --options`."),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N manifest rows."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
     quiet: bool = opt.quiet(),
@@ -52,12 +54,15 @@ def evaluate_cmd(
     from ..eval.runner import evaluate
     from ..workers import sigterm_as_interrupt
 
+    options = opt.parse_options(sets)
+    _check_option_names(method.split(","), options)
     try:
         with sigterm_as_interrupt():   # kill -TERM: like Ctrl-C (rows kept, workers stopped)
             res = evaluate(manifest, array, method.split(","), out, workers=workers,
                            resume=resume, overwrite=overwrite,
                            group_by=[c.strip() for c in group_by.split(",") if c.strip()],
                            channels=parse_channels(channels), model=model,
+                           options=options,
                            retry_failed=retry_failed, limit=limit, plots=not no_plots,
                            progress=not quiet)
     except KeyboardInterrupt:
@@ -76,6 +81,19 @@ def evaluate_cmd(
               f"{n_failed} failed; failed rows count as 180 degrees")
     err.print(f"wrote {out / 'predictions.csv'}, {out / 'metrics.json'}"
               + "".join(f", {p}" for p in res.plots))
+
+
+def _check_option_names(methods: list[str], options: dict) -> None:
+    """``--set`` names an option every method has (InputError naming the method otherwise)."""
+    from ..errors import InputError
+    from ..localize.registry import method_options
+
+    for m in methods if options else []:
+        known = method_options(m.strip())
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise InputError(f"--set: method '{m.strip()}' has no option {', '.join(map(repr, unknown))}; "
+                             f"its options: {', '.join(known)}")
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
