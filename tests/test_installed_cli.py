@@ -53,6 +53,7 @@ def run_installed(*args: str, cwd: Path | None = None, timeout: float = 120) -> 
 
 @pytest.mark.parametrize("args", [["--bogus"], ["frobnicate"],
                                   ["simulate", "x.yaml", "--out", "o", "--workers", "abc"],
+                                  ["simulate", "x.yaml", "-o", "o", "-w", "abc"],   # -w: old -j
                                   ["pipeline", "run"], ["localize", "--frame-s", "abc", "x.wav"]])
 def test_usage_errors_are_one_line_exit_2(args, tmp_path):
     r = run_installed(*args, cwd=tmp_path)
@@ -64,7 +65,7 @@ def test_usage_errors_are_one_line_exit_2(args, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("args", [[], ["train"], ["pipeline"]])
+@pytest.mark.parametrize("args", [[], ["train"], ["pipeline"], ["kws"]])
 def test_bare_group_prints_help_and_exits_0(args):
     """A bare `neuroaudio` (or group) asks for nothing: its help on stdout, exit 0, stderr empty."""
     r = run_installed(*args)

@@ -176,6 +176,6 @@ def test_cli_kws_adapt_bad_input_one_line_exit_2(saved_model, tmp_path):
     with pytest.raises(InputError, match="all 1 files .* are silent"):
         adapt_checkpoint(saved_model, tmp_path / "quiet", tmp_path / "a.pt")
     assert not (tmp_path / "a.pt").exists()
-    r = run_cli("kws-adapt", "--help")
+    r = run_cli("kws-adapt", "--help")      # the old name shows the help of `kws adapt`
     text = " ".join(r.stdout.split())
-    assert r.returncode == 0 and "NOT speaker-independent" in text and "kws-adapt my_words/" in text
+    assert r.returncode == 0 and "NOT speaker-independent" in text and "kws adapt my_words/" in text

@@ -1,7 +1,8 @@
 """The `neuroaudio` command line. Commands only parse, call the library and print.
 
-Each command lives in its own module here with a ``register(app, groups)`` function; this module
-builds the app, registers them, and turns errors into exit statuses:
+Each command is a module-level function in a module here whose ``register(app, groups)`` adds it
+to the app; the flags follow one grammar (:mod:`neuroaudio.cli.options`). This module builds the
+app, registers the commands, and turns errors into exit statuses:
 0 success (also a bare `neuroaudio` or `neuroaudio GROUP`, which print their help on stdout);
 2 bad usage or bad input (one line on stderr naming the problem and the fix); 1 internal error.
 
@@ -30,9 +31,7 @@ COMMAND_MODULES = [
     "encode_cmd",
     "live_cmd",
     "kws_cmd",
-    "mpdal_cmd",
-    "train_maa_cmd",
-    "train_gcc_phat_sm_cmd",
+    "train_cmd",
     "profile_cmd",
     "pipeline_cmd",
 ]
@@ -47,7 +46,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-train_app = typer.Typer(help="Train a model from a pipeline config (see pipelines/).",
+train_app = typer.Typer(help="Train a model from a pipeline config (see pipelines/).\n\n"
+                             "Example: neuroaudio train maa --config pipelines/maa.yaml",
                         invoke_without_command=True)
 app.add_typer(train_app, name="train")
 GROUPS = {"train": train_app}
@@ -86,6 +86,27 @@ def _root(
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"neuroaudio.cli.{_name}").register(app, GROUPS)
+
+
+def _escape_help(cmd) -> None:
+    """Help texts are plain text: brackets such as ``[frames, steps, pairs]`` or ``[theo]`` are
+    shown, not read as rich markup (which would drop them). Recurses into groups."""
+    from rich.markup import escape
+
+    for obj in (cmd, *getattr(cmd, "params", ())):
+        for attr in ("help", "short_help", "epilog"):
+            text = getattr(obj, attr, None)
+            if isinstance(text, str):
+                setattr(obj, attr, escape(text))
+    for sub in getattr(cmd, "commands", {}).values():
+        _escape_help(sub)
+
+
+def get_command():
+    """The app as a (typer-built) click command, its help texts escaped (:func:`_escape_help`)."""
+    cmd = typer.main.get_command(app)
+    _escape_help(cmd)
+    return cmd
 
 
 def _usage_error_types() -> tuple[type[BaseException], ...]:
@@ -149,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; exit 2 with one line on stderr for bad usage or bad input."""
     try:
         # a command's typer.Exit(code) returns here
-        rc = app(args=argv, prog_name="neuroaudio", standalone_mode=False)
+        rc = get_command().main(args=argv, prog_name="neuroaudio", standalone_mode=False)
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except InputError as e:

@@ -11,69 +11,76 @@ from rich.table import Table
 
 from ..arrays import builtin_array_names, load_array
 from ..io_utils import save_figure
+from . import options as opt
+
+arrays_app = typer.Typer(
+    help="Microphone arrays: built-ins and geometry files.\n\n"
+         "Examples:\n\n  neuroaudio arrays\n\n  neuroaudio arrays show respeaker4 --plot layout.png",
+    invoke_without_command=True)
+
+
+@arrays_app.callback()
+def arrays_list(ctx: typer.Context) -> None:
+    """List the built-in arrays (name, mics, aperture, source)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    t = Table("name", "mics", "aperture (mm)", "max delay @16k (samples)", "source")
+    for name in builtin_array_names():
+        a = load_array(name)
+        t.add_row(name, str(a.n_mics), f"{1000 * a.aperture_m:.1f}",
+                  f"{a.max_delay_s().max() * 16000:.2f}", a.source.split(":")[0])
+    Console().print(t)
+
+
+@arrays_app.command("show")
+def arrays_show(
+    array: str = typer.Argument(..., help="Built-in name or path to a geometry JSON file."),
+    fs: int = typer.Option(16000, "--fs", help="Rate (Hz) at which delays are given in samples."),
+    plot: Path | None = typer.Option(None, "--plot", help="Draw the layout to this PNG."),
+    json_out: bool = opt.json_flag("Print JSON instead of tables."),
+) -> None:
+    """Geometry, aperture, maximum delay per pair and spatial-aliasing frequency.
+
+    Example: neuroaudio arrays show respeaker4 --plot respeaker4.png
+    """
+    a = load_array(array)
+    if plot is not None:
+        from ..ownership import check_output_file
+
+        check_output_file(plot, "--plot")   # before printing: one line, exit 2
+    pairs, dmax = a.pairs(), a.max_delay_s()
+    if json_out:
+        import json
+
+        typer.echo(json.dumps({**a.to_dict(), "aperture_m": a.aperture_m,
+                               "spatial_aliasing_hz": a.spatial_aliasing_hz(),
+                               "pairs": pairs.tolist(), "max_delay_s": dmax.tolist(),
+                               "max_delay_samples": (dmax * fs).tolist(), "fs": fs}, indent=1))
+    else:
+        c = Console()
+        c.print(f"[bold]{a.name}[/bold]: {a.n_mics} mics, aperture {1000 * a.aperture_m:.1f} mm, "
+                f"spatial aliasing above {a.spatial_aliasing_hz():.0f} Hz"
+                + (" (linear: front/back ambiguous)" if a.is_linear else ""))
+        if a.source:
+            c.print(f"source: {a.source}")
+        t = Table("mic", "x (mm)", "y (mm)", "z (mm)")
+        for k, m in enumerate(a.mics_m):
+            t.add_row(str(k), *(f"{1000 * v:.1f}" for v in m))
+        c.print(t)
+        t = Table("pair (i, j)", "distance (mm)", "max delay (µs)", f"max delay (samples @ {fs} Hz)")
+        for (i, j), d, tau in zip(pairs, a.pair_distances_m(), dmax, strict=True):
+            t.add_row(f"({i}, {j})", f"{1000 * d:.1f}", f"{1e6 * tau:.1f}", f"{tau * fs:.2f}")
+        c.print(t)
+    if plot is not None:
+        plot_array(a, plot)
+        typer.echo(f"wrote {plot}", err=True)
+
+
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
-    arrays_app = typer.Typer(
-        help="Microphone arrays: built-ins and geometry files.\n\n"
-             "Examples:\n\n  neuroaudio arrays\n\n  neuroaudio arrays show respeaker4 --plot layout.png",
-        invoke_without_command=True)
+    """Add the `arrays` group to the app."""
     app.add_typer(arrays_app, name="arrays")
-
-    @arrays_app.callback()
-    def arrays_list(ctx: typer.Context) -> None:
-        """List the built-in arrays (name, mics, aperture, source)."""
-        if ctx.invoked_subcommand is not None:
-            return
-        t = Table("name", "mics", "aperture (mm)", "max delay @16k (samples)", "source")
-        for name in builtin_array_names():
-            a = load_array(name)
-            t.add_row(name, str(a.n_mics), f"{1000 * a.aperture_m:.1f}",
-                      f"{a.max_delay_s().max() * 16000:.2f}", a.source.split(":")[0])
-        Console().print(t)
-
-    @arrays_app.command("show")
-    def arrays_show(
-        array: str = typer.Argument(..., help="Built-in name or path to a geometry JSON file."),
-        fs: int = typer.Option(16000, help="Rate (Hz) at which delays are given in samples."),
-        plot: Path | None = typer.Option(None, help="Draw the layout to this PNG."),
-        json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
-    ) -> None:
-        """Geometry, aperture, maximum delay per pair and spatial-aliasing frequency.
-
-        Example: neuroaudio arrays show respeaker4 --plot respeaker4.png
-        """
-        a = load_array(array)
-        if plot is not None:
-            from ..ownership import check_output_file
-
-            check_output_file(plot, "--plot")   # before printing: one line, exit 2
-        pairs, dmax = a.pairs(), a.max_delay_s()
-        if json_out:
-            import json
-
-            typer.echo(json.dumps({**a.to_dict(), "aperture_m": a.aperture_m,
-                                   "spatial_aliasing_hz": a.spatial_aliasing_hz(),
-                                   "pairs": pairs.tolist(), "max_delay_s": dmax.tolist(),
-                                   "max_delay_samples": (dmax * fs).tolist(), "fs": fs}, indent=1))
-        else:
-            c = Console()
-            c.print(f"[bold]{a.name}[/bold]: {a.n_mics} mics, aperture {1000 * a.aperture_m:.1f} mm, "
-                    f"spatial aliasing above {a.spatial_aliasing_hz():.0f} Hz"
-                    + (" (linear: front/back ambiguous)" if a.is_linear else ""))
-            if a.source:
-                c.print(f"source: {a.source}")
-            t = Table("mic", "x (mm)", "y (mm)", "z (mm)")
-            for k, m in enumerate(a.mics_m):
-                t.add_row(str(k), *(f"{1000 * v:.1f}" for v in m))
-            c.print(t)
-            t = Table("pair (i, j)", "distance (mm)", "max delay (µs)", f"max delay (samples @ {fs} Hz)")
-            for (i, j), d, tau in zip(pairs, a.pair_distances_m(), dmax, strict=True):
-                t.add_row(f"({i}, {j})", f"{1000 * d:.1f}", f"{1e6 * tau:.1f}", f"{tau * fs:.2f}")
-            c.print(t)
-        if plot is not None:
-            plot_array(a, plot)
-            typer.echo(f"wrote {plot}", err=True)
 
 
 def plot_array(a, path: Path) -> None:

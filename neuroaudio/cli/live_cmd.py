@@ -14,62 +14,67 @@ import typer
 
 from ..errors import InputError
 from ..ownership import refuse_existing
+from . import options as opt
 
 LIVE_FORMATS = ("jsonl", "table")
 
 
-def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
-    @app.command("devices")
-    def devices(
-        json_out: bool = typer.Option(False, "--json", help="One JSON object per device."),
-    ) -> None:
-        """List the sound-card inputs (index, name, input channels, default rate).
+def devices(
+    json_out: bool = opt.json_flag("One JSON object per device."),
+) -> None:
+    """List the sound-card inputs (index, name, input channels, default rate).
 
-        Pass the index or name to `neuroaudio localize --live --device`.
+    Pass the index or name to `neuroaudio localize --live --device`.
 
-        Example: neuroaudio devices
-        """
-        from ..audio.live import list_input_devices
+    Example: neuroaudio devices
+    """
+    from ..audio.live import list_input_devices
 
-        devs = list_input_devices()
-        if not devs:   # nothing to pass to --device: bad input, exit 2 (also with --json)
-            from ..errors import InputError
+    devs = list_input_devices()
+    if not devs:   # nothing to pass to --device: bad input, exit 2 (also with --json)
+        from ..errors import InputError
 
-            raise InputError("no audio input device found: connect a sound card or microphone, or start "
-                             "a sound server (PulseAudio/PipeWire), then run `neuroaudio devices` again")
-        if json_out:
-            for d in devs:
-                typer.echo(json.dumps(d.to_json()))
-            return
-        from rich.console import Console
-        from rich.table import Table
-
-        t = Table("index", "name", "host API", "input channels", "default rate (Hz)", "default")
+        raise InputError("no audio input device found: connect a sound card or microphone, or start "
+                         "a sound server (PulseAudio/PipeWire), then run `neuroaudio devices` again")
+    if json_out:
         for d in devs:
-            t.add_row(str(d.index), d.name, d.hostapi, str(d.max_input_channels),
-                      f"{d.default_samplerate_hz:.0f}", "*" if d.is_default else "")
-        Console().print(t)
+            typer.echo(json.dumps(d.to_json()))
+        return
+    from rich.console import Console
+    from rich.table import Table
 
-    @app.command("ros", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def ros(
-        ctx: typer.Context,
-        version: str = typer.Option("auto", "--ros", help="auto | 1 (rospy) | 2 (rclpy)."),
-    ) -> None:
-        """Run the ROS node: live localization published on ~azimuth, ~doa, ~estimate.
+    t = Table("index", "name", "host API", "input channels", "default rate (Hz)", "default")
+    for d in devs:
+        t.add_row(str(d.index), d.name, d.hostapi, str(d.max_input_channels),
+                  f"{d.default_samplerate_hz:.0f}", "*" if d.is_default else "")
+    Console().print(t)
 
-        Parameters (ROS 1 private params `_name:=value`, ROS 2 `--ros-args -p name:=value`):
-        device, channels, array, method, model, tracking, frame_id, threads, reconnect,
-        reconnect_max_s, record, allow_dependent_channels. See docs/live.md.
 
-        Examples:
+def ros(
+    ctx: typer.Context,
+    version: str = typer.Option("auto", "--ros", help="auto | 1 (rospy) | 2 (rclpy)."),
+) -> None:
+    """Run the ROS node: live localization published on ~azimuth, ~doa, ~estimate.
 
-          neuroaudio ros --ros 1 _device:=pulse _array:=respeaker4
+    Parameters (ROS 1 private params `_name:=value`, ROS 2 `--ros-args -p name:=value`):
+    device, channels, array, method, model, tracking, frame_id, threads, reconnect,
+    reconnect_max_s, record, allow_dependent_channels. See docs/live.md.
 
-          neuroaudio ros --ros 2 --ros-args -p device:=pulse -p array:=respeaker4
-        """
-        from ..ros.__main__ import run_node
+    Examples:
 
-        run_node(version, list(ctx.args))
+      neuroaudio ros --ros 1 _device:=pulse _array:=respeaker4
+
+      neuroaudio ros --ros 2 --ros-args -p device:=pulse -p array:=respeaker4
+    """
+    from ..ros.__main__ import run_node
+
+    run_node(version, list(ctx.args))
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    """Add `devices` and `ros` to the app."""
+    app.command("devices")(devices)
+    app.command("ros", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(ros)
 
 
 def _live_view(est, summary: dict, method: str, array_name: str, width: int = 72):
@@ -125,7 +130,7 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
                       allow_dependent_channels: bool = False) -> None:
     """`neuroaudio localize --live`: estimates per frame until Ctrl-C, SIGTERM or ``duration`` (s).
 
-    ``options``: method options (``-o KEY=VALUE``, ``--model``), as for files.
+    ``options``: method options (``--set KEY=VALUE``, ``--model``), as for files.
 
     ``fmt``: "jsonl" (one line per frame, flushed), "table" (the rich live view), or None: the
     live view when stdout is a terminal, else jsonl. A summary (overflows, dropped audio,

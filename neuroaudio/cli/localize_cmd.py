@@ -10,6 +10,10 @@ import typer
 
 from ..errors import InputError
 from ..localize.registry import DEFAULT_METHOD
+from . import options as opt
+from .options import parse_options
+
+__all__ = ["localize", "methods", "parse_options", "register"]
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -19,215 +23,193 @@ def _plot_path(plot: Path, file: Path, several: bool) -> Path:
     return plot.with_name(f"{plot.stem}-{file.stem}{plot.suffix or '.png'}") if several else plot
 
 
-def parse_options(items: list[str] | None) -> dict:
-    """``["fmin_hz=300", "fusion=tdoa", "bin_weighting=false", "freq_range_hz=300,3500"]`` →
-    keyword options (numbers, booleans, comma-separated number tuples, else strings)."""
-    out: dict = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--option '{item}': write KEY=VALUE, e.g. -o fmin_hz=300")
-        out[key.strip()] = _value(value.strip())
-    return out
+def localize(
+    files: list[Path] = typer.Argument(None, help="Multichannel audio files (channel k = mic k)."),
+    array: str = opt.array(),
+    method: str = opt.method(DEFAULT_METHOD),
+    channels: str | None = typer.Option(None, "--channels",
+                                        help="1-based channels of the file to use as mics, "
+                                             "in array order, e.g. 2,3,4,5."),
+    fmt: str = opt.fmt("table", "table | json (one object per file) | jsonl (one line per frame, "
+                            "flushed at once) | csv (one row per file)."),
+    json_out: bool = opt.json_flag("Same as --format json."),
+    plot: Path | None = typer.Option(None, "--plot",
+                                     help="PNG: spatial spectrum over time + final direction "
+                                          "(several files: PLOT-<stem>.png)."),
+    sets: list[str] = opt.sets("Method option KEY=VALUE (repeatable), e.g. --set fmin_hz=300 "
+                               "--set fmax_hz=4000; list them with `neuroaudio methods --options`."),
+    option: list[str] = opt.legacy("--option", "-o"),
+    model: Path | None = typer.Option(None, "--model", help="Model checkpoint for a learned "
+                                      "method (e.g. --method maa --model my_maa.pt); the same "
+                                      "as --set model=PATH."),
+    frame_s: float = typer.Option(0.17, "--frame-s", help="Analysis frame (s)."),
+    hop_s: float | None = typer.Option(None, "--hop-s", help="Hop between frames (s); "
+                                       "default half a frame."),
+    # --- live input (implemented in live_cmd.py) ---
+    live: bool = typer.Option(False, "--live", help="Localize from a sound card instead of "
+                              "files (see docs/live.md; `neuroaudio devices` lists inputs)."),
+    device: str | None = typer.Option(None, "--device", help="--live: input device index or name "
+                                      "(default: the system's default input)."),
+    duration: float | None = typer.Option(None, "--duration", help="--live: stop after this many "
+                                          "seconds (default: until Ctrl-C)."),
+    record: Path | None = typer.Option(None, "--record", help="--live: also write the captured "
+                                       "audio to this WAV (kept if the device is lost)."),
+    track: bool = typer.Option(True, "--track/--no-track", help="--live: temporal tracking of the "
+                               "direction (birth/death of sources) for steady output."),
+    threads: int = typer.Option(1, "--threads", help="--live: CPU threads for the localizer "
+                                "(torch); 1 keeps up best on small machines."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="--live: let --record replace an "
+                                   "existing file."),
+    reconnect: bool = typer.Option(False, "--reconnect", help="--live: when the device is lost, "
+                                   "retry (backoff up to 30 s) instead of exiting."),
+    allow_dependent_channels: bool = typer.Option(
+        False, "--allow-dependent-channels", help="--live: go on (with a warning) when channels "
+        "are copies or mixes of others (e.g. a 2-channel card upmixed to 4)."),
+) -> None:
+    """Where does the sound come from? One direction per file, plus per-frame estimates.
 
+    Frames without a source (silence, pauses) get no direction; the file's direction pools
+    the spatial spectra of the frames that carry the source. Azimuth: degrees in [0, 360),
+    0 along the array's +x axis, counter-clockwise seen from above.
 
-def _value(v: str):
-    if v.lower() in ("true", "false"):
-        return v.lower() == "true"
-    if v.lower() in ("none", "null"):
-        return None
-    if "," in v:
-        return tuple(_value(p) for p in v.split(","))
-    for cast in (int, float):
+    Examples:
+
+      neuroaudio localize rec.wav --array respeaker4
+
+      neuroaudio localize rec6ch.wav --channels 2,3,4,5 --method srp-phat --format json
+
+      neuroaudio localize a.wav b.wav --format csv > directions.csv
+
+      neuroaudio localize rec.wav --plot rec_doa.png
+
+      neuroaudio localize rec.wav --method gcc-phat --set fmin_hz=300 --set fusion=tdoa
+
+      neuroaudio localize --live --device 2 --channels 2,3,4,5 --duration 10 --format jsonl
+    """
+    flag = "--set" if sets else "--option"    # the spelling the user wrote (-o/--option: the old one)
+    option = [*(option or []), *(sets or [])]
+    fmt = opt.format_json(fmt, json_out)
+    method_opts = parse_options(option, flag)
+    if model is not None:
+        method_opts["model"] = str(model)
+    if live:   # sound-card input: live_cmd.py
+        from .live_cmd import run_live_localize
+
+        if files:
+            raise InputError("give audio files or --live, not both")
+        run_live_localize(array, method, channels, device, duration,
+                          None if fmt == "table" else fmt, record, frame_s, hop_s, track,
+                          options=method_opts, threads=threads, overwrite=overwrite,
+                          reconnect=reconnect, allow_dependent_channels=allow_dependent_channels)
+        return
+    if not files:
+        raise InputError("give one or more audio files, or --live to use a sound card")
+    from ..audio.io import parse_channels
+    from ..localize.output import (
+        CSV_COLUMNS,
+        csv_row,
+        frame_json_line,
+        plot_result,
+        result_json_line,
+    )
+    from ..localize.registry import make_localizer
+
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+    chans = parse_channels(channels)
+    if plot is not None:   # outputs checked before the work, so no result is computed in vain
+        from ..ownership import check_output_file
+
+        for f in files:
+            check_output_file(_plot_path(plot, f, len(files) > 1), "--plot")
+    opts = {"frame_s": frame_s, "hop_s": hop_s if hop_s is not None else frame_s / 2,
+            **method_opts}
+    try:
+        loc = make_localizer(method, array, **opts)
+    except (TypeError, ValueError) as e:
+        if not option:
+            raise
+        raise InputError(f"{flag} {' '.join(option)}: {e}; see `neuroaudio methods "
+                         "--options` for names and defaults") from None
+    loc.keep_frame_spectra = plot is not None
+    several = len(files) > 1
+    writer = None
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+    rows = []
+    failed = 0
+    for f in files:
+        on_frames = None
+        if fmt == "jsonl":
+            def on_frames(frames, _p=str(f) if several else None):
+                for fr in frames:
+                    print(frame_json_line(fr, _p), flush=True)
         try:
-            return cast(v)
-        except ValueError:
-            pass
-    return v
+            res = loc.localize_file(f, channels=chans, on_frames=on_frames)
+        except InputError as e:
+            failed += 1
+            print(f"neuroaudio: error: {e}", file=sys.stderr, flush=True)
+            if writer is not None:
+                writer.writerow(csv_row(None, str(f), method, f"error: {e}"))
+            continue
+        if fmt == "json":
+            print(result_json_line(res, str(f), method), flush=True)
+        elif writer is not None:
+            writer.writerow(csv_row(res, str(f), method))
+            sys.stdout.flush()
+        elif fmt == "table":
+            rows.append((str(f), res))
+        if plot is not None:   # after the result is printed (table: kept), so a failure loses nothing
+            out = _plot_path(plot, f, several)
+            try:
+                plot_result(res, out, title=f"{f.name} — {method}, {loc.array.name}")
+            except OSError as e:
+                failed += 1
+                print(f"neuroaudio: error: --plot {out}: cannot write it ({e.strerror or e}); "
+                      "the result is printed", file=sys.stderr, flush=True)
+                continue
+            print(f"wrote {out}", file=sys.stderr)
+    if fmt == "table" and rows:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table("file", "azimuth (deg)", "confidence", "active frames", title=f"{method}, "
+                  f"{loc.array.name}")
+        for p, r in rows:
+            n_act = sum(fr.active for fr in r.frames)
+            t.add_row(p, "none (no source)" if r.azimuth_deg is None else f"{r.azimuth_deg:.1f}",
+                      f"{r.confidence:.2f}", f"{n_act}/{len(r.frames)}")
+        Console().print(t)
+    if failed:
+        raise typer.Exit(2)
+
+def methods(
+    options: bool = typer.Option(False, "--options",
+                                 help="Also list each method's options and defaults "
+                                      "(for `neuroaudio localize --set KEY=VALUE`)."),
+) -> None:
+    """List the localization methods, one line each (the default is marked *).
+
+    Examples:
+
+      neuroaudio methods
+
+      neuroaudio methods --options
+    """
+    from ..localize.registry import method_options, method_summaries
+
+    summaries = method_summaries()
+    width = max(map(len, summaries))
+    for name, summary in summaries.items():
+        mark = "*" if name == DEFAULT_METHOD else " "
+        typer.echo(f"{mark} {name:<{width}}  {summary}")
+        if options:
+            opts = ", ".join(f"{k}={v!r}" for k, v in method_options(name).items())
+            typer.echo(f"  {'':<{width}}  options: {opts}")
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
-    @app.command("localize")
-    def localize(
-        files: list[Path] = typer.Argument(None, help="Multichannel audio files (channel k = mic k)."),
-        array: str = typer.Option("respeaker4", "--array", "-a",
-                                  help="Built-in array name or geometry JSON path."),
-        method: str = typer.Option(DEFAULT_METHOD, "--method", "-m",
-                                   help="Localization method (see `neuroaudio methods`)."),
-        channels: str | None = typer.Option(None, "--channels",
-                                            help="1-based channels of the file to use as mics, "
-                                                 "in array order, e.g. 2,3,4,5."),
-        fmt: str = typer.Option("table", "--format", "-f",
-                                help="table | json (one object per file) | jsonl (one line per "
-                                     "frame, flushed at once) | csv (one row per file)."),
-        plot: Path | None = typer.Option(None, "--plot",
-                                         help="PNG: spatial spectrum over time + final direction "
-                                              "(several files: PLOT-<stem>.png)."),
-        option: list[str] = typer.Option(None, "--option", "-o",
-                                         help="Method option KEY=VALUE (repeatable), e.g. -o "
-                                              "fmin_hz=300 -o fmax_hz=4000; list them with "
-                                              "`neuroaudio methods --options`."),
-        model: Path | None = typer.Option(None, "--model", help="Model checkpoint for a learned "
-                                          "method (e.g. --method maa --model my_maa.pt); the same "
-                                          "as -o model=PATH."),
-        frame_s: float = typer.Option(0.17, "--frame-s", help="Analysis frame (s)."),
-        hop_s: float | None = typer.Option(None, "--hop-s", help="Hop between frames (s); "
-                                           "default half a frame."),
-        # --- live input (issue 7; implemented in live_cmd.py / audio/live.py) ---
-        live: bool = typer.Option(False, "--live", help="Localize from a sound card instead of "
-                                  "files (see docs/live.md; `neuroaudio devices` lists inputs)."),
-        device: str | None = typer.Option(None, "--device", help="--live: input device index or name "
-                                          "(default: the system's default input)."),
-        duration: float | None = typer.Option(None, "--duration", help="--live: stop after this many "
-                                              "seconds (default: until Ctrl-C)."),
-        record: Path | None = typer.Option(None, "--record", help="--live: also write the captured "
-                                           "audio to this WAV (kept if the device is lost)."),
-        track: bool = typer.Option(True, "--track/--no-track", help="--live: temporal tracking of the "
-                                   "direction (birth/death of sources) for steady output."),
-        threads: int = typer.Option(1, "--threads", help="--live: CPU threads for the localizer "
-                                    "(torch); 1 keeps up best on small machines."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="--live: let --record replace an "
-                                       "existing file."),
-        reconnect: bool = typer.Option(False, "--reconnect", help="--live: when the device is lost, "
-                                       "retry (backoff up to 30 s) instead of exiting."),
-        allow_dependent_channels: bool = typer.Option(
-            False, "--allow-dependent-channels", help="--live: go on (with a warning) when channels "
-            "are copies or mixes of others (e.g. a 2-channel card upmixed to 4)."),
-    ) -> None:
-        """Where does the sound come from? One direction per file, plus per-frame estimates.
-
-        Frames without a source (silence, pauses) get no direction; the file's direction pools
-        the spatial spectra of the frames that carry the source. Azimuth: degrees in [0, 360),
-        0 along the array's +x axis, counter-clockwise seen from above.
-
-        Examples:
-
-          neuroaudio localize rec.wav --array respeaker4
-
-          neuroaudio localize rec6ch.wav --channels 2,3,4,5 --method srp-phat --format json
-
-          neuroaudio localize a.wav b.wav --format csv > directions.csv
-
-          neuroaudio localize rec.wav --plot rec_doa.png
-
-          neuroaudio localize --live --device 2 --channels 2,3,4,5 --duration 10 --format jsonl
-        """
-        method_opts = parse_options(option)
-        if model is not None:
-            method_opts["model"] = str(model)
-        if live:   # issue 7: sound-card input, owned by live_cmd.py
-            from .live_cmd import run_live_localize
-
-            if files:
-                raise InputError("give audio files or --live, not both")
-            run_live_localize(array, method, channels, device, duration,
-                              None if fmt == "table" else fmt, record, frame_s, hop_s, track,
-                              options=method_opts, threads=threads, overwrite=overwrite,
-                              reconnect=reconnect, allow_dependent_channels=allow_dependent_channels)
-            return
-        if not files:
-            raise InputError("give one or more audio files, or --live to use a sound card")
-        from ..audio.io import parse_channels
-        from ..localize.output import (
-            CSV_COLUMNS,
-            csv_row,
-            frame_json_line,
-            plot_result,
-            result_json_line,
-        )
-        from ..localize.registry import make_localizer
-
-        if fmt not in FORMATS:
-            raise InputError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
-        chans = parse_channels(channels)
-        if plot is not None:   # outputs checked before the work, so no result is computed in vain
-            from ..ownership import check_output_file
-
-            for f in files:
-                check_output_file(_plot_path(plot, f, len(files) > 1), "--plot")
-        opts = {"frame_s": frame_s, "hop_s": hop_s if hop_s is not None else frame_s / 2,
-                **method_opts}
-        try:
-            loc = make_localizer(method, array, **opts)
-        except (TypeError, ValueError) as e:
-            if not option:
-                raise
-            raise InputError(f"--option {' '.join(option)}: {e}; see `neuroaudio methods "
-                             "--options` for names and defaults") from None
-        loc.keep_frame_spectra = plot is not None
-        several = len(files) > 1
-        writer = None
-        if fmt == "csv":
-            writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-        rows = []
-        failed = 0
-        for f in files:
-            on_frames = None
-            if fmt == "jsonl":
-                def on_frames(frames, _p=str(f) if several else None):
-                    for fr in frames:
-                        print(frame_json_line(fr, _p), flush=True)
-            try:
-                res = loc.localize_file(f, channels=chans, on_frames=on_frames)
-            except InputError as e:
-                failed += 1
-                print(f"neuroaudio: error: {e}", file=sys.stderr, flush=True)
-                if writer is not None:
-                    writer.writerow(csv_row(None, str(f), method, f"error: {e}"))
-                continue
-            if fmt == "json":
-                print(result_json_line(res, str(f), method), flush=True)
-            elif writer is not None:
-                writer.writerow(csv_row(res, str(f), method))
-                sys.stdout.flush()
-            elif fmt == "table":
-                rows.append((str(f), res))
-            if plot is not None:   # after the result is printed (table: kept), so a failure loses nothing
-                out = _plot_path(plot, f, several)
-                try:
-                    plot_result(res, out, title=f"{f.name} — {method}, {loc.array.name}")
-                except OSError as e:
-                    failed += 1
-                    print(f"neuroaudio: error: --plot {out}: cannot write it ({e.strerror or e}); "
-                          "the result is printed", file=sys.stderr, flush=True)
-                    continue
-                print(f"wrote {out}", file=sys.stderr)
-        if fmt == "table" and rows:
-            from rich.console import Console
-            from rich.table import Table
-
-            t = Table("file", "azimuth (deg)", "confidence", "active frames", title=f"{method}, "
-                      f"{loc.array.name}")
-            for p, r in rows:
-                n_act = sum(fr.active for fr in r.frames)
-                t.add_row(p, "none (no source)" if r.azimuth_deg is None else f"{r.azimuth_deg:.1f}",
-                          f"{r.confidence:.2f}", f"{n_act}/{len(r.frames)}")
-            Console().print(t)
-        if failed:
-            raise typer.Exit(2)
-
-    @app.command("methods")
-    def methods(
-        options: bool = typer.Option(False, "--options",
-                                     help="Also list each method's options and defaults "
-                                          "(for `neuroaudio localize -o KEY=VALUE`)."),
-    ) -> None:
-        """List the localization methods, one line each (the default is marked *).
-
-        Examples:
-
-          neuroaudio methods
-
-          neuroaudio methods --options
-        """
-        from ..localize.registry import method_options, method_summaries
-
-        summaries = method_summaries()
-        width = max(map(len, summaries))
-        for name, summary in summaries.items():
-            mark = "*" if name == DEFAULT_METHOD else " "
-            typer.echo(f"{mark} {name:<{width}}  {summary}")
-            if options:
-                opts = ", ".join(f"{k}={v!r}" for k, v in method_options(name).items())
-                typer.echo(f"  {'':<{width}}  options: {opts}")
+    """Add `localize` and `methods` to the app."""
+    app.command("localize")(localize)
+    app.command("methods")(methods)

@@ -82,12 +82,17 @@ class DataConfig:
 
 @dataclass
 class FrontendConfig:
-    """``raw`` (the waveform, peak-normalised, 1 channel) or ``logmel`` (n_mels channels, 1 per hop)."""
+    """``raw`` (the waveform, peak-normalised, 1 channel) or ``logmel`` (n_mels channels, 1 per hop).
+
+    In YAML and ``--set`` the hop is ``hop_s``, in seconds (whole samples at ``data.sample_rate_hz``);
+    it is held, and stored in checkpoints, as ``hop`` in samples (:func:`hop_s_to_samples`). The old
+    YAML key ``hop`` (samples) is still read."""
 
     kind: str = "logmel"
     n_mels: int = 40
     n_fft: int = 256
     hop: int = 80
+    """samples between log-mel frames (YAML: ``hop_s``, seconds)."""
     fmin_hz: float = 20.0
     fmax_hz: float | None = None
     floor_db: float = 80.0
@@ -212,9 +217,31 @@ def _build(cls, d: Any, where: str):
     return cls(**kwargs)
 
 
+def hop_s_to_samples(d: dict[str, Any]) -> dict[str, Any]:
+    """A config dict with ``frontend.hop_s`` (seconds) turned into ``frontend.hop`` (whole samples at
+    ``data.sample_rate_hz``); a dict with ``hop`` (samples: a checkpoint's, or an old YAML) as it is."""
+    fe = d.get("frontend") if isinstance(d, dict) else None
+    if not isinstance(fe, dict) or "hop_s" not in fe:
+        return d
+    if "hop" in fe:
+        raise InputError("config 'frontend.hop' (samples, the old key) and 'frontend.hop_s' (seconds) "
+                         "are the same setting: give only hop_s")
+    from ..train.config_io import check_type
+
+    hop_s = fe["hop_s"]
+    check_type(0.0, hop_s, "config 'kws.frontend.hop_s'")
+    data = d.get("data") if isinstance(d.get("data"), dict) else {}
+    rate = data.get("sample_rate_hz", DataConfig.sample_rate_hz)
+    n = float(hop_s) * rate if isinstance(rate, int | float) and not isinstance(rate, bool) else 0.0
+    if n < 1 or abs(n - round(n)) > 1e-6:
+        raise InputError(f"config 'frontend.hop_s: {hop_s}': give a whole number of samples at "
+                         f"{rate} Hz, at least one (e.g. {128 / rate:g} s = 128 samples)")
+    return {**d, "frontend": {**{k: v for k, v in fe.items() if k != "hop_s"}, "hop": int(round(n))}}
+
+
 def config_from_dict(d: dict[str, Any]) -> KWSConfig:
     """Validate a nested dict (from YAML or a checkpoint) into a :class:`KWSConfig`."""
-    cfg = _build(KWSConfig, d, "kws")
+    cfg = _build(KWSConfig, hop_s_to_samples(d), "kws")
     if cfg.data.source not in ("fsdd", "folder", "speech_commands", "synthetic"):
         raise InputError(f"config 'data.source: {cfg.data.source}': use fsdd, folder, speech_commands "
                          "or synthetic")
@@ -297,4 +324,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> KWSConf
         raise InputError(f"config '{path}' must be a mapping of sections (data, model, train, ...)")
     from ..train.config_io import deep_merge, parse_set
 
-    return config_from_dict(deep_merge(d, parse_set(overrides)))
+    sets = parse_set(overrides)
+    fe_set = sets.get("frontend") if isinstance(sets.get("frontend"), dict) else {}
+    if isinstance(d.get("frontend"), dict) and {"hop", "hop_s"} & set(fe_set):   # --set names the hop:
+        d = {**d, "frontend": {k: v for k, v in d["frontend"].items() if k not in ("hop", "hop_s")}}
+    return config_from_dict(deep_merge(d, sets))
