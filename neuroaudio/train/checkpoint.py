@@ -124,7 +124,7 @@ def checkpoint_array(ck: dict[str, Any]) -> Any:
     return MicArray.from_dict(ck["array"], where="checkpoint array")
 
 
-@dataclass(frozen=True)
+@dataclass
 class CheckpointFormat:
     """One kind of checkpoint: its ``format`` tag, the hint that ends its error messages, and how to
     build the model from a loaded dict.
