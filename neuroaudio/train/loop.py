@@ -125,7 +125,9 @@ class Task:
     # --- must be given -------------------------------------------------------------------------
     def checkpoint_meta(self) -> dict[str, Any]:
         """The entries every checkpoint of the run holds besides the weights (configs, array, rate,
-        ``code_revision``, ...): JSON-able values and tensors. Called once, before training."""
+        ``code_revision``, ...): JSON-able values and tensors. Called once, before training. Its
+        ``config["train"]["epochs"]`` (when there) tells a resume whether the run was extended or
+        cut to its time budget (:func:`.budget.resumed_epochs`)."""
         raise NotImplementedError
 
     def batches(self, epoch: int) -> Iterable[Any]:
