@@ -223,7 +223,8 @@ def fit(task: Task, opt: torch.optim.Optimizer, schedule: Any, settings: FitSett
     nothing to save) and ``load_state_dict``) for ``settings.epochs`` epochs.
 
     Writes in ``settings.out_dir`` (rank 0): ``last.pt`` every epoch (weights, optimiser, schedule,
-    history, ``epochs_fitted`` and :meth:`Task.resume_state`), ``model.pt`` when the epoch is the
+    history, ``epochs_fitted``, ``rng_state`` (torch's generators, for dropout) and
+    :meth:`Task.resume_state`), ``model.pt`` when the epoch is the
     best so far, ``log.csv``, ``curve.png`` and (``epoch_metrics_json``) ``metrics.json``.
     """
     info = info or D.DistInfo()
@@ -242,6 +243,7 @@ def fit(task: Task, opt: torch.optim.Optimizer, schedule: Any, settings: FitSett
                 schedule.load_state_dict(ck["scheduler"])
             rows, start = list(ck.get("history", [])), int(ck["epoch"])
             best = task.load_resume_state(ck)
+            _set_rng_state(ck.get("rng_state"), net)
             n_epochs = resumed_epochs(ck, epochs)       # a run cut to its time budget stays cut
             schedule.set_total(n_epochs * spe)
             if info.is_main:
@@ -330,6 +332,26 @@ def fit(task: Task, opt: torch.optim.Optimizer, schedule: Any, settings: FitSett
     return FitResult(rows, best, n_epochs)
 
 
+def _rng_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """torch's global generator states after an epoch (CPU, and the net's GPU when on one): what
+    draws from them (dropout) continues in a resumed run as in an unbroken one."""
+    state = {"cpu": torch.get_rng_state()}
+    dev = next(net.parameters(), torch.empty(0)).device
+    if dev.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(dev)
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor] | None, net: torch.nn.Module) -> None:
+    """Restore what :func:`_rng_state` saved (a ``last.pt`` from before it was saved: nothing)."""
+    if not state:
+        return
+    torch.set_rng_state(state["cpu"])
+    dev = next(net.parameters(), torch.empty(0)).device
+    if dev.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], dev)
+
+
 def _save_epoch(task: Task, out: Path, meta: dict[str, Any], state: dict[str, torch.Tensor], epoch: int,
                 val: dict[str, float], best: dict[str, Any], improved: bool, opt: torch.optim.Optimizer,
                 schedule: Any, rows: list[dict[str, Any]], n_epochs: int) -> None:
@@ -341,7 +363,7 @@ def _save_epoch(task: Task, out: Path, meta: dict[str, Any], state: dict[str, to
     task.checkpoint.save(out / "last.pt", {
         **meta, "state_dict": state, "epoch": epoch + 1, "optimizer": cpu_copy(opt.state_dict()),
         **({"scheduler": sched} if sched is not None else {}), "history": rows, "epochs_fitted": n_epochs,
-        **task.resume_state(val, best)})
+        "rng_state": _rng_state(task.net), **task.resume_state(val, best)})
     write_csv_log(out / "log.csv", rows, task.log_fields, task.csv_float_format)
     if (epoch + 1) % task.plot_every == 0:
         task.plot(rows, out / "curve.png")
