@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -216,45 +216,121 @@ def _improved(task: Task, val: dict[str, float], best: dict[str, Any]) -> bool:
     return v >= b
 
 
-def fit(task: Task, opt: torch.optim.Optimizer, schedule: Any, settings: FitSettings,
+class Schedule(Protocol):
+    """A learning-rate schedule as :func:`fit` drives it (:class:`CosineSchedule`, or e.g. a rate
+    computed from the step and the run's total)."""
+
+    def before_step(self, step: int) -> None: ...
+
+    def after_step(self) -> None: ...
+
+    def set_total(self, total_steps: int) -> None: ...
+
+    def state_dict(self) -> dict[str, Any] | None: ...     # None: nothing to save in last.pt
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None: ...
+
+
+class _Bar:
+    """The progress bar: one per epoch (removed when it ends), or with ``task.one_bar`` one for the
+    run with the task's text beside it."""
+
+    def __init__(self, progress: Any, task: Task, spe: int, n_epochs: int, start: int):
+        self.p, self.task, self.spe, self.one = progress, task, spe, task.one_bar
+        if self.one:
+            self.id = progress.add_task(task.title, total=spe * n_epochs, completed=start * spe, info="")
+
+    def start_epoch(self, epoch: int, n_epochs: int) -> None:
+        if not self.one:
+            self.id = self.p.add_task(f"epoch {epoch + 1}/{n_epochs}", total=self.spe)
+
+    def advance(self, epoch: int, sums: dict[str, float], n: float) -> None:
+        if self.one and n:
+            means = {k: v / n for k, v in sums.items()}
+            self.p.update(self.id, advance=1, info=self.task.progress_text(epoch, means, None))
+        else:
+            self.p.advance(self.id)
+
+    def end_epoch(self, epoch: int, means: dict[str, float], val: dict[str, float]) -> None:
+        if self.one:
+            self.p.update(self.id, info=self.task.progress_text(epoch, means, val))
+        else:
+            self.p.remove_task(self.id)
+
+    def set_total(self, n_epochs: int) -> None:
+        if self.one:
+            self.p.update(self.id, total=self.spe * n_epochs)
+
+
+def _resume(task: Task, opt: torch.optim.Optimizer, schedule: Schedule, last: Path, epochs: int, spe: int,
+            info: D.DistInfo) -> tuple[list[dict[str, Any]], int, dict[str, Any], int] | None:
+    """Load ``last`` into the task's net, ``opt`` and ``schedule``: ``(rows, epochs done, best so far,
+    the run's total)``; None when it belongs to another run and the task restarts then."""
+    ck = task.checkpoint.read(last)
+    if not task.same_run(ck):
+        if task.resume_mismatch == "raise":
+            raise InputError(f"{last} was trained with another config; give another out_dir, or "
+                             "--no-resume to start over")
+        log.warning("%s was trained with another config; starting afresh", last)
+        return None
+    task.net.load_state_dict(ck["state_dict"])
+    opt.load_state_dict(ck["optimizer"])
+    if schedule.state_dict() is not None:
+        schedule.load_state_dict(ck["scheduler"])
+    best = task.load_resume_state(ck)
+    _set_rng_state(ck.get("rng_state"), task.net)
+    n_epochs = resumed_epochs(ck, epochs)       # a run cut to its time budget stays cut
+    schedule.set_total(n_epochs * spe)
+    if info.is_main:
+        log.log(task.resume_log_level, "resuming from %s at epoch %d", last, int(ck["epoch"]))
+    return list(ck.get("history", [])), int(ck["epoch"]), best, n_epochs
+
+
+def _train_epoch(task: Task, model: torch.nn.Module, opt: torch.optim.Optimizer, schedule: Schedule,
+                 epoch: int, spe: int, clip: float, bar: _Bar, info: D.DistInfo) -> dict[str, float]:
+    """One pass over ``task.batches(epoch)``; the epoch's means of the steps' sums (over all ranks)."""
+    model.train()
+    sums: dict[str, float] = {}
+    n_sum = 0.0
+    for b, batch in enumerate(task.batches(epoch)):
+        schedule.before_step(epoch * spe + b)
+        st = task.step(model, batch)
+        if st is not None:
+            opt.zero_grad(set_to_none=True)
+            st.loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(task.net.parameters(), clip)
+            opt.step()
+            schedule.after_step()
+            for k, v in st.sums.items():
+                sums[k] = sums.get(k, 0.0) + v
+            n_sum += st.n
+        bar.advance(epoch, sums, n_sum)
+    *totals, n_sum = D.all_reduce_sum([*sums.values(), n_sum], info)
+    D.broadcast_buffers(model, info)
+    return {k: v / max(n_sum, 1) for k, v in zip(sums, totals, strict=True)}
+
+
+def fit(task: Task, opt: torch.optim.Optimizer, schedule: Schedule, settings: FitSettings,
         info: D.DistInfo | None = None) -> FitResult:
-    """Train ``task.net`` with ``opt`` and ``schedule`` (:class:`CosineSchedule`, or any object
-    with ``before_step(step)``, ``after_step()``, ``set_total(steps)``, ``state_dict()`` (None:
-    nothing to save) and ``load_state_dict``) for ``settings.epochs`` epochs.
+    """Train ``task.net`` with ``opt`` and ``schedule`` for ``settings.epochs`` epochs (fewer when
+    fitted to ``settings.time_budget_s``), continuing from ``out_dir/last.pt`` when it exists.
 
     Writes in ``settings.out_dir`` (rank 0): ``last.pt`` every epoch (weights, optimiser, schedule,
     history, ``epochs_fitted``, ``rng_state`` (torch's generators, for dropout) and
-    :meth:`Task.resume_state`), ``model.pt`` when the epoch is the
-    best so far, ``log.csv``, ``curve.png`` and (``epoch_metrics_json``) ``metrics.json``.
+    :meth:`Task.resume_state`), ``model.pt`` when the epoch is the best so far, ``log.csv``,
+    ``curve.png`` and (``epoch_metrics_json``) ``metrics.json``. Under DDP (``info``) every rank
+    trains its share and rank 0 writes and decides the budget.
     """
     info = info or D.DistInfo()
     out = Path(settings.out_dir)
-    last = out / "last.pt"
-    net, spe, epochs = task.net, max(1, int(task.steps_per_epoch)), int(settings.epochs)
-    n_epochs = epochs                     # lowered by the time budget when it would not fit
+    spe, epochs = max(1, int(task.steps_per_epoch)), int(settings.epochs)
     rows: list[dict[str, Any]] = []
-    start, best = 0, task.initial_best()
-    if settings.resume and last.is_file():
-        ck = task.checkpoint.read(last)
-        if task.same_run(ck):
-            net.load_state_dict(ck["state_dict"])
-            opt.load_state_dict(ck["optimizer"])
-            if schedule.state_dict() is not None:
-                schedule.load_state_dict(ck["scheduler"])
-            rows, start = list(ck.get("history", [])), int(ck["epoch"])
-            best = task.load_resume_state(ck)
-            _set_rng_state(ck.get("rng_state"), net)
-            n_epochs = resumed_epochs(ck, epochs)       # a run cut to its time budget stays cut
-            schedule.set_total(n_epochs * spe)
-            if info.is_main:
-                log.log(task.resume_log_level, "resuming from %s at epoch %d", last, start)
-        elif task.resume_mismatch == "raise":
-            raise InputError(f"{last} was trained with another config; give another out_dir, or "
-                             "--no-resume to start over")
-        else:
-            log.warning("%s was trained with another config; starting afresh", last)
-        del ck
-
+    start, best, n_epochs = 0, task.initial_best(), epochs    # n_epochs: lowered by the time budget
+    if settings.resume and (out / "last.pt").is_file():
+        resumed = _resume(task, opt, schedule, out / "last.pt", epochs, spe, info)
+        if resumed is not None:
+            rows, start, best, n_epochs = resumed
     meta = task.checkpoint_meta()
     model = D.wrap_model(task.module, info)
     budget_s = float(settings.time_budget_s)
@@ -262,53 +338,22 @@ def fit(task: Task, opt: torch.optim.Optimizer, schedule: Any, settings: FitSett
     t_run = time.perf_counter()           # the budget counts the training loop (data and model are ready)
     checked: list[float] = []             # s into the run at each epoch's budget check
     one = task.one_bar
-    with epoch_progress(settings.progress and info.is_main, info_field=one, transient=not one) as bar:
-        if one:
-            bar_id = bar.add_task(task.title, total=spe * n_epochs, completed=start * spe, info="")
+    with epoch_progress(settings.progress and info.is_main, info_field=one, transient=not one) as progress:
+        bar = _Bar(progress, task, spe, n_epochs, start)
         for epoch in range(start, epochs):
             if epoch >= n_epochs:
                 break
             t0, c0 = time.perf_counter(), time.process_time()
             task.start_epoch(epoch)
-            if not one:
-                bar_id = bar.add_task(f"epoch {epoch + 1}/{n_epochs}", total=spe)
-            model.train()
-            sums: dict[str, float] = {}
-            n_sum = 0.0
-            for b, batch in enumerate(task.batches(epoch)):
-                schedule.before_step(epoch * spe + b)
-                st = task.step(model, batch)
-                if st is None:
-                    bar.advance(bar_id)
-                    continue
-                opt.zero_grad(set_to_none=True)
-                st.loss.backward()
-                if clip:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
-                opt.step()
-                schedule.after_step()
-                for k, v in st.sums.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                n_sum += st.n
-                if one:
-                    means = {k: v / n_sum for k, v in sums.items()}
-                    bar.update(bar_id, advance=1, info=task.progress_text(epoch, means, None))
-                else:
-                    bar.advance(bar_id)
-            if not one:
-                bar.remove_task(bar_id)
-            *totals, n_sum = D.all_reduce_sum([*sums.values(), n_sum], info)
-            D.broadcast_buffers(model, info)
-            means = {k: v / max(n_sum, 1) for k, v in zip(sums, totals, strict=True)}
+            bar.start_epoch(epoch, n_epochs)
+            means = _train_epoch(task, model, opt, schedule, epoch, spe, clip, bar, info)
             val = task.validate()
             secs, cpu = time.perf_counter() - t0, time.process_time() - c0
             if task.round_seconds is not None:
                 secs, cpu = round(secs, task.round_seconds), round(cpu, task.round_seconds)
-            row = {"epoch": epoch + 1, **means, **val, "lr": opt.param_groups[0]["lr"], "seconds": secs,
-                   "cpu_seconds": cpu}
-            rows.append(row)
-            if one:
-                bar.update(bar_id, info=task.progress_text(epoch, means, val))
+            rows.append({"epoch": epoch + 1, **means, **val, "lr": opt.param_groups[0]["lr"],
+                         "seconds": secs, "cpu_seconds": cpu})
+            bar.end_epoch(epoch, means, val)
             improved = _improved(task, val, best)
             if improved:
                 best = {**val, "epoch": epoch + 1}
@@ -320,9 +365,8 @@ def fit(task: Task, opt: torch.optim.Optimizer, schedule: Any, settings: FitSett
                 fitted = fit_epochs(budget_s, checked[-1], epoch, start, took, n_epochs)
                 n_epochs = int(D.all_reduce_sum([fitted if info.is_main else 0], info)[0])  # rank 0 decides
                 schedule.set_total(n_epochs * spe)
-                if one:
-                    bar.update(bar_id, total=spe * n_epochs)
-            state = cpu_copy(net.state_dict())
+                bar.set_total(n_epochs)
+            state = cpu_copy(task.net.state_dict())
             task.end_epoch(epoch, n_epochs, state)
             if info.is_main:
                 _save_epoch(task, out, meta, state, epoch, val, best, improved, opt, schedule, rows, n_epochs)
@@ -354,7 +398,7 @@ def _set_rng_state(state: dict[str, torch.Tensor] | None, net: torch.nn.Module) 
 
 def _save_epoch(task: Task, out: Path, meta: dict[str, Any], state: dict[str, torch.Tensor], epoch: int,
                 val: dict[str, float], best: dict[str, Any], improved: bool, opt: torch.optim.Optimizer,
-                schedule: Any, rows: list[dict[str, Any]], n_epochs: int) -> None:
+                schedule: Schedule, rows: list[dict[str, Any]], n_epochs: int) -> None:
     """model.pt (when improved), last.pt, log.csv, curve.png, metrics.json after ``epoch``."""
     if improved:
         task.checkpoint.save(out / "model.pt", {**meta, "state_dict": state, "epoch": epoch + 1,

@@ -4,14 +4,11 @@ for a resume (:func:`run_identity`); the resume itself is :func:`neuroaudio.trai
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
-
-log = logging.getLogger("neuroaudio")
 
 
 class CosineDecay:
