@@ -38,9 +38,8 @@ from ..errors import InputError
 from ..train import distributed as D
 from ..train.checkpoint import code_revision
 from ..train.doa_metrics import DOA_METRIC_KEYS, doa_metrics
-from ..train.loop import CosineSchedule, FitSettings, Step, Task, fit
-from ..train.optim import adamw_cosine, run_identity
-from ..train.seeding import seed_everything
+from ..train.loop import Step, Task, fit_doa
+from ..train.optim import run_identity
 from . import checkpoint as C
 from .augment import FrameSymmetries
 from .config import make_config
@@ -218,20 +217,4 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
     or fewer when fitted to ``train.time_budget_s``), "out_dir", "model": the trained MAANet (last
     epoch, on the CPU), "history": the log rows, "dist": the DistInfo}``.
     """
-    cfg = make_config(cfg)
-    info = D.init_distributed()
-    t_cfg = cfg["train"]
-    seed_everything(int(t_cfg["seed"]))
-    if train_set is None:
-        train_set, val_set, array, fs = prepare_data(cfg, info, progress)
-    if array is None or fs is None or val_set is None:
-        raise InputError("train(): give array, fs and val_set together with train_set")
-    task = MAATask(cfg, train_set, val_set, array, fs, info)
-    epochs = int(t_cfg["epochs"])
-    opt, sched = adamw_cosine(task.net.parameters(), t_cfg, epochs * task.steps_per_epoch)
-    res = fit(task, opt, CosineSchedule(sched),
-              FitSettings(Path(cfg["out_dir"]), epochs, grad_clip=t_cfg["grad_clip"],
-                          time_budget_s=float(t_cfg["time_budget_s"]), resume=resume, progress=progress),
-              info)
-    return {"metrics": res.best, "epoch": res.n_epochs, "out_dir": str(cfg["out_dir"]),
-            "model": task.net.cpu().eval(), "history": res.rows, "dist": info}
+    return fit_doa(make_config(cfg), MAATask, prepare_data, (train_set, val_set, array, fs), resume, progress)

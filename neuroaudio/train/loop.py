@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +31,8 @@ from . import distributed as D
 from .budget import fit_epochs, resumed_epochs
 from .checkpoint import CheckpointFormat, cpu_copy
 from .logging_io import epoch_progress, plot_learning_curve, write_csv_log
-from .optim import set_total_steps
+from .optim import adamw_cosine, set_total_steps
+from .seeding import seed_everything
 
 log = logging.getLogger("neuroaudio")
 
@@ -415,3 +416,39 @@ def _save_epoch(task: Task, out: Path, meta: dict[str, Any], state: dict[str, to
         write_json_atomic(out / "metrics.json", {"best": best, "last": rows[-1]})
     log.info("epoch %d/%d: %s", epoch + 1, n_epochs,
              {k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()})
+
+
+def fit_doa(cfg: dict[str, Any], make_task: Callable[..., Task], prepare_data: Callable[..., tuple],
+            data: tuple[Any, Any, Any, Any], resume: bool, progress: bool) -> dict[str, Any]:
+    """``train()`` of a simulated-scene DOA trainer (`train maa`, `train gcc-phat-sm`).
+
+    Args:
+        cfg: the validated pipeline config (``train``: ``seed``, ``epochs``, ``lr``, ``weight_decay``,
+            ``grad_clip``, optional ``time_budget_s``; ``out_dir``).
+        make_task: ``(cfg, train_set, val_set, array, fs, dist_info) -> Task``.
+        prepare_data: ``(cfg, dist_info, progress) -> (train_set, val_set, array, fs)``, used when
+            ``data`` (the same four, e.g. from a test) has no training set.
+
+    Seeds, starts DDP under torchrun, trains with AdamW and a per-step cosine (:func:`fit`).
+    Returns ``{"metrics": best, "epoch": the run's epochs, "out_dir", "model": the last epoch's net
+    on the CPU, "history": log rows, "dist": DistInfo}``.
+    """
+    from ..errors import InputError
+
+    info = D.init_distributed()
+    t_cfg = cfg["train"]
+    seed_everything(int(t_cfg["seed"]))
+    train_set, val_set, array, fs = data
+    if train_set is None:
+        train_set, val_set, array, fs = prepare_data(cfg, info, progress)
+    if array is None or fs is None or val_set is None:
+        raise InputError("train(): give array, fs and val_set together with train_set")
+    task = make_task(cfg, train_set, val_set, array, fs, info)
+    epochs = int(t_cfg["epochs"])
+    opt, sched = adamw_cosine(task.net.parameters(), t_cfg, epochs * task.steps_per_epoch)
+    res = fit(task, opt, CosineSchedule(sched),
+              FitSettings(Path(cfg["out_dir"]), epochs, grad_clip=t_cfg["grad_clip"],
+                          time_budget_s=float(t_cfg.get("time_budget_s", 0.0)), resume=resume,
+                          progress=progress), info)
+    return {"metrics": res.best, "epoch": res.n_epochs, "out_dir": str(cfg["out_dir"]),
+            "model": task.net.cpu().eval(), "history": res.rows, "dist": info}
