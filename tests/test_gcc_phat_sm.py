@@ -21,7 +21,7 @@ from neuroaudio.gcc_phat_sm.features import (
 from neuroaudio.gcc_phat_sm.mask import MaskConfig, MaskNet
 from neuroaudio.gcc_phat_sm.train import train
 
-from .conftest import REPO, plane_wave, run_cli
+from .conftest import REPO, crash_when_saving_epoch, plane_wave, run_cli
 
 FS = 16000
 
@@ -68,6 +68,32 @@ def tiny_ckpt(tmp_path_factory) -> tuple:
     out = tmp_path_factory.mktemp("gcc_phat_sm") / "run"
     res = train({**TINY, "out_dir": str(out)}, data, data, arr, FS, resume=False, progress=False)
     return out / "model.pt", front, data, res["model"]
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """A run stopped while saving epoch 2 and resumed gives the log and weights of an unbroken run
+    (sample order, symmetry draws and dropout seeded per epoch; optimiser and schedule restored)."""
+    torch.set_num_threads(1)
+    arr = load_array("respeaker4")
+    data = synthetic_frames(np.random.default_rng(4), 4, GccFrontEnd(arr, FS, FeatureConfig(n_lags=15,
+                                                                                           fmax_hz=4000.0)))
+    cfg = {**TINY, "train": {**TINY["train"], "epochs": 3, "batch_size": 8, "mask_training": "joint"}}
+
+    def run(out):
+        return train({**cfg, "out_dir": str(out)}, data, data, arr, FS, progress=False)
+
+    whole = run(tmp_path / "a")
+    real_save = crash_when_saving_epoch(monkeypatch, C.CHECKPOINT, 2)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b")
+    monkeypatch.setattr(C.CHECKPOINT, "save", real_save)
+    resumed = run(tmp_path / "b")
+    drop = ("seconds", "cpu_seconds")
+    assert ([{k: v for k, v in r.items() if k not in drop} for r in resumed["history"]]
+            == [{k: v for k, v in r.items() if k not in drop} for r in whole["history"]])
+    assert resumed["history"][-1]["train_mask_loss"] > 0                 # the joint mask loss was trained
+    for k, v in resumed["model"].state_dict().items():
+        assert torch.equal(v, whole["model"].state_dict()[k]), k
 
 
 def test_subsample_feature_peak_at_true_delay(rng):

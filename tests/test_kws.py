@@ -110,6 +110,34 @@ def test_resume_continues_from_last_epoch(tmp_path):
     assert read_checkpoint(tmp_path / "last.pt")["history"][0] != first[0]
 
 
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """Stopped while saving epoch 2 and resumed: the log and weights of an unbroken run (the epoch's
+    data and masks are seeded by (seed, epoch); dropout continues from the saved generator state)."""
+    from neuroaudio.kws.checkpoint import CHECKPOINT
+
+    from .conftest import crash_when_saving_epoch
+
+    cfg_d = {**CFG, "train": {**CFG["train"], "epochs": 3},
+             "model": {**CFG["model"], "dropout": 0.3}}
+    sp = Splits(["up", "down"], FS, train=chirp_items(32, 1), val=chirp_items(8, 2))
+
+    def run(out):
+        train(config_from_dict({**cfg_d, "out_dir": str(out)}), resume=True, progress=False, splits=sp)
+        return read_checkpoint(out / "last.pt")
+
+    whole = run(tmp_path / "a")
+    real_save = crash_when_saving_epoch(monkeypatch, CHECKPOINT, 2)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b")
+    monkeypatch.setattr(CHECKPOINT, "save", real_save)
+    resumed = run(tmp_path / "b")
+    drop = ("seconds", "cpu_seconds")
+    assert ([{k: v for k, v in r.items() if k not in drop} for r in resumed["history"]]
+            == [{k: v for k, v in r.items() if k not in drop} for r in whole["history"]])
+    for k, v in whole["state_dict"].items():
+        assert torch.equal(v, resumed["state_dict"][k]), k
+
+
 def test_detect_finds_words_at_their_times(trained):
     out, _, _ = trained
     m = load_model(out / "model.pt")

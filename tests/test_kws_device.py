@@ -13,7 +13,8 @@ from neuroaudio.kws.checkpoint import read_checkpoint
 from neuroaudio.kws.config import config_from_dict
 from neuroaudio.kws.data import Splits, _read_wav_scipy, read_mono
 from neuroaudio.kws.folds import fold_config, train_folds
-from neuroaudio.kws.train import _fit_epochs, resolve_device, spec_mask, train
+from neuroaudio.kws.train import resolve_device, spec_mask, train
+from neuroaudio.train.budget import fit_epochs as _fit_epochs
 
 from .test_kws import CFG, FS, chirp, chirp_items, fake_fsdd
 

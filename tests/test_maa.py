@@ -253,10 +253,10 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
         return train(cfg, train_set=data, val_set=data, array=array, fs=FS, progress=False)
 
     whole = run(tmp_path / "a")["model"].state_dict()
-    real_save = crash_when_saving_epoch(monkeypatch, T.C, 2)
+    real_save = crash_when_saving_epoch(monkeypatch, T.C.CHECKPOINT, 2)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "b")
-    monkeypatch.setattr(T.C, "save", real_save)
+    monkeypatch.setattr(T.C.CHECKPOINT, "save", real_save)
     resumed = run(tmp_path / "b")
     assert [r["epoch"] for r in resumed["history"]] == [1, 2]
     for k, v in resumed["model"].state_dict().items():

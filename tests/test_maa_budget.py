@@ -27,6 +27,7 @@ from neuroaudio.errors import InputError
 from neuroaudio.maa import checkpoint as C
 from neuroaudio.maa.config import make_config
 from neuroaudio.maa.data import FrameSet
+from neuroaudio.train import loop
 from neuroaudio.train.budget import fit_epochs, resumed_epochs
 from neuroaudio.train.optim import adamw_cosine, set_total_steps
 
@@ -70,7 +71,8 @@ def step_clock(monkeypatch):
         return real_loss(*a, **k)
 
     monkeypatch.setattr(T, "soft_label_loss", loss)
-    monkeypatch.setattr(T, "time", types.SimpleNamespace(time=lambda: now[0], process_time=time.process_time))
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=lambda: now[0],
+                                                           process_time=time.process_time))
     return now
 
 
@@ -146,10 +148,10 @@ def test_a_cut_run_stays_cut_and_resumes_to_the_same_weights(tmp_path, step_cloc
     assert again["epoch"] == 3 and len(again["history"]) == 3
     assert C.read(tmp_path / "a" / "last.pt")["epoch"] == 3
     # interrupted while saving epoch 3, then resumed with no budget: epoch 3 alone, on the cut schedule
-    real_save = crash_when_saving_epoch(monkeypatch, T.C, 3)
+    real_save = crash_when_saving_epoch(monkeypatch, T.C.CHECKPOINT, 3)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path / "b", 20, 10.0)
-    monkeypatch.setattr(T.C, "save", real_save)
+    monkeypatch.setattr(T.C.CHECKPOINT, "save", real_save)
     assert C.read(tmp_path / "b" / "last.pt")["epochs_fitted"] == 3
     resumed = _run(tmp_path / "b", 20, 0.0)
     assert [r["epoch"] for r in resumed["history"]] == [1, 2, 3]

@@ -11,26 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..arrays import MicArray
-from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..train.checkpoint import CheckpointFormat, checkpoint_array
 from .features import FeatureConfig, GccFrontEnd
 from .model import GccSmNet, ModelConfig
-
-FORMAT = "neuroaudio-gccsm-1"
-HINT = "use a checkpoint written by `neuroaudio train gcc-phat-sm` (e.g. runs/gcc_phat_sm/sm/model.pt)"
-
-
-def save(path: str | Path, ckpt: dict[str, Any]) -> None:
-    save_checkpoint(path, ckpt, FORMAT)
-
-
-def read(path: str | Path) -> dict[str, Any]:
-    """The checkpoint dict (safe load, format checked)."""
-    return load_checkpoint(path, FORMAT, HINT)
-
-
-def checkpoint_array(ck: dict[str, Any]) -> MicArray:
-    return MicArray.from_dict(ck["array"], where="checkpoint array")
 
 
 def checkpoint_features(ck: dict[str, Any]) -> FeatureConfig:
@@ -46,8 +29,19 @@ def build_model(ck: dict[str, Any]) -> tuple[GccSmNet, GccFrontEnd]:
     return net.eval(), front
 
 
+CHECKPOINT = CheckpointFormat(
+    "neuroaudio-gccsm-1",   # the tag of every model written so far: kept when the package was renamed
+    "use a checkpoint written by `neuroaudio train gcc-phat-sm` (e.g. runs/gcc_phat_sm/sm/model.pt)",
+    build_model)
+FORMAT, HINT = CHECKPOINT.format_id, CHECKPOINT.hint
+save, read = CHECKPOINT.save, CHECKPOINT.read
+
+
 def load_model(path: str | Path) -> tuple[GccSmNet, GccFrontEnd, dict[str, Any]]:
     """``(network in eval mode, front end, checkpoint dict)``."""
-    ck = read(path)
-    net, front = build_model(ck)
+    (net, front), ck = CHECKPOINT.load(path)
     return net, front, ck
+
+
+__all__ = ["CHECKPOINT", "FORMAT", "HINT", "save", "read", "build_model", "load_model", "checkpoint_array",
+           "checkpoint_features"]

@@ -1,6 +1,7 @@
 """Training GCC-PHAT-SM (or the unmasked gcc-phat-mlp) from a pipeline config.
 
-Same conventions as the MAA trainer (:mod:`neuroaudio.maa.train`): outputs in ``out_dir`` —
+The GCC-PHAT-SM task of the shared loop (:func:`neuroaudio.train.loop.fit`), with the MAA trainer's
+conventions (:mod:`neuroaudio.maa.train`): outputs in ``out_dir`` —
 ``last.pt`` (every epoch, for resume), ``model.pt`` (the epoch with the lowest validation clip
 MAE), ``log.csv`` (one row per epoch), ``curve.png``, ``metrics.json``; seeds; a per-epoch
 sample order seeded by (seed, epoch) so that a resumed run reaches the same weights as an
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
-import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,12 @@ import torch.nn.functional as F
 
 from ..arrays import MicArray
 from ..errors import InputError
-from ..io_utils import write_json_atomic
 from ..maa.loss import circular_error_deg, soft_label_loss
 from ..train import distributed as D
-from ..train.checkpoint import code_revision, cpu_copy
+from ..train.checkpoint import code_revision
 from ..train.doa_metrics import DOA_METRIC_KEYS, doa_metrics
-from ..train.logging_io import epoch_progress, plot_learning_curve, write_csv_log
-from ..train.optim import adamw_cosine, resume_from
-from ..train.seeding import seed_everything
+from ..train.loop import Step, Task, fit_doa
+from ..train.optim import run_identity
 from . import checkpoint as C
 from .config import make_config
 from .data import FrameData, build_frames, scenario_configs
@@ -105,6 +104,91 @@ def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
     return tr, val, sc.array.load(), sc.fs
 
 
+class GccSmTask(Task):
+    """GCC-PHAT-SM for :func:`neuroaudio.train.loop.fit` (module docstring): ``model.pt`` is the
+    epoch with the lowest validation clip MAE."""
+
+    checkpoint = C.CHECKPOINT
+    log_fields = LOG_FIELDS
+    select = "val_clip_mae"
+    curve_loss_keys = ("train_doa_loss", "val_loss", "train_mask_loss")
+    curve_metric_keys = ("train_acc5", "val_acc5", "val_acc10")
+
+    def __init__(self, cfg: dict[str, Any], train_set: FrameData, val_set: FrameData, array: MicArray,
+                 fs: int, info: D.DistInfo):
+        self.cfg, self.info, self.train_set, self.val_set = cfg, info, train_set, val_set
+        t_cfg = cfg["train"]
+        self.seed, self.sigma = int(t_cfg["seed"]), float(t_cfg["sigma_deg"])
+        feat = FeatureConfig.from_dict(cfg["features"])
+        front = GccFrontEnd(array, fs, feat)
+        if train_set.cr.shape[2:] != (len(front.bins), len(front.pairs)):
+            raise InputError(f"training frames have {list(train_set.cr.shape[2:])} [bins, pairs]; the "
+                             f"features config gives {[len(front.bins), len(front.pairs)]}: rebuild the "
+                             "cache")
+        mcfg = ModelConfig.from_dict(cfg["model"])
+        self.net = GccSmNet(mcfg, front.cos, front.sin, front.symmetry_tables(mcfg.n_azimuth))
+        self.net.to(info.device())
+        syms = front.usable_symmetries(mcfg.n_azimuth)
+        self.n_sym = len(syms)
+        self.sym_rot = np.array([s.rot_deg for s in syms], np.float32)
+        self.sym_mirror = np.array([s.mirror for s in syms])
+        self.augment = bool(t_cfg["augment_symmetry"]) and len(syms) > 1
+        mode = t_cfg["mask_training"]
+        self.irm_w = float(t_cfg["irm_weight"]) if (mcfg.use_mask and mode in ("irm", "joint")) else 0.0
+        self.detach = mcfg.use_mask and mode == "irm"
+        self.bs = int(t_cfg["batch_size"])
+        self.n = len(train_set)
+        if self.n == 0:
+            raise InputError("no training frames (all clips silent?); check data.sim and data.min_speech_db")
+        my_idx = np.arange(info.rank, self.n, info.world_size)
+        self.steps_per_epoch = max(1, -(-len(my_idx) // self.bs))
+        self.meta = {"model": mcfg.to_dict(), "features": feat.to_dict(), "array": array.to_dict(),
+                     "sample_rate_hz": int(fs), "config": cfg,
+                     "code_revision": code_revision() if info.is_main else "unknown"}
+        self.title = f"GCC-PHAT-SM ({Path(cfg['out_dir']).name}, mask: {mode if mcfg.use_mask else 'none'})"
+
+    def checkpoint_meta(self) -> dict[str, Any]:
+        return self.meta
+
+    def same_run(self, ck: dict[str, Any]) -> bool:
+        return run_identity(ck["config"], ("cache_dir",)) == run_identity(self.cfg, ("cache_dir",))
+
+    def start_epoch(self, epoch: int) -> None:
+        self.rng = np.random.default_rng(self.seed * 100003 + epoch)     # same order after a resume
+        order = np.arange(self.n)[self.rng.permutation(self.n)]
+        self.order = order[self.info.rank::self.info.world_size]
+        torch.manual_seed(self.seed * 1000003 + epoch)              # dropout masks
+
+    def batches(self, epoch: int) -> Iterator[np.ndarray]:
+        for s in range(0, len(self.order), self.bs):
+            yield np.sort(self.order[s:s + self.bs])
+
+    def step(self, model: torch.nn.Module, idx: np.ndarray) -> Step:
+        dev = self.info.device()
+        lp, cr, ci, irm, az = (t.to(dev) for t in self.train_set.batch(idx))
+        sym = None
+        if self.augment:   # a random symmetric scene per frame (drawn from the epoch's rng)
+            g = self.rng.integers(self.n_sym, size=len(idx))
+            a = az.cpu().numpy()
+            az = torch.from_numpy(np.mod(self.sym_rot[g] + np.where(self.sym_mirror[g], -a, a), 360.0)
+                                  .astype(np.float32)).to(dev)
+            sym = torch.from_numpy(g).to(dev)
+        y, m = model(lp, cr, ci, detach_mask=self.detach, sym=sym)
+        doa = soft_label_loss(y[None], az, self.sigma)
+        mloss = (F.binary_cross_entropy(m, irm) if (self.irm_w and m is not None)
+                 else torch.zeros((), device=dev))
+        loss = doa + self.irm_w * mloss
+        with torch.no_grad():
+            hits = float((circular_error_deg(predict_deg(y.detach()), az) <= 5).sum())
+        k = len(idx)
+        return Step(loss, k, {"train_loss": float(loss.detach()) * k,
+                              "train_doa_loss": float(doa.detach()) * k,
+                              "train_mask_loss": float(mloss.detach()) * k, "train_acc5": hits})
+
+    def validate(self) -> dict[str, float]:
+        return evaluate_frames(self.net, self.val_set, sigma_deg=self.sigma)
+
+
 def train(cfg: dict[str, Any], train_set: FrameData | None = None, val_set: FrameData | None = None,
           array: MicArray | None = None, fs: int | None = None, resume: bool = True,
           progress: bool = True) -> dict[str, Any]:
@@ -119,116 +203,5 @@ def train(cfg: dict[str, Any], train_set: FrameData | None = None, val_set: Fram
     Returns: ``{"metrics": best validation metrics, "epoch", "out_dir", "model" (last epoch),
     "history", "dist"}``.
     """
-    cfg = make_config(cfg)
-    info = D.init_distributed()
-    t_cfg = cfg["train"]
-    seed = int(t_cfg["seed"])
-    seed_everything(seed)
-    if train_set is None:
-        train_set, val_set, array, fs = prepare_data(cfg, info, progress)
-    if array is None or fs is None or val_set is None:
-        raise InputError("train(): give array, fs and val_set together with train_set")
-    feat = FeatureConfig.from_dict(cfg["features"])
-    front = GccFrontEnd(array, fs, feat)
-    if train_set.cr.shape[2:] != (len(front.bins), len(front.pairs)):
-        raise InputError(f"training frames have {list(train_set.cr.shape[2:])} [bins, pairs]; the features "
-                         f"config gives {[len(front.bins), len(front.pairs)]}: rebuild the cache")
-    mcfg = ModelConfig.from_dict(cfg["model"])
-    net = GccSmNet(mcfg, front.cos, front.sin, front.symmetry_tables(mcfg.n_azimuth)).to(info.device())
-    syms = front.usable_symmetries(mcfg.n_azimuth)
-    sym_rot = np.array([s.rot_deg for s in syms], np.float32)
-    sym_mirror = np.array([s.mirror for s in syms])
-    augment = bool(t_cfg["augment_symmetry"]) and len(syms) > 1
-    model = D.wrap_model(net, info)
-    mode = t_cfg["mask_training"]
-    irm_w = float(t_cfg["irm_weight"]) if (mcfg.use_mask and mode in ("irm", "joint")) else 0.0
-    detach = mcfg.use_mask and mode == "irm"
-    bs = int(t_cfg["batch_size"])
-    n = len(train_set)
-    if n == 0:
-        raise InputError("no training frames (all clips silent?); check data.sim and data.min_speech_db")
-    my_idx = np.arange(info.rank, n, info.world_size)
-    steps_per_epoch = max(1, -(-len(my_idx) // bs))
-    epochs = int(t_cfg["epochs"])
-    opt, sched = adamw_cosine(net.parameters(), t_cfg, epochs * steps_per_epoch)
-
-    out = Path(cfg["out_dir"])
-    rows: list[dict[str, Any]] = []
-    start, best = 0, {"val_clip_mae": math.inf}
-    last = out / "last.pt"
-    if resume and last.is_file():
-        rows, start, best = resume_from(last, cfg, C.read, net, opt, sched, best, ("cache_dir",),
-                                        verbose=info.is_main)
-
-    base_meta = {"model": mcfg.to_dict(), "features": feat.to_dict(), "array": array.to_dict(),
-                 "sample_rate_hz": int(fs), "config": cfg,
-                 "code_revision": code_revision() if info.is_main else "unknown"}
-    sigma = float(t_cfg["sigma_deg"])
-    dev = info.device()
-    for epoch in range(start, epochs):
-        t0, c0 = time.time(), time.process_time()
-        rng = np.random.default_rng(seed * 100003 + epoch)     # same order after a resume
-        order = np.arange(n)[rng.permutation(n)]
-        order = order[info.rank::info.world_size]
-        torch.manual_seed(seed * 1000003 + epoch)              # dropout masks
-        model.train()
-        sums = np.zeros(5)   # loss, doa, mask, hits, count
-        with epoch_progress(progress and info.is_main) as bar:
-            task = bar.add_task(f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch)
-            for s in range(0, len(order), bs):
-                idx = np.sort(order[s:s + bs])
-                lp, cr, ci, irm, az = (t.to(dev) for t in train_set.batch(idx))
-                sym = None
-                if augment:   # a random symmetric scene per frame (drawn from the epoch's rng)
-                    g = rng.integers(len(syms), size=len(idx))
-                    a = az.cpu().numpy()
-                    az = torch.from_numpy(np.mod(sym_rot[g] + np.where(sym_mirror[g], -a, a), 360.0)
-                                          .astype(np.float32)).to(dev)
-                    sym = torch.from_numpy(g).to(dev)
-                y, m = model(lp, cr, ci, detach_mask=detach, sym=sym)
-                doa = soft_label_loss(y[None], az, sigma)
-                mloss = (F.binary_cross_entropy(m, irm) if (irm_w and m is not None)
-                         else torch.zeros((), device=dev))
-                loss = doa + irm_w * mloss
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if t_cfg["grad_clip"]:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), float(t_cfg["grad_clip"]))
-                opt.step()
-                sched.step()
-                with torch.no_grad():
-                    hits = float((circular_error_deg(predict_deg(y.detach()), az) <= 5).sum())
-                k = len(idx)
-                sums += [float(loss.detach()) * k, float(doa.detach()) * k, float(mloss.detach()) * k,
-                         hits, k]
-                bar.advance(task)
-        sums = np.asarray(D.all_reduce_sum(sums.tolist(), info))
-        val = evaluate_frames(net, val_set, sigma_deg=sigma)
-        cnt = max(sums[4], 1)
-        row = {"epoch": epoch + 1, "train_loss": float(sums[0] / cnt), "train_doa_loss": float(sums[1] / cnt),
-               "train_mask_loss": float(sums[2] / cnt), "train_acc5": float(sums[3] / cnt), **val,
-               "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2),
-               "cpu_seconds": round(time.process_time() - c0, 2)}
-        rows.append(row)
-        improved = (val["val_clip_mae"] < best.get("val_clip_mae", math.inf)
-                    or not math.isfinite(best["val_clip_mae"]))
-        if improved:
-            best = {**val, "epoch": epoch + 1}
-        if info.is_main:
-            state = cpu_copy(net.state_dict())
-            meta = {**base_meta, "state_dict": state, "metrics": val, "epoch": epoch + 1}
-            if improved:
-                C.save(out / "model.pt", {**meta, "metrics": best})
-            C.save(last, {**meta, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                          "history": rows, "best": best})
-            write_csv_log(out / "log.csv", rows, LOG_FIELDS)
-            plot_learning_curve(rows, out / "curve.png", f"GCC-PHAT-SM ({out.name}, mask: "
-                                f"{mode if mcfg.use_mask else 'none'})",
-                                loss_keys=("train_doa_loss", "val_loss", "train_mask_loss"),
-                                metric_keys=("train_acc5", "val_acc5", "val_acc10"), metric_label="accuracy")
-            write_json_atomic(out / "metrics.json", {"best": best, "last": row})
-            log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) if isinstance(v, float) else v
-                                                  for k, v in row.items()})
-        D.barrier(info)
-    return {"metrics": best, "epoch": epochs, "out_dir": str(out), "model": net.cpu().eval(),
-            "history": rows, "dist": info}
+    return fit_doa(make_config(cfg), GccSmTask, prepare_data, (train_set, val_set, array, fs), resume,
+                   progress)

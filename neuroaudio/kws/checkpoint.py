@@ -12,26 +12,10 @@ from typing import Any
 
 import torch
 
-from ..train.checkpoint import checkpoint_contents, load_checkpoint
-from ..train.checkpoint import save_checkpoint as _save
+from ..train.checkpoint import CheckpointFormat
 from .config import config_from_dict
 from .frontend import Frontend
 from .model import KWSNet
-
-FORMAT = "neuroaudio-kws-1"
-
-
-KWS_HINT = "use a checkpoint written by `neuroaudio train kws` (e.g. data/models/kws_fsdd_drf.pt)"
-
-
-def save_checkpoint(path: str | Path, ckpt: dict[str, Any]) -> None:
-    """Write a KWS checkpoint atomically."""
-    _save(path, ckpt, FORMAT)
-
-
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a KWS checkpoint safely (``weights_only=True``: no code runs from the file)."""
-    return load_checkpoint(path, FORMAT, KWS_HINT)
 
 
 class KWSModel(torch.nn.Module):
@@ -52,10 +36,20 @@ class KWSModel(torch.nn.Module):
         return self.net(self.frontend(audio))
 
 
+def build_model(ck: dict[str, Any]) -> KWSModel:
+    """The model of a checkpoint with its weights, in eval mode."""
+    m = KWSModel(ck)
+    m.net.load_state_dict(ck["state_dict"])
+    return m.eval()
+
+
+CHECKPOINT = CheckpointFormat(
+    "neuroaudio-kws-1",
+    "use a checkpoint written by `neuroaudio train kws` (e.g. data/models/kws_fsdd_drf.pt)", build_model)
+FORMAT, KWS_HINT = CHECKPOINT.format_id, CHECKPOINT.hint
+save_checkpoint, read_checkpoint = CHECKPOINT.save, CHECKPOINT.read
+
+
 def load_model(path: str | Path) -> KWSModel:
     """A trained model from a checkpoint, in eval mode."""
-    ck = read_checkpoint(path)
-    with checkpoint_contents(path, KWS_HINT):
-        m = KWSModel(ck)
-        m.net.load_state_dict(ck["state_dict"])
-    return m.eval()
+    return CHECKPOINT.load(path)[0]

@@ -1,4 +1,5 @@
-"""Training a keyword model from a :class:`KWSConfig`: seeds, resume, CSV log, curves, checkpoints.
+"""Training a keyword model from a :class:`KWSConfig`: the KWS task of the shared loop
+(:func:`neuroaudio.train.loop.fit`: seeds, resume, CSV log, curves, checkpoints, time budget).
 
 Outputs in ``cfg.out_dir``: ``last.pt`` (every epoch, for ``resume``), ``model.pt`` (the epoch with
 the best validation accuracy, with test metrics added at the end), ``log.csv`` (one row per
@@ -22,10 +23,9 @@ statistics re-estimated on the clean training clips).
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
-import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,10 @@ import torch
 
 from ..errors import InputError
 from ..io_utils import atomic_path, write_json_atomic
-from ..train.budget import fit_epochs as _fit_epochs  # the name tests/test_kws_device.py imports
-from ..train.budget import resumed_epochs
 from ..train.checkpoint import code_revision, cpu_copy
-from ..train.logging_io import epoch_progress
+from ..train.loop import FitSettings, Step, Task, fit
 from .augment import ClipBank, augment_batch, spec_masks
-from .checkpoint import KWSModel, read_checkpoint, save_checkpoint
+from .checkpoint import CHECKPOINT, KWSModel, read_checkpoint, save_checkpoint
 from .config import KWSConfig, config_from_dict, config_to_dict
 from .data import Splits, item_audio, load_splits, make_batch
 from .evaluate import evaluate_items, plot_confusion
@@ -123,6 +121,162 @@ def rate_penalty(spikes: list[torch.Tensor], target: float, weight: float) -> to
     return weight * excess.pow(2).sum()
 
 
+class LrAtSchedule:
+    """The KWS learning rate (:func:`.schedule.lr_at`: cosine or one-cycle over the run's steps), set
+    before each optimiser step; nothing to save (it is a function of the step and the total)."""
+
+    def __init__(self, opt: torch.optim.Optimizer, cfg: KWSConfig, total_steps: int):
+        self.opt, self.t, self.total = opt, cfg.train, int(total_steps)
+
+    def before_step(self, step: int) -> None:
+        lr = lr_at(step, self.total, self.t.lr, self.t.schedule, self.t.warmup_frac)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+
+    def after_step(self) -> None:
+        """Nothing: the rate was set before the step."""
+
+    def set_total(self, total_steps: int) -> None:
+        self.total = int(total_steps)
+
+    def state_dict(self) -> None:
+        return None
+
+    def load_state_dict(self, state: Any) -> None:
+        """Nothing to restore."""
+
+
+class KWSTask(Task):
+    """Keyword spotting for :func:`neuroaudio.train.loop.fit` (module docstring): ``model.pt`` is the
+    epoch with the best validation accuracy (ties: the later), or with ``train.average_last`` the
+    averaged weights written after the run; one progress bar for the run; runs on ``dev`` alone."""
+
+    checkpoint = CHECKPOINT
+    log_fields = LOG_FIELDS
+    select, lower_is_better = "val_acc", False
+    plot_every = 10
+    csv_float_format = ".6g"
+    round_seconds = None
+    epoch_metrics_json = False          # finish() writes metrics.json with the test split's numbers
+    resume_mismatch = "restart"
+    resume_log_level = logging.WARNING
+    one_bar = True
+
+    def __init__(self, cfg: KWSConfig, sp: Splits, dev: torch.device):
+        self.cfg, self.sp, self.dev = cfg, sp, dev
+        self.title = cfg.name
+        fs = sp.fs
+        self.clip = int(round(cfg.data.clip_s * fs))
+        self.meta = {"config": config_to_dict(cfg), "labels": list(sp.labels), "sample_rate_hz": fs,
+                     "clip_samples": self.clip, "code_revision": code_revision(), "metrics": {}, "epoch": 0,
+                     # who the model heard (training and validation clips), so kws-evaluate can say when a
+                     # test folder is not speaker-independent
+                     "train_speakers": sorted({it.speaker for it in [*sp.train, *sp.val] if it.speaker})}
+        self.model = KWSModel(self.meta).to(dev)
+        self.net = self.model.net
+        self.steps_per_epoch = math.ceil(len(sp.train) / cfg.train.batch_size)
+        self.select_best = cfg.train.average_last <= 0
+        self.avg: dict[str, torch.Tensor] | None = None
+        self.n_avg = 0
+        self.val_items = sp.val or sp.train[: max(1, len(sp.train) // 10)]
+        self.bank = None
+
+    def pack_clips(self) -> None:
+        """With ``train.augment.batch``: the training clips packed once, augmented as batch tensors."""
+        aug = self.cfg.train.augment
+        if aug.batch:
+            self.bank = ClipBank([item_audio(it, self.sp.fs) for it in self.sp.train],
+                                 [it.label for it in self.sp.train], self.sp.fs, self.clip,
+                                 self.cfg.data.placement, aug.speed[1]).to(self.dev)
+
+    @property
+    def module(self) -> torch.nn.Module:
+        return self.model
+
+    def checkpoint_meta(self) -> dict[str, Any]:
+        return self.meta
+
+    def same_run(self, ck: dict[str, Any]) -> bool:
+        return _same_run(ck["config"], self.meta["config"]) and ck["labels"] == self.meta["labels"]
+
+    def initial_best(self) -> dict[str, Any]:
+        return {"val_acc": -1.0}
+
+    def best_metrics(self, best: dict[str, Any]) -> dict[str, Any]:
+        return {"val_accuracy": best["val_acc"], "val_firing_rate": best["val_rate"]}
+
+    def resume_state(self, val: dict[str, float], best: dict[str, Any]) -> dict[str, Any]:
+        extra = {"avg_state": self.avg, "avg_count": self.n_avg} if self.avg is not None else {}
+        return {"best_val_acc": best["val_acc"], **extra}
+
+    def load_resume_state(self, ck: dict[str, Any]) -> dict[str, Any]:
+        self.avg, self.n_avg = ck.get("avg_state"), int(ck.get("avg_count", 0))
+        return {"val_acc": float(ck.get("best_val_acc", -1.0))}
+
+    def start_epoch(self, epoch: int) -> None:
+        seed = self.cfg.seed
+        self.rng = np.random.default_rng([seed, epoch])
+        self.gen = torch.Generator().manual_seed(seed * 100003 + epoch)
+        self.gen_aug = torch.Generator().manual_seed(seed * 100003 + epoch + 7919 * 1000003)
+        self.order = self.rng.permutation(len(self.sp.train))
+
+    def batches(self, epoch: int) -> Iterable[int]:
+        return range(self.steps_per_epoch)
+
+    def step(self, model: torch.nn.Module, b: int) -> Step:
+        cfg, aug, dev, rng = self.cfg, self.cfg.train.augment, self.dev, self.rng
+        bs = cfg.train.batch_size
+        sel = self.order[b * bs:(b + 1) * bs]
+        batch = [self.sp.train[i] for i in sel]
+        if self.bank is not None:
+            ib = torch.from_numpy(sel)
+            xt, yt = augment_batch(self.bank, ib, aug, self.gen_aug), self.bank.labels[ib.to(dev)]
+        else:
+            x, y = make_batch(batch, self.sp.fs, self.clip, aug, rng)
+            xt, yt = torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
+        warp = None
+        if cfg.frontend.kind == "logmel" and aug.vtlp[1] > aug.vtlp[0]:
+            warp = torch.from_numpy(rng.uniform(aug.vtlp[0], aug.vtlp[1], len(batch))).to(dev)
+        feats = self.model.frontend(xt, warp)
+        if cfg.frontend.kind == "logmel" and aug.batch:
+            feats = spec_masks(feats, aug.freq_masks, aug.freq_mask, aug.time_masks, aug.time_mask, self.gen)
+        elif cfg.frontend.kind == "logmel":
+            feats = spec_mask(feats, aug.freq_mask, aug.time_mask, self.gen)
+        lam, perm = 1.0, None
+        if aug.mixup > 0:
+            lam = float(rng.beta(aug.mixup, aug.mixup))
+            perm = torch.from_numpy(rng.permutation(len(batch))).to(dev)
+            feats = lam * feats + (1 - lam) * feats[perm]
+        logits, spikes = self.model.net(feats)
+        ls = cfg.train.label_smoothing
+        loss = lam * torch.nn.functional.cross_entropy(logits, yt, label_smoothing=ls)
+        if perm is not None:
+            loss = loss + (1 - lam) * torch.nn.functional.cross_entropy(logits, yt[perm], label_smoothing=ls)
+        loss = loss + rate_penalty(spikes, cfg.train.rate_target, cfg.train.rate_weight)
+        return Step(loss, len(batch), {"train_loss": float(loss.detach()) * len(batch),
+                                       "train_acc": float(int((logits.argmax(-1) == yt).sum()))})
+
+    def validate(self) -> dict[str, float]:
+        ev = evaluate_items(self.model, self.val_items)
+        return {"val_acc": ev["accuracy"], "val_rate": ev["mean_firing_rate"]}
+
+    def progress_text(self, epoch: int, means: dict[str, float], val: dict[str, float] | None) -> str:
+        if val is None:
+            return f"epoch {epoch + 1} loss {means['train_loss']:.3f} acc {means['train_acc']:.3f}"
+        return f"epoch {epoch + 1} val acc {val['val_acc']:.3f} rate {val['val_rate']:.3f}"
+
+    def end_epoch(self, epoch: int, n_epochs: int, state: dict[str, torch.Tensor]) -> None:
+        """``train.average_last``: the running mean of the last epochs' weights (float64)."""
+        k = self.cfg.train.average_last
+        if k > 0 and epoch >= n_epochs - k:
+            self.n_avg += 1
+            self.avg = ({n: v.double() for n, v in state.items()} if self.avg is None else
+                        {n: self.avg[n] + (v.double() - self.avg[n]) / self.n_avg for n, v in state.items()})
+
+    def plot(self, rows: list[dict[str, Any]], path: Path) -> None:
+        plot_curves(rows, path, self.cfg.name)
+
+
 def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Splits | None = None
           ) -> dict[str, Any]:
     """Train (or resume) the model of ``cfg``; returns the final metrics (see module docstring)."""
@@ -132,133 +286,17 @@ def train(cfg: KWSConfig, resume: bool = True, progress: bool = True, splits: Sp
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sp = splits if splits is not None else load_splits(cfg.data, cfg.seed)
-    fs = sp.fs
-    clip = int(round(cfg.data.clip_s * fs))
-    ck = {"config": config_to_dict(cfg), "labels": list(sp.labels), "sample_rate_hz": fs,
-          "clip_samples": clip, "code_revision": code_revision(), "metrics": {}, "epoch": 0,
-          # who the model heard (training and validation clips), so kws-evaluate can say when a
-          # test folder is not speaker-independent
-          "train_speakers": sorted({it.speaker for it in [*sp.train, *sp.val] if it.speaker})}
-    model = KWSModel(ck).to(dev)
-    opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-    rows: list[dict[str, Any]] = []
-    best = -1.0
-    start = 0
-    n_epochs = cfg.train.epochs                  # lowered by train.time_budget_s when it would not fit
-    avg: dict[str, torch.Tensor] | None = None
-    n_avg = 0
-    last = out / "last.pt"
-    if resume and last.is_file():
-        prev = read_checkpoint(last)
-        if _same_run(prev["config"], ck["config"]) and prev["labels"] == ck["labels"]:
-            model.net.load_state_dict(prev["state_dict"])
-            opt.load_state_dict(prev["optimizer"])
-            rows = list(prev.get("history", []))
-            best = float(prev.get("best_val_acc", -1.0))
-            start = int(prev["epoch"])
-            avg, n_avg = prev.get("avg_state"), int(prev.get("avg_count", 0))
-            n_epochs = resumed_epochs(prev, cfg.train.epochs)   # a run cut to its time budget stays cut
-            log.warning("resuming %s at epoch %d", last, start)
-        else:
-            log.warning("%s was trained with another config; starting afresh", last)
-    steps_per_epoch = math.ceil(len(sp.train) / cfg.train.batch_size)
-    t_run = time.perf_counter()
-    aug = cfg.train.augment
-    val_items = sp.val or sp.train[: max(1, len(sp.train) // 10)]
-    bank = None
-    if aug.batch:                 # the training clips packed once, augmented as batch tensors
-        bank = ClipBank([item_audio(it, fs) for it in sp.train], [it.label for it in sp.train], fs, clip,
-                        cfg.data.placement, aug.speed[1]).to(dev)
-    with epoch_progress(progress, info_field=True, transient=False) as bar:
-        task = bar.add_task(cfg.name, total=steps_per_epoch * n_epochs, completed=start * steps_per_epoch,
-                            info="")
-        for epoch in range(start, cfg.train.epochs):
-            if epoch >= n_epochs:
-                break
-            total = steps_per_epoch * n_epochs
-            t0, c0 = time.perf_counter(), time.process_time()
-            rng = np.random.default_rng([cfg.seed, epoch])
-            gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
-            gen_aug = torch.Generator().manual_seed(cfg.seed * 100003 + epoch + 7919 * 1000003)
-            order = rng.permutation(len(sp.train))
-            model.train()
-            loss_sum, correct, seen = 0.0, 0, 0
-            for b in range(steps_per_epoch):
-                step = epoch * steps_per_epoch + b
-                lr = lr_at(step, total, cfg.train.lr, cfg.train.schedule, cfg.train.warmup_frac)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                sel = order[b * cfg.train.batch_size:(b + 1) * cfg.train.batch_size]
-                batch = [sp.train[i] for i in sel]
-                if bank is not None:
-                    ib = torch.from_numpy(sel)
-                    xt, yt = augment_batch(bank, ib, aug, gen_aug), bank.labels[ib.to(dev)]
-                else:
-                    x, y = make_batch(batch, fs, clip, aug, rng)
-                    xt, yt = torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
-                warp = None
-                if cfg.frontend.kind == "logmel" and aug.vtlp[1] > aug.vtlp[0]:
-                    warp = torch.from_numpy(rng.uniform(aug.vtlp[0], aug.vtlp[1], len(batch))).to(dev)
-                feats = model.frontend(xt, warp)
-                if cfg.frontend.kind == "logmel" and aug.batch:
-                    feats = spec_masks(feats, aug.freq_masks, aug.freq_mask, aug.time_masks, aug.time_mask,
-                                       gen)
-                elif cfg.frontend.kind == "logmel":
-                    feats = spec_mask(feats, aug.freq_mask, aug.time_mask, gen)
-                lam, perm = 1.0, None
-                if aug.mixup > 0:
-                    lam = float(rng.beta(aug.mixup, aug.mixup))
-                    perm = torch.from_numpy(rng.permutation(len(batch))).to(dev)
-                    feats = lam * feats + (1 - lam) * feats[perm]
-                logits, spikes = model.net(feats)
-                ls = cfg.train.label_smoothing
-                loss = lam * torch.nn.functional.cross_entropy(logits, yt, label_smoothing=ls)
-                if perm is not None:
-                    loss = loss + (1 - lam) * torch.nn.functional.cross_entropy(logits, yt[perm],
-                                                                                label_smoothing=ls)
-                loss = loss + rate_penalty(spikes, cfg.train.rate_target, cfg.train.rate_weight)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.net.parameters(), 5.0)
-                opt.step()
-                loss_sum += float(loss.detach()) * len(batch)
-                correct += int((logits.argmax(-1) == yt).sum())
-                seen += len(batch)
-                bar.update(task, advance=1, info=f"epoch {epoch + 1} loss {loss_sum / seen:.3f} "
-                                                 f"acc {correct / seen:.3f}")
-            ev = evaluate_items(model, val_items)
-            row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                   "val_acc": ev["accuracy"], "val_rate": ev["mean_firing_rate"], "lr": lr,
-                   "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
-            rows.append(row)
-            bar.update(task, info=f"epoch {epoch + 1} val acc {ev['accuracy']:.3f} rate "
-                                  f"{ev['mean_firing_rate']:.3f}")
-            state = cpu_copy(model.net.state_dict())
-            if cfg.train.time_budget_s > 0:
-                n_epochs = _fit_epochs(cfg.train.time_budget_s, time.perf_counter() - t_run, epoch, start,
-                                       rows, n_epochs)
-                bar.update(task, total=steps_per_epoch * n_epochs)
-            if cfg.train.average_last > 0 and epoch >= n_epochs - cfg.train.average_last:
-                n_avg += 1
-                avg = ({k: v.double() for k, v in state.items()} if avg is None else
-                       {k: avg[k] + (v.double() - avg[k]) / n_avg for k, v in state.items()})
-            if ev["accuracy"] >= best and cfg.train.average_last <= 0:
-                best = ev["accuracy"]
-                save_checkpoint(out / "model.pt", {**ck, "state_dict": state, "epoch": epoch + 1,
-                                                   "metrics": {"val_accuracy": best,
-                                                               "val_firing_rate": ev["mean_firing_rate"]}})
-            extra = {"avg_state": avg, "avg_count": n_avg} if avg is not None else {}
-            save_checkpoint(last, {**ck, "state_dict": state, "optimizer": cpu_copy(opt.state_dict()),
-                                   "epoch": epoch + 1, "history": rows, "best_val_acc": best,
-                                   "epochs_fitted": n_epochs, **extra})
-            _write_log(out / "log.csv", rows)
-            if (epoch + 1) % 10 == 0:
-                plot_curves(rows, out / "curve.png", cfg.name)
-    if rows:
-        plot_curves(rows, out / "curve.png", cfg.name)
-    if cfg.train.average_last > 0 and avg is not None:
-        _save_average(model, avg, n_avg, {**ck, "epoch": len(rows)}, sp, out, val_items)
-    return finish(cfg, sp, out, rows)
+    task = KWSTask(cfg, sp, dev)
+    opt = torch.optim.AdamW(task.net.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    task.pack_clips()
+    sched = LrAtSchedule(opt, cfg, task.steps_per_epoch * cfg.train.epochs)
+    res = fit(task, opt, sched, FitSettings(out, cfg.train.epochs, grad_clip=5.0,
+                                            time_budget_s=cfg.train.time_budget_s, resume=resume,
+                                            progress=progress))
+    if cfg.train.average_last > 0 and task.avg is not None:
+        _save_average(task.model, task.avg, task.n_avg, {**task.meta, "epoch": len(res.rows)}, sp, out,
+                      task.val_items)
+    return finish(cfg, sp, out, res.rows)
 
 
 @torch.no_grad()
@@ -301,14 +339,6 @@ def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
                 "train": {k: v for k, v in c["train"].items() if k not in where}}
 
     return strip(a) == strip(b)
-
-
-def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
 def finish(cfg: KWSConfig, sp: Splits, out: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:

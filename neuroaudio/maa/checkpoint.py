@@ -11,22 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..arrays import MicArray
 from ..encoding.config import RFPLCConfig
-from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..train.checkpoint import CheckpointFormat, checkpoint_array
 from .model import MAAConfig, MAANet
-
-FORMAT = "neuroaudio-maa-1"
-HINT = "use a checkpoint written by `neuroaudio train maa` (e.g. runs/maa/model.pt)"
-
-
-def save(path: str | Path, ckpt: dict[str, Any]) -> None:
-    save_checkpoint(path, ckpt, FORMAT)
-
-
-def read(path: str | Path) -> dict[str, Any]:
-    """The checkpoint dict (safe load, format checked)."""
-    return load_checkpoint(path, FORMAT, HINT)
 
 
 def build_model(ck: dict[str, Any]) -> MAANet:
@@ -37,8 +24,11 @@ def build_model(ck: dict[str, Any]) -> MAANet:
     return net.eval()
 
 
-def checkpoint_array(ck: dict[str, Any]) -> MicArray:
-    return MicArray.from_dict(ck["array"], where="checkpoint array")
+CHECKPOINT = CheckpointFormat(
+    "neuroaudio-maa-1", "use a checkpoint written by `neuroaudio train maa` (e.g. runs/maa/model.pt)",
+    build_model)
+FORMAT, HINT = CHECKPOINT.format_id, CHECKPOINT.hint
+save, read = CHECKPOINT.save, CHECKPOINT.read
 
 
 def checkpoint_encoder(ck: dict[str, Any]) -> RFPLCConfig:
@@ -47,8 +37,8 @@ def checkpoint_encoder(ck: dict[str, Any]) -> RFPLCConfig:
 
 def load_model(path: str | Path) -> tuple[MAANet, dict[str, Any]]:
     """``(network in eval mode, checkpoint dict)``."""
-    ck = read(path)
-    return build_model(ck), ck
+    return CHECKPOINT.load(path)
 
 
-__all__ = ["FORMAT", "save", "read", "build_model", "load_model", "checkpoint_array", "checkpoint_encoder"]
+__all__ = ["CHECKPOINT", "FORMAT", "HINT", "save", "read", "build_model", "load_model", "checkpoint_array",
+           "checkpoint_encoder"]

@@ -1,4 +1,5 @@
-"""Training MAA from a pipeline config: seeds, resume, CSV log, curve, checkpoints, DDP.
+"""Training MAA from a pipeline config: the MAA task of the shared loop (:func:`neuroaudio.train.loop.fit`:
+seeds, resume, CSV log, curve, checkpoints, DDP).
 
 Outputs in ``out_dir`` (rank 0 only): ``last.pt`` (every epoch, for resume), ``model.pt`` (the
 epoch with the lowest validation MAE), ``log.csv`` (one row per epoch), ``curve.png``,
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +35,11 @@ from ..arrays import MicArray
 from ..encoding.config import RFPLCConfig
 from ..encoding.encoder import RFPLCEncoder
 from ..errors import InputError
-from ..io_utils import write_json_atomic
 from ..train import distributed as D
-from ..train.budget import fit_epochs, resumed_epochs
-from ..train.checkpoint import code_revision, cpu_copy
+from ..train.checkpoint import code_revision
 from ..train.doa_metrics import DOA_METRIC_KEYS, doa_metrics
-from ..train.logging_io import epoch_progress, plot_learning_curve, write_csv_log
-from ..train.optim import adamw_cosine, resume_from, set_total_steps
-from ..train.seeding import seed_everything
+from ..train.loop import Step, Task, fit_doa
+from ..train.optim import run_identity
 from . import checkpoint as C
 from .augment import FrameSymmetries
 from .config import make_config
@@ -117,6 +115,93 @@ def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
     return train, val, array, fs
 
 
+class MAATask(Task):
+    """MAA for :func:`neuroaudio.train.loop.fit`: frames (cached or on the fly) → soft-label loss over
+    the azimuth grid, each frame replaced by one of the array's symmetric scenes at random
+    (``train.augment_symmetry``); ``model.pt`` is the epoch with the lowest validation MAE."""
+
+    title = "MAA"
+    checkpoint = C.CHECKPOINT
+    log_fields = LOG_FIELDS
+    select = "val_mae"
+    curve_metric_keys = ("train_acc5", "val_acc5", "val_acc10")
+
+    def __init__(self, cfg: dict[str, Any], train_set: FrameSet | OnlineFrames, val_set: FrameSet,
+                 array: MicArray, fs: int, info: D.DistInfo):
+        self.cfg, self.info, self.train_set, self.val_set = cfg, info, train_set, val_set
+        t_cfg = cfg["train"]
+        self.seed, self.sigma = int(t_cfg["seed"]), float(t_cfg["sigma_deg"])
+        enc_cfg = RFPLCConfig(**cfg["encoder"])
+        enc = RFPLCEncoder(array, enc_cfg, fs)
+        input_shape = (len(enc.pairs), len(enc.delays_samples), enc_cfg.n_bands)
+        frame_shape = (enc_cfg.steps, *input_shape)
+        if tuple(val_set.frame_shape) != frame_shape:
+            raise InputError(f"validation frames of shape {list(val_set.frame_shape)} do not match the "
+                             f"encoder config ({list(frame_shape)}); rebuild the cache with the same encoder "
+                             "settings")
+        self.net = MAANet(MAAConfig.from_dict(cfg["model"]), *input_shape).to(info.device())
+        self.online = isinstance(train_set, OnlineFrames)
+        if info.enabled:
+            self.sampler: Any = DistributedSampler(train_set, num_replicas=info.world_size, rank=info.rank,
+                                                   shuffle=True, seed=self.seed)
+        else:
+            self.order_gen = torch.Generator()
+            self.sampler = RandomSampler(train_set, generator=self.order_gen)
+        self.loader = DataLoader(train_set, batch_size=int(t_cfg["batch_size"]), sampler=self.sampler,
+                                 num_workers=int(cfg["data"]["workers"]),
+                                 collate_fn=collate_frames if self.online else None, drop_last=False)
+        self.steps_per_epoch = max(1, len(self.loader))
+        self.meta = {"model": self.net.cfg.to_dict(), "input_shape": list(input_shape),
+                     "encoder": enc_cfg.to_dict(), "array": array.to_dict(), "sample_rate_hz": int(fs),
+                     "config": cfg, "code_revision": code_revision() if info.is_main else "unknown"}
+        self.symm = FrameSymmetries(enc, self.net.cfg.n_azimuth)
+        self.augment = bool(t_cfg["augment_symmetry"]) and len(self.symm) > 1
+        if self.augment and info.is_main:
+            log.info("symmetry augmentation: a random one of the array's %d symmetries per frame",
+                     len(self.symm))
+        self.title = f"MAA ({Path(cfg['out_dir']).name})"
+
+    def checkpoint_meta(self) -> dict[str, Any]:
+        return self.meta
+
+    def same_run(self, ck: dict[str, Any]) -> bool:
+        keys = ("workers", "cache_dir")
+        return run_identity(ck["config"], keys) == run_identity(self.cfg, keys)
+
+    def start_epoch(self, epoch: int) -> None:
+        self.sym_rng = np.random.default_rng([self.seed, 17, self.info.rank, epoch])   # same after a resume
+        if self.info.enabled:
+            self.sampler.set_epoch(epoch)
+        else:
+            self.order_gen.manual_seed(self.seed * 100003 + epoch)   # same order after a resume
+        if self.online:
+            self.train_set.set_epoch(epoch)
+
+    def batches(self, epoch: int) -> Iterator[Any]:
+        return iter(self.loader)
+
+    def step(self, model: torch.nn.Module, batch: Any) -> Step | None:
+        dev = self.info.device()
+        x, az = batch
+        x, az = x.to(dev), az.float().to(dev)
+        if len(x) == 0:
+            return None
+        if self.augment:           # each frame becomes one of its symmetric scenes at random
+            g = self.sym_rng.integers(len(self.symm), size=len(x))
+            x = self.symm.apply(x, g)
+            az = torch.from_numpy(self.symm.azimuth(az.cpu().numpy(), g).astype(np.float32)).to(dev)
+        y = model(x)
+        loss = soft_label_loss(y, az, self.sigma)
+        with torch.no_grad():
+            err = circular_error_deg(predict_azimuth_deg(y.detach()), az)
+        return Step(loss, len(x), {"train_loss": float(loss.detach()) * len(x),
+                                   "train_acc5": float((err <= 5).sum())})
+
+    def validate(self) -> dict[str, float]:
+        return evaluate_frames(self.net, self.val_set, sigma_deg=self.sigma,
+                               active_db=self.cfg["data"].get("active_db"))
+
+
 def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
           val_set: FrameSet | None = None, array: MicArray | None = None, fs: int | None = None,
           resume: bool = True, progress: bool = True) -> dict[str, Any]:
@@ -132,134 +217,4 @@ def train(cfg: dict[str, Any], train_set: FrameSet | OnlineFrames | None = None,
     or fewer when fitted to ``train.time_budget_s``), "out_dir", "model": the trained MAANet (last
     epoch, on the CPU), "history": the log rows, "dist": the DistInfo}``.
     """
-    cfg = make_config(cfg)
-    info = D.init_distributed()
-    t_cfg = cfg["train"]
-    seed_everything(int(t_cfg["seed"]))
-    if train_set is None:
-        train_set, val_set, array, fs = prepare_data(cfg, info, progress)
-    if array is None or fs is None or val_set is None:
-        raise InputError("train(): give array, fs and val_set together with train_set")
-    enc_cfg = RFPLCConfig(**cfg["encoder"])
-    enc = RFPLCEncoder(array, enc_cfg, fs)
-    input_shape = (len(enc.pairs), len(enc.delays_samples), enc_cfg.n_bands)
-    frame_shape = (enc_cfg.steps, *input_shape)
-    if tuple(val_set.frame_shape) != frame_shape:
-        raise InputError(f"validation frames of shape {list(val_set.frame_shape)} do not match the encoder "
-                         f"config ({list(frame_shape)}); rebuild the cache with the same encoder settings")
-
-    net = MAANet(MAAConfig.from_dict(cfg["model"]), *input_shape).to(info.device())
-    model = D.wrap_model(net, info)
-    online = isinstance(train_set, OnlineFrames)
-    bs = int(t_cfg["batch_size"])
-    if info.enabled:
-        sampler = DistributedSampler(train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True,
-                                     seed=int(t_cfg["seed"]))
-    else:
-        order_gen = torch.Generator()
-        sampler = RandomSampler(train_set, generator=order_gen)
-    loader = DataLoader(train_set, batch_size=bs, sampler=sampler, num_workers=int(cfg["data"]["workers"]),
-                        collate_fn=collate_frames if online else None, drop_last=False)
-    epochs = int(t_cfg["epochs"])
-    n_epochs = epochs                     # lowered by train.time_budget_s when it would not fit
-    budget_s = float(t_cfg["time_budget_s"])
-    steps_per_epoch = max(1, len(loader))
-    opt, sched = adamw_cosine(net.parameters(), t_cfg, epochs * steps_per_epoch)
-
-    out = Path(cfg["out_dir"])
-    rows: list[dict[str, Any]] = []
-    start, best = 0, {"val_mae": math.inf}
-    last = out / "last.pt"
-    if resume and last.is_file():
-        prev = C.read(last)
-        rows, start, best = resume_from(last, cfg, lambda _: prev, net, opt, sched, best,
-                                        ("workers", "cache_dir"), verbose=info.is_main)
-        n_epochs = resumed_epochs(prev, epochs)          # a run cut to its time budget stays cut
-        set_total_steps(sched, n_epochs * steps_per_epoch)
-        del prev
-
-    base_meta = {"model": net.cfg.to_dict(), "input_shape": list(input_shape), "encoder": enc_cfg.to_dict(),
-                 "array": array.to_dict(), "sample_rate_hz": int(fs), "config": cfg,
-                 "code_revision": code_revision() if info.is_main else "unknown"}
-    sigma = float(t_cfg["sigma_deg"])
-    dev = info.device()
-    symm = FrameSymmetries(enc, net.cfg.n_azimuth)
-    augment = bool(t_cfg["augment_symmetry"]) and len(symm) > 1
-    if augment and info.is_main:
-        log.info("symmetry augmentation: a random one of the array's %d symmetries per frame", len(symm))
-    t_run = time.time()                   # the budget counts the training loop (data and model are ready)
-    checked: list[float] = []             # s into the run at each epoch's budget check
-    for epoch in range(start, epochs):
-        if epoch >= n_epochs:
-            break
-        t0, c0 = time.time(), time.process_time()
-        sym_rng = np.random.default_rng([int(t_cfg["seed"]), 17, info.rank, epoch])   # same after a resume
-        if info.enabled:
-            sampler.set_epoch(epoch)
-        else:
-            order_gen.manual_seed(int(t_cfg["seed"]) * 100003 + epoch)   # same order after a resume
-        if online:
-            train_set.set_epoch(epoch)
-        model.train()
-        loss_sum = n_sum = hit_sum = 0.0
-        with epoch_progress(progress and info.is_main) as bar:
-            task = bar.add_task(f"epoch {epoch + 1}/{n_epochs}", total=steps_per_epoch)
-            for x, az in loader:
-                x, az = x.to(dev), az.float().to(dev)
-                if len(x) == 0:
-                    bar.advance(task)
-                    continue
-                if augment:           # each frame becomes one of its symmetric scenes at random
-                    g = sym_rng.integers(len(symm), size=len(x))
-                    x = symm.apply(x, g)
-                    az = torch.from_numpy(symm.azimuth(az.cpu().numpy(), g).astype(np.float32)).to(dev)
-                y = model(x)
-                loss = soft_label_loss(y, az, sigma)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if t_cfg["grad_clip"]:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), float(t_cfg["grad_clip"]))
-                opt.step()
-                sched.step()
-                with torch.no_grad():
-                    err = circular_error_deg(predict_azimuth_deg(y.detach()), az)
-                loss_sum += float(loss.detach()) * len(x)
-                hit_sum += float((err <= 5).sum())
-                n_sum += len(x)
-                bar.advance(task)
-        loss_sum, hit_sum, n_sum = D.all_reduce_sum([loss_sum, hit_sum, n_sum], info)
-        D.broadcast_buffers(model, info)
-        val = evaluate_frames(net, val_set, sigma_deg=sigma, active_db=cfg["data"].get("active_db"))
-        row = {"epoch": epoch + 1, "train_loss": loss_sum / max(n_sum, 1),
-               "train_acc5": hit_sum / max(n_sum, 1),
-               **val, "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2),
-               "cpu_seconds": round(time.process_time() - c0, 2)}
-        rows.append(row)
-        improved = val["val_mae"] < best.get("val_mae", math.inf) or not math.isfinite(best["val_mae"])
-        if improved:
-            best = {**val, "epoch": epoch + 1}
-        if budget_s > 0:
-            # an epoch's wall time: from the previous epoch's check to this one (its training and
-            # validation, and the previous epoch's checkpoint and plot), so the fit leaves room for all
-            checked.append(time.time() - t_run)
-            took = [{"seconds": b - a} for a, b in zip([0.0, *checked[:-1]], checked, strict=True)]
-            fitted = fit_epochs(budget_s, checked[-1], epoch, start, took, n_epochs)
-            n_epochs = int(D.all_reduce_sum([fitted if info.is_main else 0], info)[0])   # rank 0 decides
-            set_total_steps(sched, n_epochs * steps_per_epoch)
-        if info.is_main:
-            state = cpu_copy(net.state_dict())
-            meta = {**base_meta, "state_dict": state, "metrics": val, "epoch": epoch + 1}
-            if improved:
-                C.save(out / "model.pt", {**meta, "metrics": best})
-            C.save(last, {**meta, "optimizer": cpu_copy(opt.state_dict()), "scheduler": sched.state_dict(),
-                          "history": rows, "best": best, "epochs_fitted": n_epochs})
-            write_csv_log(out / "log.csv", rows, LOG_FIELDS)
-            plot_learning_curve(rows, out / "curve.png", f"MAA ({out.name})",
-                                loss_keys=("train_loss", "val_loss"),
-                                metric_keys=("train_acc5", "val_acc5", "val_acc10"), metric_label="accuracy")
-            write_json_atomic(out / "metrics.json", {"best": best, "last": row})
-            log.info("epoch %d/%d: %s", epoch + 1, n_epochs, {k: round(v, 4) if isinstance(v, float) else v
-                                                              for k, v in row.items()})
-        D.barrier(info)
-    return {"metrics": best, "epoch": n_epochs, "out_dir": str(out), "model": net.cpu().eval(),
-            "history": rows, "dist": info}
+    return fit_doa(make_config(cfg), MAATask, prepare_data, (train_set, val_set, array, fs), resume, progress)

@@ -11,7 +11,8 @@ A trainer is a package with the interface the MAA and GCC-PHAT-SM trainers share
   (``{"best": ..., "last": {"epoch": ...}}``);
 - ``method``: the localizer (registry name) that loads ``model.pt``.
 
-Adding a trainer is one line in :data:`TRAINERS`.
+``train.train`` runs a :class:`neuroaudio.train.loop.Task` through :func:`neuroaudio.train.loop.fit`
+(CONTRIBUTING.md, "Add a trainer"). Adding a trainer is then one line in :data:`TRAINERS`.
 """
 
 from __future__ import annotations

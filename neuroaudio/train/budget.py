@@ -48,8 +48,10 @@ def resumed_epochs(checkpoint: Mapping[str, Any], epochs: int) -> int:
     """The total number of epochs of a resumed run: the fitted total stored in ``checkpoint`` (a
     ``last.pt``: ``epochs_fitted``, ``config.train.epochs``) when the run was configured with the
     same ``epochs`` (a cut run stays cut, whatever budget the resume is given); else ``epochs`` (a
-    run extended by resuming with more epochs, or a checkpoint from before the budget existed)."""
+    run extended by resuming with more epochs, a checkpoint from before the budget existed, or one
+    without ``config.train.epochs``)."""
     fitted = checkpoint.get("epochs_fitted")
-    if fitted is not None and int(checkpoint["config"]["train"]["epochs"]) == int(epochs):
+    configured = ((checkpoint.get("config") or {}).get("train") or {}).get("epochs")
+    if fitted is not None and configured is not None and int(configured) == int(epochs):
         return int(fitted)
     return int(epochs)

@@ -1,14 +1,17 @@
 """Checkpoints as plain dicts of tensors and JSON-able values, loadable with ``weights_only=True``.
 
 A checkpoint never needs code from the file to be loaded: only tensors, numbers, strings, lists and
-dicts. Writing is atomic (a crash never leaves a half-written ``last.pt``).
+dicts. Writing is atomic (a crash never leaves a half-written ``last.pt``). Each kind of model has
+one :class:`CheckpointFormat` (its ``format`` tag, the hint that ends every error message, and how
+to build the model from a loaded dict): ``neuroaudio.maa.checkpoint.CHECKPOINT`` and its siblings.
 """
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +115,48 @@ def check_model_input(path: str | Path, array_ck: Any, fs_ck: int, array: Any,
         raise InputError(f"model '{path}' was trained at {fs_ck} Hz, the input is at {fs_in} Hz: "
                          f"resample the input to {fs_ck} Hz or use a model trained at {fs_in} Hz")
     return arr_in, fs_in
+
+
+def checkpoint_array(ck: dict[str, Any]) -> Any:
+    """The MicArray stored in a checkpoint (``ck["array"]``, the geometry dict of conventions.md)."""
+    from ..arrays import MicArray
+
+    return MicArray.from_dict(ck["array"], where="checkpoint array")
+
+
+@dataclass
+class CheckpointFormat:
+    """One kind of checkpoint: its ``format`` tag, the hint that ends its error messages, and how to
+    build the model from a loaded dict.
+
+    Args:
+        format_id: the ``format`` entry written into and required of every file, e.g.
+            ``"neuroaudio-maa-1"`` (the tags in shipped models never change).
+        hint: how to get a valid file, e.g. "use a checkpoint written by `neuroaudio train maa`".
+        build: checkpoint dict -> the model (any object: a network, a (network, front end) pair, ...),
+            weights loaded, in eval mode; None when the format has no model to build.
+    """
+
+    format_id: str
+    hint: str
+    build: Callable[[dict[str, Any]], Any] | None = None
+
+    def save(self, path: str | Path, ckpt: dict[str, Any]) -> None:
+        """Write ``{"format": format_id, **ckpt}`` to ``path`` atomically."""
+        save_checkpoint(path, ckpt, self.format_id)
+
+    def read(self, path: str | Path) -> dict[str, Any]:
+        """The checkpoint dict (safe load, format checked); InputError naming ``hint`` otherwise."""
+        return load_checkpoint(path, self.format_id, self.hint)
+
+    def contents(self, path: str | Path) -> Any:
+        """:func:`checkpoint_contents` with this format's hint (around code that uses a loaded dict)."""
+        return checkpoint_contents(path, self.hint)
+
+    def load(self, path: str | Path) -> tuple[Any, dict[str, Any]]:
+        """``(build(checkpoint), checkpoint dict)``; a damaged file is one InputError."""
+        if self.build is None:
+            raise TypeError(f"{self.format_id}: no build function given")
+        ck = self.read(path)
+        with self.contents(path):
+            return self.build(ck), ck

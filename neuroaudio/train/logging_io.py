@@ -10,13 +10,16 @@ from typing import Any
 from ..io_utils import atomic_path
 
 
-def write_csv_log(path: str | Path, rows: list[dict[str, Any]], fields: Sequence[str]) -> None:
-    """Rewrite the whole log atomically (rows are few: one per epoch)."""
+def write_csv_log(path: str | Path, rows: list[dict[str, Any]], fields: Sequence[str],
+                  float_format: str | None = None) -> None:
+    """Rewrite the whole log atomically (rows are few: one per epoch); keys not in ``fields`` are
+    left out. ``float_format`` (e.g. ``".6g"``) formats the floats; None writes Python's repr."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(fields), extrasaction="ignore")
         w.writeheader()
         for r in rows:
-            w.writerow(r)
+            w.writerow(r if float_format is None else
+                       {k: (format(v, float_format) if isinstance(v, float) else v) for k, v in r.items()})
 
 
 def read_csv_log(path: str | Path) -> list[dict[str, Any]]:

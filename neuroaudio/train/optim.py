@@ -1,19 +1,14 @@
-"""The optimiser, schedule and resume step every trainer shares (`train maa`, `train gcc-phat-sm`)."""
+"""The optimiser and schedule of the DOA trainers (`train maa`, `train gcc-phat-sm`) and what must agree
+for a resume (:func:`run_identity`); the resume itself is :func:`neuroaudio.train.loop.fit`'s."""
 
 from __future__ import annotations
 
 import json
-import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
-
-from ..errors import InputError
-
-log = logging.getLogger("neuroaudio")
 
 
 class CosineDecay:
@@ -79,23 +74,3 @@ def run_identity(cfg: dict[str, Any], data_keys: Sequence[str] = ("cache_dir",))
     for k in data_keys:
         c["data"].pop(k, None)
     return c
-
-
-def resume_from(last: Path, cfg: dict[str, Any], read: Callable[[Path], dict[str, Any]],
-                net: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any, best: dict[str, Any],
-                data_keys: Sequence[str] = ("cache_dir",), verbose: bool = True
-                ) -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
-    """Load ``last`` (a ``last.pt`` read with ``read``) into ``net``, ``opt`` and ``sched``;
-    ``(history rows, epochs done, best so far)``. A checkpoint trained with another config
-    (:func:`run_identity`) is refused with an InputError."""
-    ck = read(last)
-    if run_identity(ck["config"], data_keys) != run_identity(cfg, data_keys):
-        raise InputError(f"{last} was trained with another config; give another out_dir, or "
-                         "--no-resume to start over")
-    net.load_state_dict(ck["state_dict"])
-    opt.load_state_dict(ck["optimizer"])
-    sched.load_state_dict(ck["scheduler"])
-    start = int(ck["epoch"])
-    if verbose:
-        log.info("resuming from %s at epoch %d", last, start)
-    return list(ck.get("history", [])), start, dict(ck.get("best", best))
