@@ -44,9 +44,8 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroaudio.localize.base import circular_error_deg  # noqa: E402
+from neuroaudio.angles import circular_error_deg, wrap_pm180  # noqa: E402
 from neuroaudio.localize.registry import make_localizer  # noqa: E402
-from neuroaudio.tracking.kalman import wrap_pm180  # noqa: E402
 
 
 def peak_parabolic(spectra: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from neuroaudio.localize.base import circular_error_deg
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.localize.registry import make_localizer
 from neuroaudio.maa.checkpoint import read
 from neuroaudio.sim.config import load_config

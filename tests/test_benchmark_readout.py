@@ -6,7 +6,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from neuroaudio.tracking.kalman import wrap_pm180
+from neuroaudio.angles import wrap_pm180
 
 from .conftest import REPO
 

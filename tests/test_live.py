@@ -24,16 +24,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
 from neuroaudio.audio.live import (
     CaptureClock,
     DeviceLostError,
     LiveCapture,
-    LiveSession,
     resolve_device,
 )
 from neuroaudio.errors import InputError
-from neuroaudio.localize.base import circular_error_deg
+from neuroaudio.live import LiveSession
 from neuroaudio.localize.registry import make_localizer
 
 from .conftest import REPO, plane_wave, run_cli
@@ -506,8 +506,8 @@ def test_docs_embedding_example_runs(rng):
 def test_live_view_needle_and_meter():
     from rich.console import Console
 
-    from neuroaudio.audio.live import LiveEstimate
     from neuroaudio.cli.live_cmd import _live_view
+    from neuroaudio.live import LiveEstimate
 
     c = Console(width=100, record=True, color_system=None)
     est = LiveEstimate(1.0, 180.0, 0.7, 0.05, -40.0, True, 178.0, 1)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
 from neuroaudio.audio.channels import dependent_channels, describe_dependent
 from neuroaudio.audio.io import read_audio
@@ -27,11 +28,9 @@ from neuroaudio.audio.live import (
     DeviceHungError,
     DeviceLostError,
     LiveCapture,
-    LiveSession,
-    build_live_session,
 )
 from neuroaudio.errors import InputError
-from neuroaudio.localize.base import circular_error_deg
+from neuroaudio.live import LiveSession, build_live_session
 from neuroaudio.localize.registry import make_localizer
 from neuroaudio.ros.core import NodeCore, NodeParams, unused_record_path
 

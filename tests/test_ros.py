@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
 from neuroaudio.audio.live import LiveCapture
 from neuroaudio.errors import InputError
-from neuroaudio.localize.base import circular_error_deg
 from neuroaudio.ros.core import NodeCore, NodeParams, direction_quaternion
 
 from .conftest import REPO

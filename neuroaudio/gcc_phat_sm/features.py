@@ -28,7 +28,7 @@ import numpy as np
 
 from ..arrays import MicArray
 from ..errors import InputError
-from ..localize.spectra import band_bins, hann, stft_snapshots
+from ..spectra import band_bins, hann, stft_snapshots
 from ..symmetry import Symmetry, array_symmetries, symmetry_tables, usable_symmetries  # noqa: F401  (re-exported)
 
 LOG_FLOOR = 1e-10

@@ -4,7 +4,7 @@
 (:class:`..features.GccFrontEnd`), kept as buffers so the checkpoint carries them. With
 ``use_mask=False`` the same classifier runs on plain (unmasked) GCC-PHAT features: the
 ``gcc-phat-mlp`` ablation. Output: logits ``[n, n_azimuth]``; trained with the circular Gaussian
-soft-label cross-entropy of :mod:`neuroaudio.maa.loss` (the group's "360-way Gaussian-shaped
+soft-label cross-entropy of :mod:`neuroaudio.train.doa_loss` (the group's "360-way Gaussian-shaped
 output"). The MLP: ``P·L`` inputs (standardised per frame) → ``hidden`` (ReLU, dropout) ×
 ``len(hidden)`` → 360.
 """

@@ -34,12 +34,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..angles import circular_error_deg_torch as circular_error_deg
 from ..arrays import MicArray
 from ..errors import InputError
 from ..io_utils import write_json_atomic
-from ..maa.loss import circular_error_deg, soft_label_loss
 from ..train import distributed as D
 from ..train.checkpoint import code_revision, cpu_copy
+from ..train.doa_loss import soft_label_loss
 from ..train.doa_metrics import DOA_METRIC_KEYS, doa_metrics
 from ..train.logging_io import epoch_progress, plot_learning_curve, write_csv_log
 from ..train.optim import adamw_cosine, resume_from

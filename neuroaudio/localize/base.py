@@ -37,7 +37,7 @@ Activity and pooling (a choice, documented here):
   the slow-rise floor exactly; after a quiet stretch followed by a louder noisy scene the floor
   reaches the new noise within the window (2 s) instead of rising at a few dB/s for ~10 s
   (issue 18; tests/test_pooling.py measures the recovery). The speech-presence bin weights of
-  gcc-phat and srp-phat (:class:`~neuroaudio.localize.spectra.BinNoiseTracker`) do the same per bin.
+  gcc-phat and srp-phat (:class:`~neuroaudio.spectra.BinNoiseTracker`) do the same per bin.
 - File level (with hindsight, bounded memory): :class:`~neuroaudio.localize.pooling.EvidencePool`
   weights each audible frame's normalised spectrum by how much it carries the source
   (``pooling`` option; default ``energy``: the frame's power above the file's noise floor, the
@@ -61,12 +61,6 @@ from ..arrays import MicArray, load_array
 from ..errors import InputError
 from .calibration import apply_map, calibration_map
 from .pooling import DEFAULT_POOLING, LEVEL_BINS_DB, EvidencePool  # noqa: F401
-
-
-def circular_error_deg(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray | float:
-    """Circular angular error (degrees): ``min(|a-b| mod 360, 360 - |a-b| mod 360)``."""
-    d = np.mod(np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)), 360.0)
-    return np.minimum(d, 360.0 - d)
 
 
 @dataclass
@@ -233,7 +227,7 @@ def spatial_coherence(frames: np.ndarray, pairs: np.ndarray, fs: int) -> np.ndar
     Returns:
         ``[n]`` in [0, 1]: 1 for a plane wave, ``~sqrt(pi / (4 S))`` for incoherent noise.
     """
-    from .spectra import band_bins, hann, phat, stft_snapshots
+    from ..spectra import band_bins, hann, phat, stft_snapshots
 
     nfft = int(COHERENCE_NFFT * fs / 16000) // 2 * 2
     bins = band_bins(nfft, fs, *COHERENCE_BAND_HZ)

@@ -9,7 +9,7 @@ Choices (measured on simulated reverberant speech scenes, see docs/localize.md):
 
 - Band 200-7000 Hz (``fmin_hz``/``fmax_hz``; beat 500-4000, 300-3000, 200-5000, 200-8000).
 - Speech-presence bin weights ``w(f)`` (``bin_weighting=True``): each bin's power against its own
-  causally tracked noise floor (:class:`~neuroaudio.localize.spectra.BinNoiseTracker`), so bins
+  causally tracked noise floor (:class:`~neuroaudio.spectra.BinNoiseTracker`), so bins
   holding only noise stop voting. Plain PHAT (``bin_weighting=False``) gives every bin the same
   vote and, at low SNR, follows the noise: MAE over -5..30 dB 15.7 deg without, 5.6 deg with.
 - Spectrum: one Hann-windowed rfft of the whole frame (0.17 s), only the bins in
@@ -40,8 +40,8 @@ import numpy as np
 
 from ..arrays import MicArray
 from ..errors import InputError
+from ..spectra import BinNoiseTracker, band_bins, frame_rfft, hann
 from .base import Localizer
-from .spectra import BinNoiseTracker, band_bins, frame_rfft, hann
 
 GCC_FMIN_HZ = 200.0
 GCC_FMAX_HZ = 7000.0

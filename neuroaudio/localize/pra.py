@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..arrays import MicArray
+from ..spectra import hann, stft_snapshots
 from .base import Localizer
-from .spectra import hann, stft_snapshots
 
 PRA_FREQ_RANGE_HZ = (500.0, 4000.0)
 """pyroomacoustics' default ``freq_range`` of ``locate_sources``."""

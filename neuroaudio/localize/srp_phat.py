@@ -19,7 +19,7 @@ Choices (measured on simulated reverberant speech, docs/localize.md): 512-point 
 (32 ms, beat 256 and 1024) with 50 % overlap, the band :data:`SRP_FMIN_HZ`–:data:`SRP_FMAX_HZ`
 (200-7000 Hz, beat pyroomacoustics' 500-4000), and speech-presence bin weights ``w(f)``
 multiplying ``Rbar_ij(f)`` (``bin_weighting=True``; each bin's power against its own causally
-tracked noise floor, :class:`~neuroaudio.localize.spectra.BinNoiseTracker`): MAE over -5..30 dB
+tracked noise floor, :class:`~neuroaudio.spectra.BinNoiseTracker`): MAE over -5..30 dB
 20.7 deg without, 5.2 deg with. The averaging of whitened cross-spectra over snapshots before
 steering is what separates this from :mod:`~neuroaudio.localize.gcc_phat` (one long FFT per
 frame, pair-wise whitening).
@@ -31,8 +31,8 @@ import numpy as np
 
 from ..arrays import MicArray
 from ..errors import InputError
+from ..spectra import BinNoiseTracker, band_bins, hann, phat, stft_snapshots
 from .base import Localizer
-from .spectra import BinNoiseTracker, band_bins, hann, phat, stft_snapshots
 
 SRP_FMIN_HZ = 200.0
 SRP_FMAX_HZ = 7000.0

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
+from ..angles import circular_error_deg_torch as circular_error_deg
 from ..arrays import MicArray
 from ..encoding.config import RFPLCConfig
 from ..encoding.encoder import RFPLCEncoder
@@ -38,6 +39,7 @@ from ..io_utils import write_json_atomic
 from ..train import distributed as D
 from ..train.budget import fit_epochs, resumed_epochs
 from ..train.checkpoint import code_revision, cpu_copy
+from ..train.doa_loss import predict_azimuth_deg, soft_label_loss
 from ..train.doa_metrics import DOA_METRIC_KEYS, doa_metrics
 from ..train.logging_io import epoch_progress, plot_learning_curve, write_csv_log
 from ..train.optim import adamw_cosine, resume_from, set_total_steps
@@ -46,7 +48,6 @@ from . import checkpoint as C
 from .augment import FrameSymmetries
 from .config import make_config
 from .data import FrameSet, OnlineFrames, build_cache, collate_frames
-from .loss import circular_error_deg, predict_azimuth_deg, soft_label_loss
 from .model import MAAConfig, MAANet
 
 log = logging.getLogger("neuroaudio")

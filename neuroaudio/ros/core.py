@@ -136,7 +136,7 @@ class Publisher(Protocol):
 
 
 def node_output(est: Any, frame_id: str, now_wall: float | None = None) -> NodeOutput:
-    """Turn a :class:`~neuroaudio.audio.live.LiveEstimate` into what the topics carry."""
+    """Turn a :class:`~neuroaudio.live.LiveEstimate` into what the topics carry."""
     now_wall = time.time() if now_wall is None else now_wall
     stamp = now_wall - (est.latency_s or 0.0)
     az = est.azimuth_deg
@@ -191,7 +191,7 @@ class NodeCore:
     def __init__(self, params: NodeParams, publisher: Publisher,
                  capture_factory: Callable[..., Any] | None = None):
         from ..audio.io import parse_channels
-        from ..audio.live import build_live_session
+        from ..live import build_live_session
 
         self.params, self.publisher = params, publisher
         method = params.method

@@ -1,4 +1,5 @@
-"""Shared spectral front ends of the classical localizers (vectorised over frames and mics).
+"""Spectral front ends shared by the localizers and the GCC-PHAT-SM features (vectorised over
+frames and mics).
 
 Shapes: frames ``[n, frame_len, mics]`` (float32, at ``fs`` Hz) → spectra ``[n, ..., bins, mics]``
 (complex64). Frequencies in Hz.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sfft
 
-from ..errors import InputError
+from .errors import InputError
 
 PHAT_FLOOR = 1e-12
 """Magnitudes below this are treated as this (avoids 0/0 in the phase transform)."""
@@ -102,7 +103,7 @@ class BinNoiseTracker:
     (mean weight under ``min_mean``: noise alone, or a source as steady as the noise), so that a
     steady source keeps its direction instead of being whitened away.
 
-    Bounded window (``window_s``, issue 18): the floor is also never below the smallest power of
+    Bounded window (``window_s``): the floor is also never below the smallest power of
     the last ``window_s`` seconds (a minimum-statistics floor). Rising at 3 dB/s alone, a floor
     left low by a quiet stretch needs ~10 s to reach a noise 30 dB louder, and meanwhile the
     noise's bins vote as speech; with the window it gets there within ``window_s``. On a stream
