@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from ..angles import circular_error_deg_torch as circular_error_deg
+from ..angles import wrap_deg
 from ..arrays import MicArray
 from ..errors import InputError
 from ..io_utils import write_json_atomic
@@ -183,7 +184,7 @@ def train(cfg: dict[str, Any], train_set: FrameData | None = None, val_set: Fram
                 if augment:   # a random symmetric scene per frame (drawn from the epoch's rng)
                     g = rng.integers(len(syms), size=len(idx))
                     a = az.cpu().numpy()
-                    az = torch.from_numpy(np.mod(sym_rot[g] + np.where(sym_mirror[g], -a, a), 360.0)
+                    az = torch.from_numpy(wrap_deg(sym_rot[g] + np.where(sym_mirror[g], -a, a))
                                           .astype(np.float32)).to(dev)
                     sym = torch.from_numpy(g).to(dev)
                 y, m = model(lp, cr, ci, detach_mask=detach, sym=sym)
