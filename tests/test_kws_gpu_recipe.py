@@ -3,7 +3,6 @@ per-run results, tables whose numbers are those of the runs, resuming, the time 
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +16,17 @@ from .test_kws import FS, fake_fsdd
 def bench(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gpu_recipe")
     root = fake_fsdd(tmp / "fsdd", 8)
-    sys.path.insert(0, str(REPO / "experiments" / "kws_recipe_gpu"))   # the spawned runs import it too
-    import kws_gpu_recipe
+    with pytest.MonkeyPatch.context() as mp:   # the spawned runs import it too
+        mp.syspath_prepend(str(REPO / "experiments" / "kws_recipe_gpu"))
+        import kws_gpu_recipe
 
-    out = tmp / "out"
-    argv = ["--root", str(root), "--out", str(out), "--work", str(tmp / "work"), "--device", "cpu",
-            "--epochs", "1", "--width", "4", "--max-per-digit", "6", "--kinds", "drf", "--arms", "recipe",
-            "no_mvn", "shipped", "--speakers", "jackson", "theo", "--jobs", "4", "--limit", "900"]
-    assert kws_gpu_recipe.main(argv) == 0
-    yield kws_gpu_recipe, root, out, argv
-    sys.path.remove(str(REPO / "experiments" / "kws_recipe_gpu"))
+        out = tmp / "out"
+        argv = ["--root", str(root), "--out", str(out), "--work", str(tmp / "work"), "--device", "cpu",
+                "--epochs", "1", "--width", "4", "--max-per-digit", "6", "--kinds", "drf", "--arms",
+                "recipe", "no_mvn", "shipped", "--speakers", "jackson", "theo", "--jobs", "4", "--limit",
+                "900"]
+        assert kws_gpu_recipe.main(argv) == 0
+        yield kws_gpu_recipe, root, out, argv
 
 
 def test_every_run_is_recorded_and_the_tables_are_its_numbers(bench):
