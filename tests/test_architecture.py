@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,12 @@ def package_modules() -> dict[str, Path]:
             parts = parts[:-1]
         mods[".".join(parts)] = p
     return mods
+
+
+@functools.cache
+def package_graph() -> dict[str, set[str]]:
+    """:func:`import_edges` of the package as it is (parsed once per test run)."""
+    return import_edges(package_modules())
 
 
 def import_edges(mods: dict[str, Path]) -> dict[str, set[str]]:
@@ -148,9 +155,8 @@ def test_cycle_finder_finds_circles_and_only_circles():
 
 
 def test_import_graph_counts_lazy_and_relative_imports():
-    mods = package_modules()
-    edges = import_edges(mods)
-    assert len(mods) > 100
+    edges = package_graph()
+    assert len(edges) > 100
     assert "neuroaudio.localize.base" in edges["neuroaudio.localize.registry"]     # relative, top level
     # inside a function: the activity detector's coherence imports the spectra on first use
     assert "neuroaudio.spectra" in edges["neuroaudio.localize.base"]
@@ -159,13 +165,13 @@ def test_import_graph_counts_lazy_and_relative_imports():
 
 
 def test_no_module_import_circles():
-    edges = import_edges(package_modules())
+    edges = package_graph()
     found = cycles(edges)
     assert not found, "import circles between modules (lazy imports count):\n" + describe(found, edges)
 
 
 def test_no_package_import_circles():
-    edges = import_edges(package_modules())
+    edges = package_graph()
     pkg = package_edges(edges)
     found = cycles(pkg)
     assert not found, ("import circles between packages neuroaudio.X (lazy imports count); move the "
