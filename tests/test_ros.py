@@ -24,7 +24,7 @@ from neuroaudio.errors import InputError
 from neuroaudio.ros.core import NodeCore, NodeParams, direction_quaternion
 
 from .conftest import REPO
-from .test_live import TRUE_AZ, FakeSD, _bursty_scene, scene_wav, start_pulse, stop_pulse  # noqa: F401
+from .test_live import TRUE_AZ, FakeSD, _bursty_scene, scene_wav, start_pulse, stop_all  # noqa: F401
 
 
 def _rotate(q, v):
@@ -250,14 +250,7 @@ def test_ros1_node_publishes_azimuth(tmp_path, scene_wav):  # noqa: F811
         assert r.returncode == 0, r.stderr[-2000:]
         got = json.loads(r.stdout.strip().splitlines()[-1])
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        stop_pulse(server)
+        stop_all(*reversed(procs), server=server)
     node_log = node.stdout.read() if node.stdout else ""
     az = np.array(got["azimuth"])
     assert len(az) >= 8, (got, node_log[-2000:])

@@ -70,8 +70,12 @@ class TrackerConfig:
     init_vel_sigma_deg_s: float = 30.0
     """Prior standard deviation of a new track's angular velocity (deg/s)."""
     gate_sigmas: float = 3.0
+    """A measurement is matched to a track only within this many innovation standard
+    deviations ..."""
     gate_min_deg: float = 12.0
+    """... but never closer than this (deg) ..."""
     gate_max_deg: float = 40.0
+    """... nor farther than this (deg)."""
     confirm_hits: int = 3
     """Matched frames that turn a tentative track into a reported source (birth)."""
     tentative_max_misses: int = 1
@@ -79,7 +83,9 @@ class TrackerConfig:
     death_s: float = 0.6
     """A confirmed track without a measurement for this long is removed (death)."""
     merge_deg: float = 8.0
+    """Two confirmed tracks closer than this (deg) are merged (the older one stays)."""
     max_tracks: int = 6
+    """At most this many tracks (tentative and confirmed) at a time: no birth beyond."""
     confidence_half_life_s: float = 0.2
     """While coasting, the reported confidence halves every this many seconds."""
     weight_floor: float = 0.05
