@@ -72,7 +72,7 @@ class LiveSession:
     """Run a :class:`~neuroaudio.localize.base.Localizer` (and optionally a tracker) on a live
     capture; :meth:`run` yields one :class:`LiveEstimate` per analysis frame.
 
-    The thread that iterates :meth:`run` is the worker of the module docstring.
+    The thread that iterates :meth:`run` is the worker of :mod:`neuroaudio.audio.live`'s data flow.
     """
 
     def __init__(self, localizer: Localizer, capture: LiveCapture, tracker: AzimuthTracker | None = None):

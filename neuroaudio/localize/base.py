@@ -36,7 +36,7 @@ Activity and pooling (a choice, documented here):
   ``floor_window_s`` seconds (a bounded-window minimum). On a clip shorter than the window this is
   the slow-rise floor exactly; after a quiet stretch followed by a louder noisy scene the floor
   reaches the new noise within the window (2 s) instead of rising at a few dB/s for ~10 s
-  (issue 18; tests/test_pooling.py measures the recovery). The speech-presence bin weights of
+  (tests/test_pooling.py measures the recovery). The speech-presence bin weights of
   gcc-phat and srp-phat (:class:`~neuroaudio.spectra.BinNoiseTracker`) do the same per bin.
 - File level (with hindsight, bounded memory): :class:`~neuroaudio.localize.pooling.EvidencePool`
   weights each audible frame's normalised spectrum by how much it carries the source
@@ -266,7 +266,7 @@ class Localizer(ABC):
             docstring); ``coherence_margin=None`` turns the coherence evidence off (level only),
             ``floor_window_s=0`` the bounded-window floor.
         pooling: how frames are weighted in the file estimate
-            (:mod:`~neuroaudio.localize.pooling`; ``level`` is the pooling before issue 18).
+            (:mod:`~neuroaudio.localize.pooling`; ``level`` is the earlier default).
         calibrate: report the file's confidence as the chance of being within 10 deg
             (:mod:`~neuroaudio.localize.calibration`) where a map was fitted for this method and
             these settings; False: the raw peakiness.

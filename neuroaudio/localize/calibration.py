@@ -1,5 +1,5 @@
 """Confidence that means something: each method's file-level confidence mapped to the chance
-that its estimate is within 10 degrees of the truth (issue 18).
+that its estimate is within 10 degrees of the truth.
 
 A method's raw confidence (the pooled spectrum's peakiness, ``1 - mean/peak``) ranks its own
 estimates but is not comparable between methods (gcc-phat said 0.62 and the learned methods 0.95

@@ -5,10 +5,10 @@ sum 1) of its audible frames as ``sum_k w_k s_k``; the azimuth is the pooled spe
 The weight ``w_k`` says how much frame ``k`` carries the source. Choices (``-o pooling=...``,
 factors multiplied with ``*``, e.g. ``energy*coherence``):
 
-- ``level`` (the pooling before issue 18): 1 for frames at least ``margin_db`` above the file's
+- ``level`` (the earlier default): 1 for frames at least ``margin_db`` above the file's
   noise floor, else 0 (all audible frames when none stands out). A frame 3 dB above the floor
   counts as much as one 25 dB above it, so a short word among ten louder-than-floor noise frames
-  is outvoted (issue 18: a 20-dB digit localized 21 deg off).
+  is outvoted (a 20-dB spoken digit was localized 21 deg off).
 - ``snr``: the fraction of the frame's power above the floor, ``max(0, 1 - 10^(-SNR/10))``.
 - ``energy``: the frame's power above the floor in units of the floor, ``max(0, 10^(SNR/10) - 1)``:
   pooling by energy, as pooling the cross-spectra before the phase transform does.

@@ -40,7 +40,7 @@ DEFAULT_METHOD = "gcc-phat"
 """Method used when none is named (`neuroaudio localize` without --method). The learned
 `gcc-phat-sm` is more accurate on both simulated benchmarks (README: 2.5 vs 4.9 deg MAE on
 dev_bench, 7.3 vs 19.2 on heldout_bench), and the spiking `maa` is meant to take this place once
-it beats them (issue 5; today it trails gcc-phat). gcc-phat stays the default because it needs no
+it beats them (today it trails gcc-phat). gcc-phat stays the default because it needs no
 training and no learned model here has been checked on real recordings yet. Change it only here."""
 
 
