@@ -219,6 +219,8 @@ def test_no_sys_path_manipulation():
             if rel in SYS_PATH_ALLOWED:
                 continue
             found += [f"{rel}:{line}" for line in sorted(sys_path_changes(p.read_text(encoding="utf-8")))]
+    # Fails until the benchmarks restructuring (an importable suite, `python -m`) is merged; it
+    # must pass on main once it is: no skip, no xfail.
     assert not found, ("sys.path changed (install the package, run scripts with `python -m`, or "
                        "use monkeypatch.syspath_prepend in tests):\n  " + "\n  ".join(found))
 
