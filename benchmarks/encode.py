@@ -110,7 +110,7 @@ def room_scene(array, az: float, sig: np.ndarray, fs: int, rt60: float, rng) -> 
 
 def accuracy(args) -> None:
     """rf-plc error with sub-sample vs one-sample spike timing (module docstring)."""
-    from neuroaudio.localize.base import circular_error_deg
+    from neuroaudio.angles import circular_error_deg
     from neuroaudio.localize.registry import make_localizer
 
     fs = 16000

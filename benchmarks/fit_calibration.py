@@ -33,9 +33,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 import numpy as np  # noqa: E402
 
+from neuroaudio.angles import circular_error_deg  # noqa: E402
 from neuroaudio.eval.runner import read_manifest  # noqa: E402
 from neuroaudio.io_utils import write_text_atomic  # noqa: E402
-from neuroaudio.localize.base import circular_error_deg  # noqa: E402
 from neuroaudio.localize.calibration import (  # noqa: E402
     CALIBRATION_FILE,
     WITHIN_DEG,

@@ -84,8 +84,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="na_live_bench_"))
     server, client = start_pulse(tmp)
     os.environ.update(client)          # before PortAudio starts: ALSA's pulse plugin reads them
-    from neuroaudio.audio.live import build_live_session
-    from neuroaudio.localize.base import circular_error_deg
+    from neuroaudio.angles import circular_error_deg
+    from neuroaudio.live import build_live_session
 
     wav = tmp / "scene.wav"
     total_s = args.seconds * len(args.methods.split(",")) + 10

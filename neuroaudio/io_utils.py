@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import tempfile
@@ -50,6 +52,17 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write text (UTF-8) atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_csv_atomic(path: str | Path, rows: list[dict[str, Any]]) -> None:
+    """Write dict rows as CSV (header from the first row's keys; an empty file for no rows),
+    atomically."""
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    write_text_atomic(path, buf.getvalue())
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:

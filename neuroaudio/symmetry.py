@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .angles import wrap_deg
 from .arrays import MicArray
 
 
@@ -44,7 +45,7 @@ class Symmetry:
 
     def azimuth(self, az_deg):
         """Where a source at ``az_deg`` lands after the transform (degrees, mod 360)."""
-        return np.mod(self.rot_deg + (-np.asarray(az_deg) if self.mirror else np.asarray(az_deg)), 360.0)
+        return wrap_deg(self.rot_deg + (-np.asarray(az_deg) if self.mirror else np.asarray(az_deg)))
 
 
 def array_symmetries(array: MicArray, lags: np.ndarray, tol_m: float = 1e-5,

@@ -110,11 +110,7 @@ def test_localizers(tmp_path_factory):
     root = install_distribution(tmp_path_factory.mktemp("plugins"), "neuroaudio_test_localizers",
                                 TEST_LOCALIZERS)
     old_env = os.environ.get("PYTHONPATH")
-    sys.path.insert(0, str(root))
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *([old_env] if old_env else [])])
-    yield root
-    sys.path.remove(str(root))
-    if old_env is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = old_env
+    with pytest.MonkeyPatch.context() as mp:      # undone when the module's tests are done
+        mp.syspath_prepend(str(root))
+        mp.setenv("PYTHONPATH", os.pathsep.join([str(root), *([old_env] if old_env else [])]))
+        yield root

@@ -47,12 +47,12 @@ def test_json_round_trip_keeps_unknown_keys(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ('{"name": "x"}', "missing 'mics_m'"),
-    ('{"mics_m": [[0, 0, 0]]}', "at least 2 mics"),
-    ('{"mics_m": [[0, 0], [1, 0]]}', "at least 2 mics"),
-    ('{"mics_m": [[0, 0, 0], [0, 0, 0]]}', "share one position"),
-    ('{"mics_m": [[30, 0, 0], [0, 0, 0]]}', "metres"),
-    ('not json', "cannot read array file"),
+    pytest.param('{"name": "x"}', "missing 'mics_m'", id="no-mics"),
+    pytest.param('{"mics_m": [[0, 0, 0]]}', "at least 2 mics", id="one-mic"),
+    pytest.param('{"mics_m": [[0, 0], [1, 0]]}', "at least 2 mics", id="2-d-positions"),
+    pytest.param('{"mics_m": [[0, 0, 0], [0, 0, 0]]}', "share one position", id="same-position"),
+    pytest.param('{"mics_m": [[30, 0, 0], [0, 0, 0]]}', "metres", id="30-m-apart"),
+    pytest.param('not json', "cannot read array file", id="not-json"),
 ])
 def test_bad_geometry_is_refused(tmp_path, content, message):
     p = tmp_path / "bad.json"

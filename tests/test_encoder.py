@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import MicArray, load_array
 from neuroaudio.encoding.config import RFPLCConfig
 from neuroaudio.encoding.encoder import RFPLCEncoder
 from neuroaudio.errors import InputError
-from neuroaudio.localize.base import circular_error_deg
 from neuroaudio.localize.registry import make_localizer
 
 from .conftest import fractional_delay, plane_wave, run_cli

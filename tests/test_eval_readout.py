@@ -4,8 +4,8 @@ correlation table give the numbers they promise on spectra with a known peak."""
 import numpy as np
 import pytest
 
+from neuroaudio.angles import wrap_pm180
 from neuroaudio.eval import readout
-from neuroaudio.tracking.kalman import wrap_pm180
 
 
 def gaussian_spectra(peaks_deg: np.ndarray, width_deg: float = 4.0) -> np.ndarray:

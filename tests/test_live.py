@@ -24,16 +24,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
 from neuroaudio.audio.live import (
     CaptureClock,
     DeviceLostError,
     LiveCapture,
-    LiveSession,
     resolve_device,
 )
 from neuroaudio.errors import InputError
-from neuroaudio.localize.base import circular_error_deg
+from neuroaudio.live import LiveSession
 from neuroaudio.localize.registry import make_localizer
 
 from .conftest import REPO, plane_wave, run_cli
@@ -353,12 +353,25 @@ def start_pulse(d: Path) -> tuple[subprocess.Popen, PulseCard]:
 
 
 def stop_pulse(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_all(proc)
+
+
+def stop_all(*procs: subprocess.Popen | Player | None, server: subprocess.Popen | None = None) -> None:
+    """The end of a live test, also a failed one: every process of ``procs`` still running
+    (players, CLIs, nodes; None is skipped) gets SIGTERM, and SIGKILL if it has not ended 5 s
+    later; then the sound ``server`` is stopped the same way."""
+    procs_ = [p for p in procs if p is not None]
+    for p in procs_:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs_:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if server is not None:
+        stop_all(server)
 
 
 @pytest.fixture(scope="module")
@@ -388,7 +401,7 @@ def _live_cmd(*args: str) -> list[str]:
 def test_pulse_live_localize(pulse_card, scene_wav, tmp_path):
     """--duration stops it; a second recorder on the same card is stopped by Ctrl-C (SIGINT):
     both exit 0 with their recordings complete."""
-    player = pulse_card.play(scene_wav)
+    player, ctrl_c = pulse_card.play(scene_wav), None
     try:
         ctrl_c = subprocess.Popen(_live_cmd("--format", "jsonl", "--record", str(tmp_path / "ctrl_c.wav")),
                                   env=pulse_card.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -399,10 +412,7 @@ def test_pulse_live_localize(pulse_card, scene_wav, tmp_path):
         ctrl_c.send_signal(signal.SIGINT)
         out_c, err_c = ctrl_c.communicate(timeout=30)
     finally:
-        player.terminate()
-        player.wait()
-        if ctrl_c.poll() is None:
-            ctrl_c.kill()
+        stop_all(player, ctrl_c)
     assert ctrl_c.returncode == 0 and "stopped by Ctrl-C" in err_c, err_c
     assert len(out_c.splitlines()) >= 10
     assert sf.info(str(tmp_path / "ctrl_c.wav")).frames > 16000
@@ -474,11 +484,7 @@ def test_pulse_device_lost_keeps_recording(scene_wav, tmp_path):
         stop_pulse(server)
         out, err = proc.communicate(timeout=30)
     finally:
-        player.kill()
-        player.wait()
-        if proc.poll() is None:
-            proc.kill()
-        stop_pulse(server)
+        stop_all(player, proc, server=server)
     assert proc.returncode == 2, err
     assert "was lost" in err and str(rec) in err, err
     info = sf.info(str(rec))
@@ -506,8 +512,8 @@ def test_docs_embedding_example_runs(rng):
 def test_live_view_needle_and_meter():
     from rich.console import Console
 
-    from neuroaudio.audio.live import LiveEstimate
     from neuroaudio.cli.live_cmd import _live_view
+    from neuroaudio.live import LiveEstimate
 
     c = Console(width=100, record=True, color_system=None)
     est = LiveEstimate(1.0, 180.0, 0.7, 0.05, -40.0, True, 178.0, 1)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
 from neuroaudio.audio.channels import dependent_channels, describe_dependent
 from neuroaudio.audio.io import read_audio
@@ -27,11 +28,9 @@ from neuroaudio.audio.live import (
     DeviceHungError,
     DeviceLostError,
     LiveCapture,
-    LiveSession,
-    build_live_session,
 )
 from neuroaudio.errors import InputError
-from neuroaudio.localize.base import circular_error_deg
+from neuroaudio.live import LiveSession, build_live_session
 from neuroaudio.localize.registry import make_localizer
 from neuroaudio.ros.core import NodeCore, NodeParams, unused_record_path
 
@@ -44,6 +43,7 @@ from .test_live import (
     _live_cmd,
     scene_wav,  # noqa: F401 (fixture)
     start_pulse,
+    stop_all,
     stop_pulse,
 )
 
@@ -350,11 +350,7 @@ def test_pulse_sigterm_and_stopped_server(scene_wav, tmp_path):  # noqa: F811
         took_late = time.monotonic() - t0
     finally:
         server.send_signal(signal.SIGCONT)
-        player.kill()
-        for p in [*procs, late]:
-            if p is not None and p.poll() is None:
-                p.kill()
-        stop_pulse(server)
+        stop_all(player, *procs, late, server=server)
     assert late.returncode == 2 and took_late < 25, (took_late, err_late)
     assert err_late.strip().splitlines() == ["neuroaudio: error: the sound system did not answer within "
                                              "10 s (starting PortAudio); is the sound server stopped "
@@ -398,10 +394,7 @@ def test_pulse_reconnect_after_stop_and_restart(scene_wav, tmp_path):  # noqa: F
         out, err = proc.communicate(timeout=20)
         lines += out.splitlines()
     finally:
-        player.kill()
-        if proc.poll() is None:
-            proc.kill()
-        stop_pulse(server)
+        stop_all(player, proc, server=server)
     assert proc.returncode == 0 and "stopped by SIGTERM" in err, err
     assert "reconnects 2" in err and err.count("reconnected to 'pulse'") == 2, err
     est = [json.loads(s) for s in lines]

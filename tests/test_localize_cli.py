@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
-from neuroaudio.localize import circular_error_deg
 from neuroaudio.localize.registry import DEFAULT_METHOD, method_names
 
 from .conftest import plane_wave, run_cli

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
-from neuroaudio.localize import circular_error_deg, make_localizer, method_names
+from neuroaudio.localize import make_localizer, method_names
 from neuroaudio.localize.gcc_phat import GccPhat
 
 from .conftest import plane_wave

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
 from neuroaudio.audio.io import blocks_of
-from neuroaudio.localize import circular_error_deg, make_localizer
+from neuroaudio.localize import make_localizer
 
 from .conftest import plane_wave
 

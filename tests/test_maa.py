@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 import torch
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
 from neuroaudio.encoding.config import RFPLCConfig
 from neuroaudio.encoding.encoder import RFPLCEncoder
 from neuroaudio.errors import InputError
-from neuroaudio.localize.base import circular_error_deg
 from neuroaudio.maa import checkpoint as C
 from neuroaudio.maa.data import FrameSet, encode_clip, keep_frames
-from neuroaudio.maa.loss import predict_azimuth_deg, soft_label_loss, soft_labels
 from neuroaudio.maa.model import MAAConfig, MAANet
 from neuroaudio.maa.train import train
+from neuroaudio.train.doa_loss import predict_azimuth_deg, soft_label_loss, soft_labels
 
 from .conftest import crash_when_saving_epoch, plane_wave
 

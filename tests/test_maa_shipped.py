@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from neuroaudio.localize.base import circular_error_deg
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.localize.registry import make_localizer
 
 from .conftest import REPO, run_cli

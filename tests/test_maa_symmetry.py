@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
 from neuroaudio.encoding.config import RFPLCConfig
 from neuroaudio.encoding.encoder import RFPLCEncoder
 from neuroaudio.errors import InputError
-from neuroaudio.localize.base import circular_error_deg
 from neuroaudio.localize.registry import make_localizer
 from neuroaudio.maa.augment import FrameSymmetries
 from neuroaudio.symmetry import array_symmetries

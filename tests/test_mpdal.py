@@ -90,13 +90,20 @@ def test_t_star_too_many_is_the_peak_of_the_spike_closest_above_threshold():
     np.testing.assert_array_equal(mpdal_t_stars(v, sp[0], P, too_few=False, k=2), [300, 500])
 
 
-def test_one_spike_too_many_is_removed_by_one_update(rng):
+def _one_update(rng, extra: int):
+    """A random 80-afferent trial, random weights, the output (``v``, ``sp``) and the MPD-AL update
+    ``(g, n_star)`` towards ``extra`` more output spikes (-1: one fewer)."""
     tr = random_trial(rng, n=80, duration=0.6)
     w = rng.normal(0.015, 0.08, 80)
     v, sp = simulate([tr], w, P)
+    g, n_star = mpdal_update(tr, v[0], sp[0], sp[0].size + extra, P)
+    return tr, w, v, sp, g, n_star
+
+
+def test_one_spike_too_many_is_removed_by_one_update(rng):
+    tr, w, v, sp, g, n_star = _one_update(rng, -1)
     n_out = sp[0].size
     assert 3 <= n_out <= 12
-    g, n_star = mpdal_update(tr, v[0], sp[0], n_out - 1, P)
     _, margins = spike_peaks(v[0], sp[0], P)
     # step size: just enough to push the chosen peak 20% of its margin below threshold (the rule's
     # direction is fixed; only its length is chosen here)
@@ -112,12 +119,8 @@ def test_one_spike_too_many_is_removed_by_one_update(rng):
 
 
 def test_too_few_update_raises_the_chosen_peak_into_a_spike(rng):
-    tr = random_trial(rng, n=80, duration=0.6)
-    w = rng.normal(0.015, 0.08, 80)
-    v, sp = simulate([tr], w, P)
-    n_out = sp[0].size
-    assert 1 <= n_out <= 12
-    g, n_star = mpdal_update(tr, v[0], sp[0], n_out + 1, P)
+    tr, w, v, sp, g, n_star = _one_update(rng, +1)
+    assert 1 <= sp[0].size <= 12
     np.testing.assert_allclose(g, psp_at(tr, [n_star * P.dt], P)[0])  # dw_i = PSP_i(t*)
     assert np.min(np.abs(sp[0] - n_star)) >= 5  # t* was not at a spike
     gap = P.theta - v[0, n_star]

@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
 from neuroaudio.errors import InputError
-from neuroaudio.localize.base import ActivityDetector, circular_error_deg
+from neuroaudio.localize.base import ActivityDetector
 from neuroaudio.localize.pooling import EvidencePool, parse_pooling
 from neuroaudio.localize.registry import make_localizer
-from neuroaudio.localize.spectra import BinNoiseTracker
+from neuroaudio.spectra import BinNoiseTracker
 from neuroaudio.tracking import AzimuthTracker, measurement_weight
 
 from .conftest import plane_wave

@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from neuroaudio.angles import circular_error_deg
 from neuroaudio.arrays import load_array
 from neuroaudio.audio.live import LiveCapture
 from neuroaudio.errors import InputError
-from neuroaudio.localize.base import circular_error_deg
 from neuroaudio.ros.core import NodeCore, NodeParams, direction_quaternion
 
 from .conftest import REPO
-from .test_live import TRUE_AZ, FakeSD, _bursty_scene, scene_wav, start_pulse, stop_pulse  # noqa: F401
+from .test_live import TRUE_AZ, FakeSD, _bursty_scene, scene_wav, start_pulse, stop_all  # noqa: F401
 
 
 def _rotate(q, v):
@@ -80,6 +80,95 @@ def test_core_publishes_azimuth_only_while_active(rng):
         assert circular_error_deg(o.azimuth_deg, 300.0) < 10
         assert abs(o.stamp_s - time.time()) < 30
     assert all(o.orientation_xyzw is None for o in outs if o.azimuth_deg is None)
+
+
+# --- the adapters' publishers, on stand-in message packages ------------------------------------
+class _Msg:
+    """A ROS message stand-in: attributes on demand (header.stamp.sec, pose.orientation.x, ...)."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        child = _Msg()
+        setattr(self, name, child)
+        return child
+
+
+class _Topic:
+    def __init__(self, msg_type, name):
+        self.msg_type, self.name, self.sent = msg_type, name, []
+
+    def publish(self, msg):
+        assert isinstance(msg, self.msg_type)
+        self.sent.append(msg)
+
+
+@pytest.fixture
+def fake_msgs(monkeypatch):
+    import types
+
+    kinds = {n: type(n, (_Msg,), {}) for n in ("Float32", "String", "PoseStamped")}
+    std, geo = types.ModuleType("std_msgs.msg"), types.ModuleType("geometry_msgs.msg")
+    std.Float32, std.String, geo.PoseStamped = kinds["Float32"], kinds["String"], kinds["PoseStamped"]
+    for name, mod in (("std_msgs", types.ModuleType("std_msgs")), ("std_msgs.msg", std),
+                      ("geometry_msgs", types.ModuleType("geometry_msgs")), ("geometry_msgs.msg", geo)):
+        monkeypatch.setitem(sys.modules, name, mod)
+    return kinds
+
+
+def _ros1_publisher():
+    from neuroaudio.ros.ros1 import Ros1Publisher
+
+    class Rospy:
+        topics: dict = {}
+
+        @classmethod
+        def Publisher(cls, name, msg_type, queue_size):  # noqa: N802 (rospy's name)
+            assert queue_size == 10
+            cls.topics[name] = _Topic(msg_type, name)
+            return cls.topics[name]
+
+        class Time:
+            @staticmethod
+            def from_sec(s):
+                return ("rospy.Time", s)
+
+    return Ros1Publisher(Rospy), Rospy.topics, "~", lambda h: h.stamp[1]
+
+
+def _ros2_publisher():
+    from neuroaudio.ros.ros2 import Ros2Publisher
+
+    class Node:
+        topics: dict = {}
+
+        def create_publisher(self, msg_type, name, depth):
+            assert depth == 10
+            self.topics[name] = _Topic(msg_type, name)
+            return self.topics[name]
+
+    return Ros2Publisher(Node()), Node.topics, "~/", lambda h: h.stamp.sec + h.stamp.nanosec * 1e-9
+
+
+@pytest.mark.parametrize("make", [_ros1_publisher, _ros2_publisher])
+def test_adapters_publish_the_same_messages(fake_msgs, make):
+    from neuroaudio.ros.core import NodeOutput
+
+    pub, topics, prefix, stamp_of = make()
+    assert sorted(topics) == [prefix + "azimuth", prefix + "doa", prefix + "estimate"]
+    q = direction_quaternion(135.0)
+    pub.publish(NodeOutput('{"t_s": 0.1}', None, None, 1000.25, "arr"))        # silent frame
+    pub.publish(NodeOutput('{"t_s": 0.2}', 135.0, q, 1700000000.75, "arr"))
+    assert [m.data for m in topics[prefix + "estimate"].sent] == ['{"t_s": 0.1}', '{"t_s": 0.2}']
+    assert [m.data for m in topics[prefix + "azimuth"].sent] == [135.0]
+    (doa,) = topics[prefix + "doa"].sent
+    assert doa.header.frame_id == "arr"
+    assert stamp_of(doa.header) == pytest.approx(1700000000.75, abs=1e-6)
+    o = doa.pose.orientation
+    assert (o.x, o.y, o.z, o.w) == pytest.approx(q)
 
 
 # --- ROS 1 for real ------------------------------------------------------------------------
@@ -161,14 +250,7 @@ def test_ros1_node_publishes_azimuth(tmp_path, scene_wav):  # noqa: F811
         assert r.returncode == 0, r.stderr[-2000:]
         got = json.loads(r.stdout.strip().splitlines()[-1])
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        stop_pulse(server)
+        stop_all(*reversed(procs), server=server)
     node_log = node.stdout.read() if node.stdout else ""
     az = np.array(got["azimuth"])
     assert len(az) >= 8, (got, node_log[-2000:])

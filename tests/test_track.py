@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from neuroaudio.angles import circular_error_deg, wrap_pm180
 from neuroaudio.errors import InputError
-from neuroaudio.localize.base import circular_error_deg
-from neuroaudio.tracking import AzimuthTracker, TrackerConfig, wrap_pm180
+from neuroaudio.tracking import AzimuthTracker, TrackerConfig
 
 HOP_S = 0.085
 

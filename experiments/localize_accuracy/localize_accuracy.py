@@ -32,8 +32,9 @@ import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
+from neuroaudio.angles import circular_error_deg  # noqa: E402
 from neuroaudio.arrays import load_array  # noqa: E402
-from neuroaudio.localize import circular_error_deg, make_localizer  # noqa: E402
+from neuroaudio.localize import make_localizer  # noqa: E402
 
 FS = 16000
 SNRS_DB = (-5, 0, 5, 10, 20, 30)

@@ -43,10 +43,12 @@ import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from neuroaudio.angles import (
+    circular_error_deg,  # noqa: E402
+    wrap_pm180,  # noqa: E402
+)
 from neuroaudio.eval.readout import READOUTS, error_correlation_table  # noqa: E402
-from neuroaudio.localize.base import circular_error_deg  # noqa: E402
 from neuroaudio.localize.registry import make_localizer  # noqa: E402
-from neuroaudio.tracking.kalman import wrap_pm180  # noqa: E402
 
 
 def parse_method(spec: str) -> tuple[str, str, dict[str, str]]:

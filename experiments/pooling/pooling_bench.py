@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 import numpy as np  # noqa: E402
 
+from neuroaudio.angles import circular_error_deg  # noqa: E402
 from neuroaudio.eval.runner import read_manifest  # noqa: E402
-from neuroaudio.localize.base import circular_error_deg  # noqa: E402
 from neuroaudio.localize.pooling import EvidencePool  # noqa: E402
 from neuroaudio.localize.registry import make_localizer  # noqa: E402
 

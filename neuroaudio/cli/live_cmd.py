@@ -140,7 +140,8 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
     import signal
 
     from ..audio.io import parse_channels
-    from ..audio.live import DependentChannelsError, build_live_session
+    from ..audio.live import DependentChannelsError
+    from ..live import build_live_session
 
     if fmt is None:
         fmt = "table" if sys.stdout.isatty() else "jsonl"

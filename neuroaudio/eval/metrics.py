@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ..angles import circular_error_deg
+
 FAILED_ERROR_DEG = 180.0
 """Error (degrees) a failed row or a null prediction counts as: the worst possible."""
 ACC_TOLERANCES_DEG = (5.0, 10.0)
@@ -73,8 +75,7 @@ def prediction_error(pred_deg: float | None, true_deg: float | None) -> float | 
     """
     if pred_deg is None or true_deg is None:
         return None
-    d = abs(float(pred_deg) - float(true_deg)) % 360.0
-    return min(d, 360.0 - d)
+    return float(circular_error_deg(float(pred_deg), float(true_deg)))
 
 
 def group_key(value: Any) -> str:

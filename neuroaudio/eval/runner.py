@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..angles import wrap_deg
 from ..arrays import MicArray, load_array
 from ..errors import InputError
 from ..io_utils import atomic_path, write_json_atomic
@@ -147,7 +148,7 @@ def parse_azimuth(cell: str) -> float | None:
         v = float(cell)
     except (TypeError, ValueError):
         return None
-    return v % 360.0 if math.isfinite(v) else None
+    return wrap_deg(v) if math.isfinite(v) else None
 
 
 # --- configuration and localizers ----------------------------------------------------------
@@ -282,7 +283,7 @@ def run_row(locs: dict[str, Localizer], audio: Path, channels: list[int] | None,
             if res.azimuth_deg is None:
                 out[m] = {"pred": None, "confidence": None, "status": NO_SOURCE}
             else:
-                out[m] = {"pred": round(float(res.azimuth_deg) % 360.0, 3),
+                out[m] = {"pred": round(wrap_deg(float(res.azimuth_deg)), 3),
                           "confidence": round(float(res.confidence), 4), "status": "ok"}
             out[m]["time_s"] = round(spent[m], 5)
     return out

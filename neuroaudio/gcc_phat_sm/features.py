@@ -21,22 +21,23 @@ imaginary parts ``[n, snapshots, bins, pairs]`` float32 (what the training cache
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ..arrays import MicArray
 from ..errors import InputError
-from ..localize.spectra import band_bins, hann, stft_snapshots
+from ..spectra import band_bins, hann, stft_snapshots
 from ..symmetry import Symmetry, array_symmetries, symmetry_tables, usable_symmetries  # noqa: F401  (re-exported)
+from ..train.config_section import ConfigSection
 
 LOG_FLOOR = 1e-10
 """Power floor of the log-spectra (relative to full scale squared)."""
 
 
 @dataclass(frozen=True)
-class FeatureConfig:
+class FeatureConfig(ConfigSection):
     """STFT and lag-grid settings (stored in the checkpoint).
 
     Attributes:
@@ -47,6 +48,8 @@ class FeatureConfig:
         lag_margin: samples added to each pair's physical delay range on both sides.
         frame_s: analysis frame (s) the model was trained on (inference may use others).
     """
+
+    section: ClassVar[str] = "features"
 
     nfft: int = 512
     hop: int = 256
@@ -65,17 +68,6 @@ class FeatureConfig:
         if self.frame_s <= 0:
             raise InputError("features.frame_s must be positive (seconds), e.g. 0.17")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> FeatureConfig:
-        d = dict(d or {})
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"features: unknown field(s) {sorted(unknown)}; known: "
-                             f"{', '.join(cls.__dataclass_fields__)}")
-        return cls(**d)
 
 
 class GccFrontEnd:

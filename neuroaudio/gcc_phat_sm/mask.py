@@ -17,41 +17,35 @@ everywhere) so that an untrained mask is close to plain PHAT.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ..errors import InputError
+from ..train.config_section import ConfigSection
 
 
 @dataclass(frozen=True)
-class MaskConfig:
-    """Mask network size: ``channels`` per layer, ``layers`` dilated convolutions, kernel
-    ``kernel_t`` snapshots × ``kernel_f`` bins."""
+class MaskConfig(ConfigSection):
+    """Mask network size (the ``model.mask`` section of a config)."""
+
+    section: ClassVar[str] = "model.mask"
 
     channels: int = 12
+    """Convolution channels per layer."""
     layers: int = 4
+    """Dilated convolutions; the frequency dilation doubles per layer (1, 2, 4, ...)."""
     kernel_t: int = 3
+    """Kernel height in STFT snapshots (odd)."""
     kernel_f: int = 5
+    """Kernel width in frequency bins (odd)."""
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.layers < 1 or self.kernel_t % 2 == 0 or self.kernel_f % 2 == 0:
             raise InputError("mask: channels and layers must be >= 1 and kernels odd, e.g. channels=12 "
                              "layers=4 kernel_t=3 kernel_f=5")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> MaskConfig:
-        d = dict(d or {})
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"model.mask: unknown field(s) {sorted(unknown)}; known: "
-                             f"{', '.join(cls.__dataclass_fields__)}")
-        return cls(**d)
 
     def receptive_field_bins(self) -> int:
         return 1 + sum((self.kernel_f - 1) * 2 ** k for k in range(self.layers))

@@ -4,29 +4,32 @@
 (:class:`..features.GccFrontEnd`), kept as buffers so the checkpoint carries them. With
 ``use_mask=False`` the same classifier runs on plain (unmasked) GCC-PHAT features: the
 ``gcc-phat-mlp`` ablation. Output: logits ``[n, n_azimuth]``; trained with the circular Gaussian
-soft-label cross-entropy of :mod:`neuroaudio.maa.loss` (the group's "360-way Gaussian-shaped
+soft-label cross-entropy of :mod:`neuroaudio.train.doa_loss` (the group's "360-way Gaussian-shaped
 output"). The MLP: ``P·L`` inputs (standardised per frame) → ``hidden`` (ReLU, dropout) ×
 ``len(hidden)`` → 360.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import InputError
+from ..train.config_section import ConfigSection
 from .features import gcc_features_torch
 from .mask import MaskConfig, MaskNet
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(ConfigSection):
     """``use_mask``: learn the mask (gcc-phat-sm) or not (gcc-phat-mlp); ``hidden``: MLP widths;
     ``dropout``; ``n_azimuth`` output bins over 360°; ``mask``: :class:`MaskConfig` fields."""
+
+    section: ClassVar[str] = "model"
 
     use_mask: bool = True
     hidden: tuple[int, ...] = (256, 256)
@@ -42,18 +45,9 @@ class ModelConfig:
         object.__setattr__(self, "mask", MaskConfig.from_dict(self.mask).to_dict())
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = super().to_dict()
         d["hidden"] = list(self.hidden)
         return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> ModelConfig:
-        d = dict(d or {})
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"model: unknown field(s) {sorted(unknown)}; known: "
-                             f"{', '.join(cls.__dataclass_fields__)}")
-        return cls(**d)
 
 
 def standardise(feats: torch.Tensor) -> torch.Tensor:

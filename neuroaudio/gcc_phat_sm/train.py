@@ -35,11 +35,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..angles import circular_error_deg_torch as circular_error_deg
 from ..arrays import MicArray
 from ..errors import InputError
-from ..maa.loss import circular_error_deg, soft_label_loss
 from ..train import distributed as D
 from ..train.checkpoint import code_revision
+from ..train.doa_loss import soft_label_loss
 from ..train.doa_metrics import DOA_METRIC_KEYS, doa_metrics
 from ..train.loop import Step, Task, fit_doa
 from ..train.optim import run_identity

@@ -6,10 +6,9 @@ from .base import (
                    Framer,
                    LocalizationResult,
                    Localizer,
-                   circular_error_deg,
 )
 from .registry import localizer_class, make_localizer, method_names, method_summaries
 
 __all__ = ["ActivityDetector", "FrameEstimate", "Framer", "LocalizationResult", "Localizer",
-           "circular_error_deg", "localizer_class", "make_localizer", "method_names",
+           "localizer_class", "make_localizer", "method_names",
            "method_summaries"]

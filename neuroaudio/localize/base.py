@@ -36,8 +36,8 @@ Activity and pooling (a choice, documented here):
   ``floor_window_s`` seconds (a bounded-window minimum). On a clip shorter than the window this is
   the slow-rise floor exactly; after a quiet stretch followed by a louder noisy scene the floor
   reaches the new noise within the window (2 s) instead of rising at a few dB/s for ~10 s
-  (issue 18; tests/test_pooling.py measures the recovery). The speech-presence bin weights of
-  gcc-phat and srp-phat (:class:`~neuroaudio.localize.spectra.BinNoiseTracker`) do the same per bin.
+  (tests/test_pooling.py measures the recovery). The speech-presence bin weights of
+  gcc-phat and srp-phat (:class:`~neuroaudio.spectra.BinNoiseTracker`) do the same per bin.
 - File level (with hindsight, bounded memory): :class:`~neuroaudio.localize.pooling.EvidencePool`
   weights each audible frame's normalised spectrum by how much it carries the source
   (``pooling`` option; default ``energy``: the frame's power above the file's noise floor, the
@@ -61,12 +61,6 @@ from ..arrays import MicArray, load_array
 from ..errors import InputError
 from .calibration import apply_map, calibration_map
 from .pooling import DEFAULT_POOLING, LEVEL_BINS_DB, EvidencePool  # noqa: F401
-
-
-def circular_error_deg(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray | float:
-    """Circular angular error (degrees): ``min(|a-b| mod 360, 360 - |a-b| mod 360)``."""
-    d = np.mod(np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)), 360.0)
-    return np.minimum(d, 360.0 - d)
 
 
 @dataclass
@@ -233,7 +227,7 @@ def spatial_coherence(frames: np.ndarray, pairs: np.ndarray, fs: int) -> np.ndar
     Returns:
         ``[n]`` in [0, 1]: 1 for a plane wave, ``~sqrt(pi / (4 S))`` for incoherent noise.
     """
-    from .spectra import band_bins, hann, phat, stft_snapshots
+    from ..spectra import band_bins, hann, phat, stft_snapshots
 
     nfft = int(COHERENCE_NFFT * fs / 16000) // 2 * 2
     bins = band_bins(nfft, fs, *COHERENCE_BAND_HZ)
@@ -272,7 +266,7 @@ class Localizer(ABC):
             docstring); ``coherence_margin=None`` turns the coherence evidence off (level only),
             ``floor_window_s=0`` the bounded-window floor.
         pooling: how frames are weighted in the file estimate
-            (:mod:`~neuroaudio.localize.pooling`; ``level`` is the pooling before issue 18).
+            (:mod:`~neuroaudio.localize.pooling`; ``level`` is the earlier default).
         calibrate: report the file's confidence as the chance of being within 10 deg
             (:mod:`~neuroaudio.localize.calibration`) where a map was fitted for this method and
             these settings; False: the raw peakiness.

@@ -7,11 +7,8 @@ Per frame and ordered pair (i, j) (``tau_ij = t_j - t_i``, conventions.md):
 
 Choices (measured on simulated reverberant speech scenes, see docs/localize.md):
 
-- Band 200-7000 Hz (``fmin_hz``/``fmax_hz``; beat 500-4000, 300-3000, 200-5000, 200-8000).
-- Speech-presence bin weights ``w(f)`` (``bin_weighting=True``): each bin's power against its own
-  causally tracked noise floor (:class:`~neuroaudio.localize.spectra.BinNoiseTracker`), so bins
-  holding only noise stop voting. Plain PHAT (``bin_weighting=False``) gives every bin the same
-  vote and, at low SNR, follows the noise: MAE over -5..30 dB 15.7 deg without, 5.6 deg with.
+- Band 200-7000 Hz and speech-presence bin weights ``w(f)``, as srp-phat
+  (:mod:`~neuroaudio.localize.phat`).
 - Spectrum: one Hann-windowed rfft of the whole frame (0.17 s), only the bins in
   ``[fmin_hz, fmax_hz]``. No zero padding: the correlation is evaluated only at lags of a few
   samples, where the circular wrap of a frame-length FFT touches nothing but the window's
@@ -40,47 +37,36 @@ import numpy as np
 
 from ..arrays import MicArray
 from ..errors import InputError
-from .base import Localizer
-from .spectra import BinNoiseTracker, band_bins, frame_rfft, hann
+from ..spectra import band_bins, frame_rfft, hann
+from .phat import PhatLocalizer
 
-GCC_FMIN_HZ = 200.0
-GCC_FMAX_HZ = 7000.0
 MAX_GROUP_PHASE_RAD = 0.1
 """Largest phase drift (rad) allowed inside a group of summed bins at the largest lag."""
 
 
-class GccPhat(Localizer):
+class GccPhat(PhatLocalizer):
     """GCC-PHAT per pair with sub-sample lag interpolation, fused over pairs (module docstring).
 
     Args:
         array: the microphone array.
-        fmin_hz, fmax_hz: band used (Hz).
         interp: lag grid refinement (lags every ``1/interp`` samples).
         fusion: ``"gcc"`` (sum of each pair's GCC at the direction's TDOA) or ``"tdoa"`` (Gaussian
             votes around each pair's interpolated peak).
         sigma_samples: width of the ``"tdoa"`` votes (samples).
-        coherence_power: extra weight ``|mean of a bin group|**coherence_power`` (0: plain PHAT).
-        bin_weighting: speech-presence weights per bin (module docstring); False: plain PHAT.
-        noise_over, noise_rise_db_per_s, noise_floor_gain: the bin noise tracker's
-            over-subtraction, floor rise rate (dB/s) and smallest weight.
-        noise_window_s: the floor is never below the smallest power of this many past seconds
-            (0: rise only, as before issue 18).
         phat_beta: whitening exponent, ``C / |C|^phat_beta`` (1: PHAT). Below 1 louder bins keep
             part of their weight (evidence pooled by energy inside the frame); measured in
             docs/localize.md ("Pooling"), not the default yet.
-        **options: frame, hop, grid and activity options of :class:`Localizer`.
+        **options: the band, bin-weighting and coherence options of :class:`PhatLocalizer`
+            (``coherence_power``: ``|mean of a bin group|``), and the frame, hop, grid and
+            activity options of :class:`~neuroaudio.localize.base.Localizer`.
     """
 
     name = "gcc-phat"
     summary = ("GCC-PHAT per mic pair (whole-frame FFT, speech-presence bin weights, 1/16-sample "
                "lags), pairs' correlations summed at each direction's TDOA")
 
-    def __init__(self, array: MicArray | str, fmin_hz: float = GCC_FMIN_HZ,
-                 fmax_hz: float = GCC_FMAX_HZ, interp: int = 16, fusion: str = "gcc",
-                 sigma_samples: float = 0.3, coherence_power: float = 0.0,
-                 bin_weighting: bool = True, noise_over: float = 2.0,
-                 noise_rise_db_per_s: float = 3.0, noise_floor_gain: float = 0.0,
-                 noise_window_s: float = 2.0, phat_beta: float = 1.0, **options):
+    def __init__(self, array: MicArray | str, *, interp: int = 16, fusion: str = "gcc",
+                 sigma_samples: float = 0.3, phat_beta: float = 1.0, **options):
         super().__init__(array, **options)
         self.phat_beta = float(phat_beta)
         if fusion not in ("gcc", "tdoa"):
@@ -88,14 +74,9 @@ class GccPhat(Localizer):
         if interp < 1:
             raise InputError("interp must be a positive whole number (lags per sample)")
         self.fusion, self.interp, self.sigma = fusion, int(interp), float(sigma_samples)
-        self.coherence_power = float(coherence_power)
-        self.tracker = (BinNoiseTracker(self.hop / self.fs, noise_rise_db_per_s, noise_over,
-                                        noise_floor_gain, window_s=noise_window_s)
-                        if bin_weighting else None)
         self.nfft = self.frame_len + self.frame_len % 2     # no zero padding needed (below)
         self.window = hann(self.frame_len)
-        self.bins = band_bins(self.nfft, self.fs, fmin_hz, fmax_hz)
-        self.pairs = self.array.pairs()
+        self.bins = band_bins(self.nfft, self.fs, self.fmin_hz, self.fmax_hz)
         # physical lag range (samples) per pair, and the fine lag grid covering the largest
         self.max_lag = self.array.max_delay_s() * self.fs
         reach = float(np.ceil(self.max_lag.max())) + 1.0
@@ -123,10 +104,6 @@ class GccPhat(Localizer):
         self._in_range = np.abs(self.lags)[None, :] <= self.max_lag[:, None] + 1.01 / self.interp
 
     # --- per-pair correlation ------------------------------------------------------------
-    def reset_method_state(self) -> None:
-        if getattr(self, "tracker", None) is not None:
-            self.tracker.reset()
-
     def gcc(self, frames: np.ndarray, update_noise: bool = True) -> np.ndarray:
         """GCC-PHAT of every pair on the fine lag grid :attr:`lags` (samples).
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..arrays import MicArray
+from ..spectra import hann, stft_snapshots
 from .base import Localizer
-from .spectra import hann, stft_snapshots
 
 PRA_FREQ_RANGE_HZ = (500.0, 4000.0)
 """pyroomacoustics' default ``freq_range`` of ``locate_sources``."""
@@ -63,25 +63,18 @@ class PraDoa(Localizer):
         return out
 
 
-class PraSrp(PraDoa):
-    name = "pra-srp"
-    summary = "pyroomacoustics SRP-PHAT (reference; 500-4000 Hz, 32-ms snapshots)"
-    algorithm = "SRP"
+def _pra_method(cls_name: str, name: str, algorithm: str, summary: str) -> type[PraDoa]:
+    """A :class:`PraDoa` subclass registered as ``name`` that runs pyroomacoustics' ``algorithm``."""
+    return type(cls_name, (PraDoa,), {"name": name, "algorithm": algorithm, "summary": summary,
+                                      "__doc__": f"{summary}.", "__module__": __name__,
+                                      "__qualname__": cls_name})
 
 
-class PraMusic(PraDoa):
-    name = "pra-music"
-    summary = "pyroomacoustics MUSIC (reference; 500-4000 Hz, 32-ms snapshots)"
-    algorithm = "MUSIC"
-
-
-class PraNormMusic(PraDoa):
-    name = "pra-normmusic"
-    summary = "pyroomacoustics NormMUSIC: MUSIC normalised per frequency (reference)"
-    algorithm = "NormMUSIC"
-
-
-class PraTops(PraDoa):
-    name = "pra-tops"
-    summary = "pyroomacoustics TOPS, test of orthogonality of projected subspaces (reference)"
-    algorithm = "TOPS"
+PraSrp = _pra_method("PraSrp", "pra-srp", "SRP",
+                     "pyroomacoustics SRP-PHAT (reference; 500-4000 Hz, 32-ms snapshots)")
+PraMusic = _pra_method("PraMusic", "pra-music", "MUSIC",
+                       "pyroomacoustics MUSIC (reference; 500-4000 Hz, 32-ms snapshots)")
+PraNormMusic = _pra_method("PraNormMusic", "pra-normmusic", "NormMUSIC",
+                           "pyroomacoustics NormMUSIC: MUSIC normalised per frequency (reference)")
+PraTops = _pra_method("PraTops", "pra-tops", "TOPS",
+                      "pyroomacoustics TOPS, test of orthogonality of projected subspaces (reference)")

@@ -16,11 +16,9 @@ The steering phases of every (pair, bin, direction) are precomputed once as a re
 over frequencies or directions.
 
 Choices (measured on simulated reverberant speech, docs/localize.md): 512-point snapshots
-(32 ms, beat 256 and 1024) with 50 % overlap, the band :data:`SRP_FMIN_HZ`–:data:`SRP_FMAX_HZ`
-(200-7000 Hz, beat pyroomacoustics' 500-4000), and speech-presence bin weights ``w(f)``
-multiplying ``Rbar_ij(f)`` (``bin_weighting=True``; each bin's power against its own causally
-tracked noise floor, :class:`~neuroaudio.localize.spectra.BinNoiseTracker`): MAE over -5..30 dB
-20.7 deg without, 5.2 deg with. The averaging of whitened cross-spectra over snapshots before
+(32 ms, beat 256 and 1024) with 50 % overlap, the band 200-7000 Hz (beat pyroomacoustics'
+500-4000) and speech-presence bin weights ``w(f)`` multiplying ``Rbar_ij(f)``, as gcc-phat
+(:mod:`~neuroaudio.localize.phat`). The averaging of whitened cross-spectra over snapshots before
 steering is what separates this from :mod:`~neuroaudio.localize.gcc_phat` (one long FFT per
 frame, pair-wise whitening).
 """
@@ -31,39 +29,27 @@ import numpy as np
 
 from ..arrays import MicArray
 from ..errors import InputError
-from .base import Localizer
-from .spectra import BinNoiseTracker, band_bins, hann, phat, stft_snapshots
-
-SRP_FMIN_HZ = 200.0
-SRP_FMAX_HZ = 7000.0
+from ..spectra import band_bins, hann, phat, stft_snapshots
+from .phat import PhatLocalizer
 
 
-class SrpPhat(Localizer):
+class SrpPhat(PhatLocalizer):
     """Vectorised SRP-PHAT over a frequency band (module docstring).
 
     Args:
         array: the microphone array.
-        fmin_hz, fmax_hz: band used (Hz).
         nfft: snapshot length (samples, even); hop = nfft / 2.
-        coherence_power: extra weight ``|Rbar_ij(f)|**coherence_power`` on each bin (0: plain
-            SRP-PHAT); ``|Rbar|`` is the phase consistency of the bin over the snapshots.
-        bin_weighting: speech-presence weights per bin (module docstring); False: plain PHAT.
-        noise_over, noise_rise_db_per_s, noise_floor_gain: the bin noise tracker's
-            over-subtraction, floor rise rate (dB/s) and smallest weight.
-        noise_window_s: the floor is never below the smallest power of this many past seconds
-            (0: rise only, as before issue 18).
-        **options: frame, hop, grid and activity options of :class:`Localizer`.
+        **options: the band, bin-weighting and coherence options of :class:`PhatLocalizer`
+            (``coherence_power``: ``|Rbar_ij(f)|``, the bin's phase consistency over the
+            snapshots), and the frame, hop, grid and activity options of
+            :class:`~neuroaudio.localize.base.Localizer`.
     """
 
     name = "srp-phat"
     summary = ("SRP-PHAT: whitened cross-spectra of 32-ms snapshots with speech-presence bin "
                "weights, steered to every direction by one matrix product")
 
-    def __init__(self, array: MicArray | str, fmin_hz: float = SRP_FMIN_HZ,
-                 fmax_hz: float = SRP_FMAX_HZ, nfft: int = 512, coherence_power: float = 0.0,
-                 bin_weighting: bool = True, noise_over: float = 2.0,
-                 noise_rise_db_per_s: float = 3.0, noise_floor_gain: float = 0.0,
-                 noise_window_s: float = 2.0, **options):
+    def __init__(self, array: MicArray | str, *, nfft: int = 512, **options):
         super().__init__(array, **options)
         if nfft < 16 or nfft % 2:
             raise InputError(f"nfft={nfft}: give an even snapshot length of at least 16 samples")
@@ -71,13 +57,8 @@ class SrpPhat(Localizer):
             raise InputError(f"nfft={nfft} samples is longer than the frame ({self.frame_len}); "
                              "use a longer --frame-s or a smaller nfft")
         self.nfft, self.snap_hop = int(nfft), int(nfft) // 2
-        self.coherence_power = float(coherence_power)
-        self.tracker = (BinNoiseTracker(self.hop / self.fs, noise_rise_db_per_s, noise_over,
-                                        noise_floor_gain, window_s=noise_window_s)
-                        if bin_weighting else None)
         self.window = hann(self.nfft)
-        self.bins = band_bins(self.nfft, self.fs, fmin_hz, fmax_hz)
-        self.pairs = self.array.pairs()
+        self.bins = band_bins(self.nfft, self.fs, self.fmin_hz, self.fmax_hz)
         freqs = self.bins * self.fs / self.nfft                                      # [K]
         tau = self.array.tdoa_s(self.grid_deg)                                       # [az, P]
         phase = 2 * np.pi * freqs[None, :, None] * tau.T[:, None, :]                 # [P, K, az]
@@ -85,10 +66,6 @@ class SrpPhat(Localizer):
         scale = 1.0 / (k * p)
         self.steer = np.concatenate([np.cos(phase).reshape(p * k, -1),
                                      -np.sin(phase).reshape(p * k, -1)]).astype(np.float32) * scale
-
-    def reset_method_state(self) -> None:
-        if getattr(self, "tracker", None) is not None:
-            self.tracker.reset()
 
     def cross_spectra(self, frames: np.ndarray) -> np.ndarray:
         """Snapshot-averaged whitened cross-spectra ``[n, pairs, bins]`` (complex64)."""

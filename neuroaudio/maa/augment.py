@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..angles import wrap_deg
 from ..symmetry import Symmetry, array_symmetries, symmetry_tables, usable_symmetries
 
 
@@ -67,7 +68,7 @@ class FrameSymmetries:
     def azimuth(self, az_deg: np.ndarray, g: np.ndarray) -> np.ndarray:
         """Azimuths ``[B]`` (degrees) of the sources after symmetries ``g [B]`` (mod 360)."""
         a = np.asarray(az_deg, np.float64)
-        return np.mod(self.rot_deg[g] + np.where(self.mirror[g], -a, a), 360.0)
+        return wrap_deg(self.rot_deg[g] + np.where(self.mirror[g], -a, a))
 
     def average(self, predict, x: torch.Tensor, groups: int | None = None) -> torch.Tensor:
         """Posterior ``[B, n_azimuth]`` averaged over the symmetric scenes (each mapped back).

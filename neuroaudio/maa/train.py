@@ -31,12 +31,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
+from ..angles import circular_error_deg_torch as circular_error_deg
 from ..arrays import MicArray
 from ..encoding.config import RFPLCConfig
 from ..encoding.encoder import RFPLCEncoder
 from ..errors import InputError
 from ..train import distributed as D
 from ..train.checkpoint import code_revision
+from ..train.doa_loss import predict_azimuth_deg, soft_label_loss
 from ..train.doa_metrics import DOA_METRIC_KEYS, doa_metrics
 from ..train.loop import Step, Task, fit_doa
 from ..train.optim import run_identity
@@ -44,7 +46,6 @@ from . import checkpoint as C
 from .augment import FrameSymmetries
 from .config import make_config
 from .data import FrameSet, OnlineFrames, build_cache, collate_frames
-from .loss import circular_error_deg, predict_azimuth_deg, soft_label_loss
 from .model import MAAConfig, MAANet
 
 log = logging.getLogger("neuroaudio")

@@ -22,9 +22,14 @@ from .learner import AggregateLearner
 
 @dataclass(frozen=True)
 class RuleSetting:
+    """One learning rule to train (an entry of the ``rules`` list of a `train mpdal` config)."""
+
     rule: str = "mpdal"
+    """``mpdal``, ``mpdal_multi`` or ``mst`` (:data:`~neuroaudio.mpdal.learner.RULES`)."""
     lr: float = 0.003
+    """Learning rate."""
     momentum: float = 0.0
+    """Momentum of the weight updates, in [0, 1)."""
 
     @property
     def name(self) -> str:
@@ -33,12 +38,20 @@ class RuleSetting:
 
 @dataclass(frozen=True)
 class ClueTrainConfig:
+    """Training schedule of the clue task (the ``train`` section of a `train mpdal` config)."""
+
     epochs: int = 5
+    """Passes over the training trials."""
     eval_every: int = 100
+    """Test accuracy is measured every this many training trials (and at the end)."""
     target_accuracy: float = 0.95
+    """A rule has converged when its test spike-count accuracy first reaches this fraction."""
     init_mean: float = 0.0
+    """Mean of the initial weights (all rules start from the same ones)."""
     init_std: float = 0.01
+    """Standard deviation of the initial weights."""
     stop_at_target: bool = False
+    """Stop a rule's training once it has converged."""
 
 
 @dataclass

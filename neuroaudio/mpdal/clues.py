@@ -23,17 +23,26 @@ from ..neurons.srm import SpikeInput
 
 @dataclass(frozen=True)
 class ClueTaskConfig:
-    """Clue task parameters (seconds, Hz)."""
+    """Clue task parameters (the ``clues`` section of a `train mpdal` config)."""
 
     n_afferents: int = 500
+    """Input neurons."""
     rate_hz: float = 5.0
+    """Poisson rate of every afferent, in the background and inside the features (Hz)."""
     feature_s: float = 0.050
+    """Length of each feature, a fixed spike pattern over all afferents (s)."""
     n_features: int = 10
+    """Feature types; the first ``n_targets`` are the clues, the others distractors."""
     n_targets: int = 1
+    """Clue types; a trial's label is the number of clue occurrences in it."""
     mean_occurrences: float = 0.5
+    """Poisson mean of each type's occurrences per trial."""
     background_s: float = 1.0
+    """Background noise per trial (s), the features added on top of it."""
     n_train: int = 200
+    """Training trials."""
     n_test: int = 200
+    """Held-out test trials."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.n_targets <= self.n_features:

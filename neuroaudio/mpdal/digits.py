@@ -200,7 +200,7 @@ def train_fold(train_recs: list[Recording], test_recs: list[Recording], n_affere
 
 def run_digits(cfg: PipelineConfig, out_dir: Path, on_progress: Callable[[str, int, int], None] | None = None,
                data_dir: Path | None = None, plots: bool = True) -> dict:
-    from .pipeline import write_csv
+    from ..io_utils import write_csv_atomic
     from .plots import plot_confusion, plot_raster, plot_trace_with_t_star
     from .rules import mpdal_t_star
 
@@ -229,7 +229,7 @@ def run_digits(cfg: PipelineConfig, out_dir: Path, on_progress: Callable[[str, i
         fold, learner = train_fold(tr, te, enc_cfg.n_afferents, n_classes, cfg, model, train, s, on_progress)
         folds.append(fold)
         rows.extend(fold.curve)
-        write_csv(out_dir / "log.csv", rows)  # partial results survive an interruption
+        write_csv_atomic(out_dir / "log.csv", rows)  # partial results survive an interruption
         if plots:
             plot_confusion(out_dir / f"confusion_dynamic_{s}.png", np.array(fold.confusion_dynamic),
                            f"held-out {s}: dynamic decoding, acc {fold.accuracy['dynamic']:.3f}")

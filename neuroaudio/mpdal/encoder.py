@@ -30,16 +30,29 @@ from ..neurons.srm import SpikeInput
 
 @dataclass(frozen=True)
 class EncoderConfig:
+    """Spike encoder settings (the ``encoder`` section of a `train mpdal` digits config; the
+    stages are those of the module docstring)."""
+
     n_channels: int = 20
+    """Filter-bank channels."""
     f_min_hz: float = 150.0
+    """Centre frequency of the lowest channel (Hz)."""
     f_max_hz: float = 3500.0
+    """Centre frequency of the highest channel (Hz)."""
     bandwidth_erb: float = 1.5
+    """Bandwidth of each channel, in ERBs."""
     env_cutoff_hz: float = 30.0
+    """Cut-off of the envelope low-pass (Hz)."""
     env_rate_hz: float = 1000.0
+    """Rate the envelopes are decimated to (Hz)."""
     n_levels: int = 6
+    """Threshold levels per channel (two afferents each: up and down crossings)."""
     range_db: float = 45.0
+    """The lowest level, in dB below the utterance's loudest envelope sample."""
     top_db: float = 5.0
-    lead_s: float = 0.01  # the first spike of an utterance is moved to this time (silence trimmed)
+    """The highest level, in dB below the loudest envelope sample."""
+    lead_s: float = 0.01
+    """The first spike of an utterance is moved to this time (s): leading silence is trimmed."""
 
     @property
     def n_afferents(self) -> int:

@@ -6,14 +6,12 @@ config, timings), ``*.png`` plots. Files are written atomically.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from ..io_utils import write_json_atomic, write_text_atomic
+from ..io_utils import write_csv_atomic, write_json_atomic
 from .clue_experiment import run_clue_experiment, speedup_table
 from .config import PipelineConfig, clue_sections
 from .learner import AggregateLearner
@@ -21,15 +19,6 @@ from .plots import plot_learning_curves, plot_raster, plot_trace_with_t_star
 from .rules import mpdal_t_star
 
 Progress = Callable[[str, int, int], None]
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    write_text_atomic(path, buf.getvalue())
 
 
 def run_clues(cfg: PipelineConfig, out_dir: Path, on_progress: Progress | None = None,
@@ -41,7 +30,7 @@ def run_clues(cfg: PipelineConfig, out_dir: Path, on_progress: Progress | None =
     rows = [{"rule": r.setting.rule, "lr": r.setting.lr, "momentum": r.setting.momentum, **row}
             for r in runs for row in r.curve]
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(out_dir / "log.csv", rows)
+    write_csv_atomic(out_dir / "log.csv", rows)
     summary = speedup_table(runs, train.target_accuracy)
     labels = np.array([t.label for t in te])
     result = {

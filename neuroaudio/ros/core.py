@@ -135,8 +135,48 @@ class Publisher(Protocol):
     def publish(self, out: NodeOutput) -> None: ...
 
 
+class TopicPublisher:
+    """The :class:`Publisher` of both adapters: ``~estimate`` (std_msgs/String) for every frame,
+    ``~azimuth`` (std_msgs/Float32) and ``~doa`` (geometry_msgs/PoseStamped) while a source is
+    active (module docstring). The message packages are imported when it is built.
+
+    Subclasses say how a topic is advertised (:meth:`advertise`) and how a time is written into
+    a message header (:meth:`set_stamp`): the two things ROS 1 and ROS 2 do differently.
+    """
+
+    def __init__(self) -> None:
+        from geometry_msgs.msg import PoseStamped
+        from std_msgs.msg import Float32, String
+
+        self.Float32, self.String, self.PoseStamped = Float32, String, PoseStamped
+        self.pub_az = self.advertise(Float32, "azimuth")
+        self.pub_doa = self.advertise(PoseStamped, "doa")
+        self.pub_est = self.advertise(String, "estimate")
+
+    def advertise(self, msg_type: type, topic: str) -> Any:
+        """A publisher of ``msg_type`` on the node's private ``topic`` (a name without prefix)."""
+        raise NotImplementedError
+
+    def set_stamp(self, header: Any, stamp_s: float) -> None:
+        """Write ``stamp_s`` (wall-clock seconds) into ``header.stamp``."""
+        raise NotImplementedError
+
+    def publish(self, out: NodeOutput) -> None:
+        self.pub_est.publish(self.String(data=out.estimate_json))
+        if out.azimuth_deg is None:
+            return
+        self.pub_az.publish(self.Float32(data=float(out.azimuth_deg)))
+        msg = self.PoseStamped()
+        self.set_stamp(msg.header, out.stamp_s)
+        msg.header.frame_id = out.frame_id
+        x, y, z, w = out.orientation_xyzw
+        msg.pose.orientation.x, msg.pose.orientation.y = x, y
+        msg.pose.orientation.z, msg.pose.orientation.w = z, w
+        self.pub_doa.publish(msg)
+
+
 def node_output(est: Any, frame_id: str, now_wall: float | None = None) -> NodeOutput:
-    """Turn a :class:`~neuroaudio.audio.live.LiveEstimate` into what the topics carry."""
+    """Turn a :class:`~neuroaudio.live.LiveEstimate` into what the topics carry."""
     now_wall = time.time() if now_wall is None else now_wall
     stamp = now_wall - (est.latency_s or 0.0)
     az = est.azimuth_deg
@@ -191,7 +231,7 @@ class NodeCore:
     def __init__(self, params: NodeParams, publisher: Publisher,
                  capture_factory: Callable[..., Any] | None = None):
         from ..audio.io import parse_channels
-        from ..audio.live import build_live_session
+        from ..live import build_live_session
 
         self.params, self.publisher = params, publisher
         method = params.method

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .core import NodeCore, NodeOutput, NodeParams, route_log
+from .core import NodeCore, NodeParams, TopicPublisher, route_log
 
 log = logging.getLogger("neuroaudio")
 
@@ -58,30 +58,18 @@ def import_rospy() -> Any:
                      "python3-std-msgs and python3-geometry-msgs (Debian/Ubuntu) or source ROS Noetic")
 
 
-class Ros1Publisher:
-    """Publishes :class:`NodeOutput` on ``~azimuth``, ``~doa``, ``~estimate``."""
+class Ros1Publisher(TopicPublisher):
+    """Publishes :class:`~neuroaudio.ros.core.NodeOutput` on ``~azimuth``, ``~doa``, ``~estimate``."""
 
     def __init__(self, rospy: Any):
-        from geometry_msgs.msg import PoseStamped
-        from std_msgs.msg import Float32, String
+        self.rospy = rospy
+        super().__init__()
 
-        self.rospy, self.Float32, self.String, self.PoseStamped = rospy, Float32, String, PoseStamped
-        self.pub_az = rospy.Publisher("~azimuth", Float32, queue_size=10)
-        self.pub_doa = rospy.Publisher("~doa", PoseStamped, queue_size=10)
-        self.pub_est = rospy.Publisher("~estimate", String, queue_size=10)
+    def advertise(self, msg_type: type, topic: str) -> Any:
+        return self.rospy.Publisher("~" + topic, msg_type, queue_size=10)
 
-    def publish(self, out: NodeOutput) -> None:
-        self.pub_est.publish(self.String(data=out.estimate_json))
-        if out.azimuth_deg is None:
-            return
-        self.pub_az.publish(self.Float32(data=float(out.azimuth_deg)))
-        msg = self.PoseStamped()
-        msg.header.stamp = self.rospy.Time.from_sec(out.stamp_s)
-        msg.header.frame_id = out.frame_id
-        x, y, z, w = out.orientation_xyzw
-        msg.pose.orientation.x, msg.pose.orientation.y = x, y
-        msg.pose.orientation.z, msg.pose.orientation.w = z, w
-        self.pub_doa.publish(msg)
+    def set_stamp(self, header: Any, stamp_s: float) -> None:
+        header.stamp = self.rospy.Time.from_sec(stamp_s)
 
 
 MASTER_WAIT_S = 15.0

@@ -19,7 +19,7 @@ from dataclasses import fields
 from typing import Any
 
 from ..errors import InputError
-from .core import NodeCore, NodeOutput, NodeParams, route_log
+from .core import NodeCore, NodeParams, TopicPublisher, route_log
 
 
 def import_rclpy() -> Any:
@@ -31,31 +31,19 @@ def import_rclpy() -> Any:
                          "(e.g. /opt/ros/humble/setup.bash) in the shell that runs the node") from None
 
 
-class Ros2Publisher:
-    """Publishes :class:`NodeOutput` on ``~/azimuth``, ``~/doa``, ``~/estimate``."""
+class Ros2Publisher(TopicPublisher):
+    """Publishes :class:`~neuroaudio.ros.core.NodeOutput` on ``~/azimuth``, ``~/doa``, ``~/estimate``."""
 
     def __init__(self, node: Any):
-        from geometry_msgs.msg import PoseStamped
-        from std_msgs.msg import Float32, String
+        self.node = node
+        super().__init__()
 
-        self.node, self.Float32, self.String, self.PoseStamped = node, Float32, String, PoseStamped
-        self.pub_az = node.create_publisher(Float32, "~/azimuth", 10)
-        self.pub_doa = node.create_publisher(PoseStamped, "~/doa", 10)
-        self.pub_est = node.create_publisher(String, "~/estimate", 10)
+    def advertise(self, msg_type: type, topic: str) -> Any:
+        return self.node.create_publisher(msg_type, "~/" + topic, 10)
 
-    def publish(self, out: NodeOutput) -> None:
-        self.pub_est.publish(self.String(data=out.estimate_json))
-        if out.azimuth_deg is None:
-            return
-        self.pub_az.publish(self.Float32(data=float(out.azimuth_deg)))
-        msg = self.PoseStamped()
-        sec = int(out.stamp_s)
-        msg.header.stamp.sec, msg.header.stamp.nanosec = sec, int((out.stamp_s - sec) * 1e9)
-        msg.header.frame_id = out.frame_id
-        x, y, z, w = out.orientation_xyzw
-        msg.pose.orientation.x, msg.pose.orientation.y = x, y
-        msg.pose.orientation.z, msg.pose.orientation.w = z, w
-        self.pub_doa.publish(msg)
+    def set_stamp(self, header: Any, stamp_s: float) -> None:
+        sec = int(stamp_s)
+        header.stamp.sec, header.stamp.nanosec = sec, int((stamp_s - sec) * 1e9)
 
 
 def main(argv: list[str] | None = None) -> int:

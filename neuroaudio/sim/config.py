@@ -303,7 +303,7 @@ def _check_folder(path: Any, name: str, base: Path) -> str:
     path = _path(path, name, base)
     if not Path(path).is_dir():
         raise InputError(f"{name}: {path} is not a folder; give a folder of recordings")
-    from .signals import folder_index
+    from .folders import folder_index  # reads soundfile: only when a folder is named
 
     try:
         folder_index(path)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import SPEED_OF_SOUND_M_S
+from ..angles import wrap_deg
 from ..errors import InputError
 from .config import SABINE_COEF, SimConfig, signal_choices
 from .signals import Recipe, plan_signal
@@ -142,11 +143,11 @@ def plan_room(cfg: SimConfig, r: int) -> RoomPlan:
     for _ in range(MAX_PLACEMENT_TRIES):
         size = np.array([_u(rng, lim) for lim in cfg.room.size_m])
         rt60 = _u(rng, cfg.room.rt60_s)
-        yaw = _u(rng, cfg.array.yaw_deg) % 360.0
+        yaw = wrap_deg(_u(rng, cfg.array.yaw_deg))
         rot = rotation_z(yaw)
         targets = []
         for _k in range(cfg.scene.sources_per_room):
-            az = _u(rng, src.azimuth_deg) % 360.0
+            az = wrap_deg(_u(rng, src.azimuth_deg))
             el = _u(rng, src.elevation_deg)
             d = _u(rng, src.distance_m)
             targets.append((az, el, d, rot @ _direction(az, el) * d))

@@ -45,7 +45,6 @@ unchanged (the clips of existing configs are bit-identical).
 
 from __future__ import annotations
 
-import hashlib
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -55,15 +54,13 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import butter, resample_poly, sosfilt
 
+from .folders import folder_index
 from .words import WORDS
 
 if TYPE_CHECKING:
     from .config import SignalConfig
 
 Recipe = dict[str, Any]
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
-"""Files of a signal folder that are read (case-insensitive)."""
 
 NOISE_LOW_CUT_HZ = 20.0
 """Coloured noises are shaped above this frequency (Hz): no DC drift in brown noise."""
@@ -432,39 +429,3 @@ def render_spectrum(recipe: Recipe, n: int, fs: int) -> np.ndarray:
         rng = np.random.default_rng(recipe["seed"])
         return coloured_noise_spectrum(rng, n, fs, _EXPONENTS[recipe["kind"]])
     return np.fft.rfft(render_signal(recipe, n, fs))
-
-
-# ------------------------------------------------------------------------------------------------
-# folders
-# ------------------------------------------------------------------------------------------------
-@lru_cache(maxsize=32)
-def folder_index(path: str) -> tuple[list[str], list[float]]:
-    """Audio files of a folder (recursively, sorted) and their durations (s).
-
-    Raises:
-        ValueError: no readable audio file in the folder (the config check turns it into an
-            InputError naming the field).
-    """
-    root = Path(path)
-    files, durations = [], []
-    for p in sorted(root.rglob("*")):
-        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file():
-            try:
-                info = sf.info(str(p))
-            except Exception:
-                continue
-            if info.frames > 0:
-                files.append(str(p.resolve()))
-                durations.append(info.frames / info.samplerate)
-    if not files:
-        raise ValueError(f"no readable audio files ({', '.join(AUDIO_SUFFIXES)}) in {path}")
-    return files, durations
-
-
-def folder_fingerprint(path: str) -> str:
-    """A short hash of a folder's file list and sizes (recorded in the resolved config)."""
-    files, durations = folder_index(path)
-    h = hashlib.sha1()
-    for f, d in zip(files, durations, strict=True):
-        h.update(f"{Path(f).relative_to(Path(path).resolve())}:{d:.6f}\n".encode())
-    return h.hexdigest()[:12]

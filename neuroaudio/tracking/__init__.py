@@ -5,7 +5,6 @@ Tracking is on by default for live output (``neuroaudio localize --live``, the R
 off for files and ``evaluate`` (which score the localizer itself, frame by frame).
 """
 
-from .kalman import AzimuthTracker, Track, TrackerConfig, measurement_weight, wrap_deg, wrap_pm180
+from .kalman import AzimuthTracker, Track, TrackerConfig, measurement_weight
 
-__all__ = ["AzimuthTracker", "Track", "TrackerConfig", "measurement_weight", "wrap_deg",
-           "wrap_pm180"]
+__all__ = ["AzimuthTracker", "Track", "TrackerConfig", "measurement_weight"]

@@ -26,15 +26,15 @@ Each time step (one analysis frame), :meth:`AzimuthTracker.step`:
    source stopped) is removed; two confirmed tracks closer than ``merge_deg`` are merged (the
    older one stays).
 
-Measurement weight (issue 18): a measurement may carry a weight ``w`` in (0, 1] (how much the
+Measurement weight: a measurement may carry a weight ``w`` in (0, 1] (how much the
 frame carries the source: its confidence times its SNR weight, see
 :func:`measurement_weight`); its standard deviation is then ``meas_sigma_deg / sqrt(w)``
 (``weight_floor`` bounds it), so a frame that barely stands above the noise moves a track less
 than a loud, peaked one. Each track keeps a *score*: the exponential average (time constant
 ``score_tau_s``) of its measurements' weights, 0 for frames it missed.
 
-Main output with hysteresis (issue 18: with two tracks alive the most-recently-updated rule
-flipped about 6 times a second): :meth:`AzimuthTracker.primary` stays on the current track
+Main output with hysteresis (with two tracks alive, a most-recently-updated rule flipped
+about 6 times a second): :meth:`AzimuthTracker.primary` stays on the current track
 while it is confirmed, and switches to another only when that one's score exceeds the current
 one's by ``switch_margin`` (relative) for ``switch_hold_s`` seconds in a row; when the current
 track dies the best-scoring confirmed track takes over at once. tests/test_track.py measures the
@@ -56,15 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
-def wrap_deg(a: float | np.ndarray) -> float | np.ndarray:
-    """Wrap degrees into [0, 360)."""
-    return np.mod(a, 360.0)
-
-
-def wrap_pm180(a: float | np.ndarray) -> float | np.ndarray:
-    """Wrap degrees into [-180, 180)."""
-    return np.mod(np.asarray(a, dtype=float) + 180.0, 360.0) - 180.0
+from ..angles import wrap_deg, wrap_pm180
 
 
 @dataclass
@@ -78,8 +70,12 @@ class TrackerConfig:
     init_vel_sigma_deg_s: float = 30.0
     """Prior standard deviation of a new track's angular velocity (deg/s)."""
     gate_sigmas: float = 3.0
+    """A measurement is matched to a track only within this many innovation standard
+    deviations ..."""
     gate_min_deg: float = 12.0
+    """... but never closer than this (deg) ..."""
     gate_max_deg: float = 40.0
+    """... nor farther than this (deg)."""
     confirm_hits: int = 3
     """Matched frames that turn a tentative track into a reported source (birth)."""
     tentative_max_misses: int = 1
@@ -87,7 +83,9 @@ class TrackerConfig:
     death_s: float = 0.6
     """A confirmed track without a measurement for this long is removed (death)."""
     merge_deg: float = 8.0
+    """Two confirmed tracks closer than this (deg) are merged (the older one stays)."""
     max_tracks: int = 6
+    """At most this many tracks (tentative and confirmed) at a time: no birth beyond."""
     confidence_half_life_s: float = 0.2
     """While coasting, the reported confidence halves every this many seconds."""
     weight_floor: float = 0.05

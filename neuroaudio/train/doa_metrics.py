@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from ..angles import circular_error_deg
+
 DOA_METRIC_KEYS = ("val_mae", "val_acc5", "val_acc10", "val_clip_mae")
 
 
@@ -32,7 +34,6 @@ def doa_metrics(frame_err_deg: np.ndarray, probs: np.ndarray, clip: np.ndarray,
     for c in np.unique(clip):
         sel = clip == c
         pred = float(np.argmax(probs[sel].mean(0))) * 360.0 / probs.shape[1]
-        d = abs(pred - float(azimuth_deg[sel][0])) % 360.0
-        clip_err.append(min(d, 360.0 - d))
+        clip_err.append(float(circular_error_deg(pred, float(azimuth_deg[sel][0]))))
     return {"val_mae": float(e.mean()), "val_acc5": float((e <= 5).mean()),
             "val_acc10": float((e <= 10).mean()), "val_clip_mae": float(np.mean(clip_err))}

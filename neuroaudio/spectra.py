@@ -1,4 +1,5 @@
-"""Shared spectral front ends of the classical localizers (vectorised over frames and mics).
+"""Spectral front ends shared by the localizers and the GCC-PHAT-SM features (vectorised over
+frames and mics).
 
 Shapes: frames ``[n, frame_len, mics]`` (float32, at ``fs`` Hz) → spectra ``[n, ..., bins, mics]``
 (complex64). Frequencies in Hz.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sfft
 
-from ..errors import InputError
+from .errors import InputError
 
 PHAT_FLOOR = 1e-12
 """Magnitudes below this are treated as this (avoids 0/0 in the phase transform)."""
