@@ -292,3 +292,21 @@ def test_shipped_model_loads_safely_with_its_card():
     assert "CC BY-SA 4.0" in card and "Free Spoken Digit Dataset" in card
     logits, spikes = m(torch.zeros(1, 8000))
     assert logits.shape == (1, 10) and len(spikes) == 2 * m.cfg.model.depth
+
+
+def test_dataset_registry_loads_by_name_and_names_the_choices(tmp_path):
+    """data.source picks a registered loader; an unknown name is one line listing the registered ones."""
+    from neuroaudio.errors import InputError
+    from neuroaudio.kws.datasets import DATASETS, check_dataset_name, load_dataset
+
+    assert set(DATASETS) == {"fsdd", "folder", "speech_commands", "synthetic"}
+    with pytest.raises(InputError, match="use one of fsdd, folder, speech_commands, synthetic"):
+        check_dataset_name("timit")
+    for label in ("yes", "no"):
+        (tmp_path / label).mkdir()
+        for k in range(3):
+            write_audio(tmp_path / label / f"spk{k}_nohash_0.wav", np.zeros((800, 1), np.float32), 8000)
+    cfg = config_from_dict({"data": {"source": "folder", "root": str(tmp_path)}}).data
+    sp = load_dataset(cfg, 0)
+    assert sp.labels == ["no", "yes"]
+    assert len(sp.train) + len(sp.val) + len(sp.test) == 6

@@ -242,9 +242,9 @@ def hop_s_to_samples(d: dict[str, Any]) -> dict[str, Any]:
 def config_from_dict(d: dict[str, Any]) -> KWSConfig:
     """Validate a nested dict (from YAML or a checkpoint) into a :class:`KWSConfig`."""
     cfg = _build(KWSConfig, hop_s_to_samples(d), "kws")
-    if cfg.data.source not in ("fsdd", "folder", "speech_commands", "synthetic"):
-        raise InputError(f"config 'data.source: {cfg.data.source}': use fsdd, folder, speech_commands "
-                         "or synthetic")
+    from .datasets import check_dataset_name
+
+    check_dataset_name(cfg.data.source)
     if cfg.frontend.kind not in ("raw", "logmel"):
         raise InputError(f"config 'frontend.kind: {cfg.frontend.kind}': use raw or logmel")
     from ..neurons.drf import NEURON_KINDS

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..fsdd import FSDD_HINT, fsdd_folder
 from .config import AugmentConfig, DataConfig
+from .datasets import load_dataset
 
 log = logging.getLogger("neuroaudio")
 
@@ -343,15 +344,13 @@ def extra_training_items(folders: list[str], labels: list[str], fs: int) -> list
     return items
 
 
-LOADERS = {"fsdd": load_fsdd, "folder": load_folder, "speech_commands": load_speech_commands,
-           "synthetic": load_synthetic}
 
 
 def load_splits(cfg: DataConfig, seed: int = 0, base: Splits | None = None) -> Splits:
     """The data of a config, split into train/val/test (see module docstring). ``base``: the
     source's splits already loaded (e.g. :func:`fsdd_splits` of cached audio); the config's extra
     training clips and filler class are added to it as to a freshly loaded source."""
-    sp = LOADERS[cfg.source](cfg, seed) if base is None else base
+    sp = load_dataset(cfg, seed) if base is None else base
     source_train = list(sp.train)
     if cfg.synth_words:
         sp.train = sp.train + synthetic_training_items(cfg, sp.labels, seed)
