@@ -247,7 +247,7 @@ def config_from_dict(d: dict[str, Any]) -> KWSConfig:
     check_dataset_name(cfg.data.source)
     if cfg.frontend.kind not in ("raw", "logmel"):
         raise InputError(f"config 'frontend.kind: {cfg.frontend.kind}': use raw or logmel")
-    from ..neurons.drf import NEURON_KINDS
+    from ..neurons.registry import LAYER_KINDS as NEURON_KINDS
 
     for key in ("neuron", "spiking_neuron"):
         if getattr(cfg.model, key) not in NEURON_KINDS:

@@ -45,7 +45,7 @@ from torch import nn
 
 from .base import as_shape
 from .fft_conv import causal_conv_taps, causal_fft_conv
-from .layer import NEURON_KINDS, SpikingLayer, make_spiking_layer  # noqa: F401 (their old import path)
+from .layer import SpikingLayer
 from .surrogate import spike
 
 

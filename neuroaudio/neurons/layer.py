@@ -17,7 +17,6 @@ from ..errors import InputError
 from .base import Neuron
 from .registry import LAYER_KINDS, make_neuron
 
-NEURON_KINDS = LAYER_KINDS
 """The layer names :func:`make_spiking_layer` accepts (the KWS config's ``model.neuron`` choices)."""
 
 
