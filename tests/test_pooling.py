@@ -53,14 +53,30 @@ def test_pool_weights_a_short_loud_word_over_long_weak_noise():
     s = np.array([f[0] for f in frames])
     lv = np.array([f[1] for f in frames])
     got = {}
-    for p in ("level", "snr", "energy"):
+    for p in ("level", "snr", "energy", "top8", "top8*energy"):
         pool = EvidencePool(p, n_az)
         pool.add(s[:7], lv[:7])          # two blocks: the result does not depend on them
         pool.add(s[7:], lv[7:])
         pooled, n, _ = pool.result()
         assert pooled.sum() == pytest.approx(1.0)
         got[p] = int(np.argmax(pooled))
-    assert got == {"level": 250, "snr": 250, "energy": 60}
+    assert got == {"level": 250, "snr": 250, "energy": 60, "top8": 60, "top8*energy": 60}
+
+
+def test_top_gate_counts_the_frames_near_the_loudest_alike():
+    """top8: the frames within 8 dB of the loudest (and 3 dB above the floor) count the same, so
+    one loud frame does not outvote three a little quieter; energy lets it win."""
+    n_az = 8
+    s = np.vstack([np.eye(n_az)[1]] + [np.eye(n_az)[5]] * 3 + [np.eye(n_az)[7]] * 6)
+    lv = np.r_[-20.0, -26.0, -26.0, -26.0, np.full(6, -60.0)]
+    picks = {}
+    for p in ("energy", "top8", "top4"):
+        pool = EvidencePool(p, n_az)
+        pool.add(s, lv)
+        pooled, n, _ = pool.result()
+        picks[p] = (int(np.argmax(pooled)), n)
+    assert picks == {"energy": (1, 4), "top8": (5, 4), "top4": (1, 1)}
+    assert parse_pooling("top").top_db == 8.0 and parse_pooling("top12*energy^0.5").power == 0.5
 
 
 def test_pool_falls_back_to_all_frames_for_a_steady_source():
@@ -72,7 +88,8 @@ def test_pool_falls_back_to_all_frames_for_a_steady_source():
     assert EvidencePool("energy", 8).result()[1] == 0          # nothing heard: nothing pooled
 
 
-@pytest.mark.parametrize("bad", ["", "loud", "energy*snr", "coherence*coherence"])
+@pytest.mark.parametrize("bad", ["", "loud", "energy*snr", "coherence*coherence", "top0", "topx",
+                                 "top8*top4"])
 def test_bad_pooling_is_an_input_error(bad):
     with pytest.raises(InputError, match="pooling="):
         parse_pooling(bad)
@@ -83,7 +100,7 @@ def test_bad_pooling_is_an_input_error(bad):
 def test_short_burst_found_with_energy_pooling_not_level(rng):
     """End to end with gcc-phat: a quiet start (-60 dBFS sensor noise), then directional noise
     from 250 deg at -45 dBFS for 1.6 s, and a 0.3-s burst from 60 deg at -20 dBFS. The old pooling
-    (level) lands on the noise, the new default (energy) on the burst."""
+    (level) lands on the noise, energy and the default (top8) on the burst."""
     n = int(2.0 * FS)
     sensor = _db(rng.standard_normal((n, 4)), -60)
     noise = plane_wave(ARRAY, 250, _db(_pink(rng, n), -45), FS)
@@ -93,11 +110,11 @@ def test_short_burst_found_with_energy_pooling_not_level(rng):
     burst[k0:k0 + int(0.3 * FS)] = _db(rng.standard_normal(int(0.3 * FS)), -20)
     x = (sensor + noise + plane_wave(ARRAY, 60, burst, FS)).astype(np.float32)
     err = {}
-    for p in ("level", "energy"):
+    for p in ("level", "energy", "top8"):
         res = make_localizer("gcc-phat", ARRAY, pooling=p).localize(x)
         err[p] = float(circular_error_deg(res.azimuth_deg, 60))
-    assert err["level"] > 90 and err["energy"] < 3, err
-    assert make_localizer("gcc-phat", ARRAY).pool.spec == "energy"      # the default
+    assert err["level"] > 90 and err["energy"] < 3 and err["top8"] < 3, err
+    assert make_localizer("gcc-phat", ARRAY).pool.spec == "top8"      # the default
 
 
 # --- the bounded-window noise floor ---------------------------------------------------------
