@@ -85,3 +85,53 @@ def test_maa_snntorch_reproduces_every_spike_and_the_output(maa_round_trip):
     p_ours = torch.softmax(r["logits"], -1).mean(1)
     p_theirs = torch.softmax(r["out"], -1).mean(1)
     assert torch.equal(p_ours.argmax(-1), p_theirs.argmax(-1))
+
+
+KWS_MODEL = REPO / "data" / "models" / "kws_fsdd_drf.pt"
+
+
+def test_kws_drf_snntorch_reproduces_every_spike_and_the_output(tmp_path):
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    from neuroaudio.export.kws_nir import kws_neuron_spikes, kws_to_nir
+    from neuroaudio.kws.checkpoint import load_model
+
+    m = load_model(KWS_MODEL)
+    graph = nir.read(write_graph(kws_to_nir(m.net), tmp_path / "kws.nir"))
+    kinds = {type(n).__name__ for n in graph.nodes.values()}
+    assert kinds <= {"Input", "Output", "Affine", "Linear", "Scale", "LI", "Threshold", "Delay"}, kinds
+    assert ("block1_drf_rec", "block1_drf_state") in graph.edges          # the resonators' state loop
+    audio, _ = sf.read(REPO / "data" / "examples" / "respeaker4_az120.wav", dtype="float32")
+    speech = resample_poly(audio[:, 0], 1, 2).astype(np.float32)           # 8 kHz, a real talker
+    clips = torch.from_numpy(np.stack([speech[:8000], speech[8000:16000]]))
+    with torch.no_grad():
+        feats = m.frontend(clips)                                          # [2, 40, 61]
+    ours, logits = kws_neuron_spikes(m.net, feats)
+    out, theirs = ReferenceRun(graph)(feats.transpose(1, 2), record=list(ours))
+    assert len(ours) == 6
+    for name, s in ours.items():
+        assert 0.02 < float(s.mean()) < 0.3, name
+        assert torch.equal(s, theirs[name]), f"{name}: {int((s != theirs[name]).sum())} spikes differ"
+    assert float((out.mean(1) - logits).abs().max()) < 1e-4               # logits = mean of per-step read-out
+    assert torch.equal(out.mean(1).argmax(-1), logits.argmax(-1))
+
+
+def test_export_cli_writes_both_models_and_refuses_bad_input_in_one_line(tmp_path):
+    from .conftest import run_cli
+
+    ok = run_cli("export", "kws", "-o", tmp_path / "kws.nir", "--json")
+    assert ok.returncode == 0, ok.stderr
+    import json
+    res = json.loads(ok.stdout)
+    assert res["kind"] == "kws" and res["nodes"]["LI"] == 6 and (tmp_path / "kws.nir").is_file()
+    ok = run_cli("export", "maa", "--format", "nir", "--out", tmp_path / "maa.nir", "--set", "levels=8")
+    assert ok.returncode == 0, ok.stderr
+    assert int(nir.read(tmp_path / "maa.nir").metadata["levels"]) == 8
+    for bad in (["export", "maa", "-o", tmp_path / "m.nir", "-f", "onnx"],
+                ["export", tmp_path / "none.pt", "-o", tmp_path / "m.nir"],
+                ["export", REPO / "data" / "models" / "gcc_phat_sm_respeaker4.pt", "-o", tmp_path / "m.nir"],
+                ["export", "maa", "-o", tmp_path]):
+        r = run_cli(*bad)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, (bad, r.stderr)
+        assert "Traceback" not in r.stderr
