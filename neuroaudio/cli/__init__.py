@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "kws_cmd",
     "train_cmd",
     "profile_cmd",
+    "export_cmd",
     "pipeline_cmd",
 ]
 """Modules of neuroaudio.cli that register commands (order = order in --help)."""
