@@ -96,10 +96,14 @@ class Chromium:
         return r["result"].get("value")
 
     def wait_for(self, expression: str, timeout_s: float = 30.0, poll_s: float = 0.25) -> Any:
-        """Poll until ``expression`` is truthy; its value (None on timeout)."""
+        """Poll until ``expression`` is truthy (an exception counts as not yet); its value (None
+        on timeout)."""
         t_end = time.monotonic() + timeout_s
         while time.monotonic() < t_end:
-            v = self.eval(expression)
+            try:
+                v = self.eval(expression)
+            except RuntimeError:          # the page is still loading (no such element yet)
+                v = None
             if v:
                 return v
             time.sleep(poll_s)
