@@ -372,3 +372,21 @@ def test_file_card_plays_in_real_time():
     took = time.monotonic() - t0
     assert 0.9 <= took <= 2.5, took
     assert n == 10, n              # (1.0 s - 0.17 s) / 0.085 s + 1 frames
+
+
+def test_keywords_from_a_kws_model_reach_the_client():
+    s = Served("--file", str(EXAMPLE), "--kws-model", str(REPO / "data" / "models" / "kws_fsdd_drf.pt"))
+    try:
+        kinds: dict[str, int] = {}
+        with connect(s.ws_url()) as ws:
+            hello = json.loads(ws.recv(timeout=20))
+            assert hello["kws_labels"] == [str(d) for d in range(10)]
+            t_end = time.monotonic() + 4.0
+            while time.monotonic() < t_end:
+                m = json.loads(ws.recv(timeout=10))
+                kinds[m["type"]] = kinds.get(m["type"], 0) + 1
+                if m["type"] == "keyword":
+                    assert m["label"] in hello["kws_labels"] and 0 <= m["score"] <= 1
+        assert kinds.get("keyword", 0) >= 1 and kinds["frame"] >= 30, kinds
+    finally:
+        assert s.stop() == 0

@@ -78,7 +78,7 @@ def serve(
         import websockets  # noqa: F401
     except ImportError:
         raise InputError("neuroaudio serve needs the websockets package: pip install "
-                         "'neuroaudio[serve]' (or pip install 'websockets>=13,<18')") from None
+                         "'neuroaudio[serve]' (or pip install 'websockets>=17,<18')") from None
     from ..audio.io import parse_channels
     from ..audio.live import DependentChannelsError, LiveCapture
     from ..live import build_live_session
