@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "evaluate_cmd",
     "encode_cmd",
     "live_cmd",
+    "serve_cmd",
     "kws_cmd",
     "train_cmd",
     "profile_cmd",

@@ -198,8 +198,15 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
             signal.signal(sig, handler)
     if isinstance(failure, DependentChannelsError):
         raise failure            # refused at start: the one line says it all
-    s = session.summary()
-    msg = (f"neuroaudio: live: {s['captured_s']:.1f} s from '{s['device']}' at {s['capture_fs_hz']} Hz"
+    print(summary_line(session.summary(), stopped_by), file=sys.stderr, flush=True)
+    if failure is not None:
+        raise failure
+
+
+def summary_line(s: dict, stopped_by: list[str]) -> str:
+    """The end-of-run line of a live session (``LiveSession.summary()``; ``stopped_by``: the
+    signal's name, if one ended it)."""
+    return (f"neuroaudio: live: {s['captured_s']:.1f} s from '{s['device']}' at {s['capture_fs_hz']} Hz"
            + (f" (resampled to {s['fs_hz']} Hz)" if s["capture_fs_hz"] != s["fs_hz"] else "")
            + f"; overflows {s['overflows']}, dropped blocks {s['dropped_blocks']}"
            + (f" ({s['dropped_s']:.2f} s)" if s["dropped_blocks"] else "")
@@ -208,6 +215,3 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
            + (f"; median latency {1000 * s['median_latency_s']:.0f} ms" if s["median_latency_s"] else "")
            + (f"; recording: {s['record']}" if s["record"] else "")
            + (f"; stopped by {stopped_by[0]}" if stopped_by else ""))
-    print(msg, file=sys.stderr, flush=True)
-    if failure is not None:
-        raise failure

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..audio.live import LiveCapture, limit_threads
 from ..errors import InputError
-from ..localize.base import FrameEstimate, Localizer
+from ..localize.base import FrameEstimate, Localizer, SpikeActivity
 from ..localize.registry import make_localizer
 from ..tracking import AzimuthTracker, measurement_weight
 
@@ -36,6 +36,12 @@ class LiveEstimate:
     ``gap``: the frame's audio is not contiguous (audio was lost inside it: a dropped block, an
     input overflow, a reconnection). ``dropped_s``: seconds of audio lost since the previous
     estimate (dropped blocks and reconnection outages; an overflow's length is unknown: 0).
+
+    For live views (not in :meth:`to_json`): ``spectrum`` the frame's normalised spatial
+    spectrum ``[n_az]`` over the localizer's grid (None when silent); ``mic_levels_dbfs``
+    ``[mics]`` the level of each mic (dB re full scale) over the audio processed since the
+    previous estimate; ``activity`` the spiking method's spikes in this frame (with
+    ``LiveSession(record_activity=True)``; None for other methods and frames without sound).
     """
 
     t_s: float
@@ -49,6 +55,8 @@ class LiveEstimate:
     spectrum: np.ndarray | None = None
     gap: bool = False
     dropped_s: float = 0.0
+    mic_levels_dbfs: np.ndarray | None = None
+    activity: SpikeActivity | None = None
 
     def to_json(self) -> dict[str, Any]:
         """conventions.md's per-frame object plus ``latency_s``, ``level_dbfs``, ``gap``,
@@ -73,18 +81,52 @@ class LiveSession:
     capture; :meth:`run` yields one :class:`LiveEstimate` per analysis frame.
 
     The thread that iterates :meth:`run` is the worker of :mod:`neuroaudio.audio.live`'s data flow.
+
+    Hooks for live views (``neuroaudio serve``), cheap and outside the jsonl contract:
+    ``record_activity`` asks a spiking method for its spikes (:attr:`LiveEstimate.activity`);
+    ``on_block`` is called with every processed block ``[samples, mics]`` at ``fs`` in the
+    worker thread (e.g. a keyword spotter on the same audio); :meth:`switch_localizer` hands
+    over to another method between two blocks.
     """
 
-    def __init__(self, localizer: Localizer, capture: LiveCapture, tracker: AzimuthTracker | None = None):
+    def __init__(self, localizer: Localizer, capture: LiveCapture, tracker: AzimuthTracker | None = None,
+                 record_activity: bool = False,
+                 on_block: Callable[[np.ndarray], None] | None = None):
         if capture.fs != localizer.fs:
             raise InputError(f"capture at {capture.fs} Hz but the localizer runs at {localizer.fs} Hz")
         self.localizer, self.capture, self.tracker = localizer, capture, tracker
+        self.record_activity, self.on_block = record_activity, on_block
         self.latencies: list[float] = []
         self._gap_i = 0           # capture.gaps[:_gap_i] lie before every future frame
         self._reported_i = 0      # capture.gaps[:_reported_i] were counted in a dropped_s
+        self._offset = 0          # stream sample at which the current localizer started
+        self._n_in = 0            # stream samples processed so far
+        self._pending: Localizer | None = None
+        self._mic_power = np.zeros(localizer.array.n_mics)   # sum of squares since the last estimate
+        self._mic_n = 0
 
     def stop(self) -> None:
         self.capture.stop()
+
+    def switch_localizer(self, localizer: Localizer) -> None:
+        """Use ``localizer`` (same rate and mic count) from the next block on (thread-safe: the
+        worker swaps it in between blocks). Its frames' ``t_s`` continue the stream's clock; the
+        tracker starts afresh; its first frame comes after one frame of audio."""
+        if localizer.fs != self.capture.fs or localizer.array.n_mics != self.localizer.array.n_mics:
+            raise InputError(f"method '{localizer.name}' runs at {localizer.fs} Hz on "
+                             f"{localizer.array.n_mics} mics; the capture gives {self.capture.fs} Hz, "
+                             f"{self.localizer.array.n_mics} mics")
+        self._pending = localizer
+
+    def _swap_pending(self) -> None:
+        new, self._pending = self._pending, None
+        if new is None:
+            return
+        new.reset()
+        new.record_activity = self.record_activity
+        self.localizer, self._offset = new, self._n_in
+        if self.tracker is not None:
+            self.tracker.reset()
 
     def _gaps_of(self, start: float, end: float) -> tuple[bool, float]:
         """(a gap inside frame ``[start, end)``, audio lost since the last estimate) in
@@ -106,6 +148,7 @@ class LiveSession:
 
     def _estimate(self, fr: FrameEstimate, now: float) -> LiveEstimate:
         loc = self.localizer
+        fr.t_s += self._offset / loc.fs                           # the stream's clock
         end_index = fr.t_s * loc.fs + loc.frame_len / 2 - 1      # the frame's last sample
         gap, lost = self._gaps_of(end_index + 1 - loc.frame_len, end_index + 1)
         t_cap = self.capture.capture_time_of(end_index)
@@ -120,19 +163,39 @@ class LiveSession:
             az = None if tr is None else tr.azimuth_deg
             conf = 0.0 if tr is None else self.tracker.reported_confidence(tr)
             tid = None if tr is None else tr.track_id
+        levels = None
+        if self._mic_n:
+            levels = 10 * np.log10(np.maximum(self._mic_power / self._mic_n, 1e-12))
+            self._mic_power[:], self._mic_n = 0.0, 0
         return LiveEstimate(fr.t_s, az, conf, latency, fr.level_dbfs, fr.active, fr.azimuth_deg, tid,
-                            fr.spectrum, gap, lost)
+                            fr.spectrum, gap, lost, levels)
 
     def run(self, duration_s: float | None = None) -> Iterator[LiveEstimate]:
+        """One :class:`LiveEstimate` per analysis frame until ``duration_s`` seconds of audio,
+        :meth:`stop`, or a lost device (:class:`~neuroaudio.audio.live.DeviceLostError`)."""
+        self._swap_pending()
         self.localizer.reset()
+        self.localizer.record_activity = self.record_activity
         if self.tracker is not None:
             self.tracker.reset()
-        self._gap_i = self._reported_i = 0
+        self._gap_i = self._reported_i = self._offset = self._n_in = self._mic_n = 0
+        self._mic_power[:] = 0.0
         for block, _ in self.capture.blocks(duration_s):
-            frames = self.localizer.process(block)
+            self._swap_pending()
+            loc = self.localizer
+            loc.last_activity = None
+            frames = loc.process(block)
+            self._n_in += len(block)
+            self._mic_power += np.einsum("ij,ij->j", block, block, dtype=np.float64)
+            self._mic_n += len(block)
+            if self.on_block is not None:
+                self.on_block(block)
             now = time.monotonic()
-            for fr in frames:
-                yield self._estimate(fr, now)
+            for k, fr in enumerate(frames):
+                est = self._estimate(fr, now)
+                if k == len(frames) - 1:         # the spikes of the block's last frame
+                    est.activity = loc.last_activity
+                yield est
 
     def summary(self) -> dict[str, Any]:
         """Counts and latency statistics of the run so far (for the end-of-run report)."""
@@ -152,7 +215,7 @@ class LiveSession:
 def build_live_session(method: str, array: str, *, options: dict[str, Any] | None = None,
                        frame_s: float = 0.17, hop_s: float | None = None, tracking: bool = True,
                        threads: int = 1, capture_factory: Callable[..., Any] | None = None,
-                       **capture_kw: Any) -> LiveSession:
+                       record_activity: bool = False, **capture_kw: Any) -> LiveSession:
     """Localizer + capture + (tracker) as ``localize --live`` and the ROS node build them.
 
     Args:
@@ -161,6 +224,7 @@ def build_live_session(method: str, array: str, *, options: dict[str, Any] | Non
         threads: CPU threads for the localizer (:func:`limit_threads`); 1 by default live.
         capture_factory: builds the capture (:class:`~neuroaudio.audio.live.LiveCapture`; tests
             pass one with a fake card).
+        record_activity: keep spiking methods' spikes on the estimates (live views).
         capture_kw: :class:`~neuroaudio.audio.live.LiveCapture` arguments (device, channels, block_s, record,
             overwrite, reconnect, reconnect_max_s, allow_dependent_channels, ...).
     """
@@ -171,4 +235,5 @@ def build_live_session(method: str, array: str, *, options: dict[str, Any] | Non
                          hop_s=hop_s if hop_s is not None else frame_s / 2, **(options or {}))
     limit_threads(threads)
     capture = (capture_factory or LiveCapture)(n_mics=loc.array.n_mics, fs_hz=loc.fs, **capture_kw)
-    return LiveSession(loc, capture, AzimuthTracker() if tracking else None)
+    return LiveSession(loc, capture, AzimuthTracker() if tracking else None,
+                       record_activity=record_activity)

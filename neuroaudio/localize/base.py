@@ -96,6 +96,29 @@ class FrameEstimate:
 
 
 @dataclass
+class SpikeActivity:
+    """What a spiking method's neurons did in its last frame (live views; :attr:`Localizer.record_activity`).
+
+    Attributes:
+        raster: the encoder's coincidence spikes, ``[steps, pairs * delays]`` bool: detector
+            (pair p, delay d) is neuron ``p * delays + d``; it spiked in a step when any of its
+            frequency bands did.
+        rates: firing rate per layer, the fraction of (neuron, step) pairs that spiked
+            (``coincidence`` for the encoder, then the network's layers in order).
+    """
+
+    raster: np.ndarray
+    rates: dict[str, float]
+
+    @classmethod
+    def of_coincidence(cls, maps: np.ndarray, rates: dict[str, float] | None = None) -> SpikeActivity:
+        """From one frame's coincidence maps ``[steps, pairs, delays, bands]`` (counts)."""
+        spikes = np.asarray(maps) > 0
+        return cls(spikes.any(axis=-1).reshape(spikes.shape[0], -1),
+                   {"coincidence": float(spikes.mean()), **(rates or {})})
+
+
+@dataclass
 class LocalizationResult:
     """The estimate for a whole file or stream.
 
@@ -278,6 +301,12 @@ class Localizer(ABC):
     summary: ClassVar[str] = ""
     keep_frame_spectra: bool = False
     """Keep each frame's spectrum in the result (for plots); off to bound memory on long files."""
+    record_activity: bool = False
+    """Spiking methods keep their last frame's :class:`SpikeActivity` in :attr:`last_activity`
+    (``neuroaudio serve`` shows it); off by default: it costs a little per frame."""
+    last_activity: SpikeActivity | None = None
+    """The last frame's spikes, set by :meth:`frames_spectrum` of spiking methods while
+    :attr:`record_activity` is on (None otherwise, and for other methods)."""
 
     def __init__(self, array: MicArray | str, fs: int | None = None, frame_s: float = 0.17,
                  hop_s: float = 0.085, grid_step_deg: float = 1.0, silence_dbfs: float = -65.0,

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import InputError
-from .base import Localizer
+from .base import Localizer, SpikeActivity
 
 DEFAULT_MODEL: Path | None = Path(__file__).resolve().parents[2] / "data" / "models" / "maa_respeaker4.pt"
 """The shipped default model (respeaker4, 16 kHz; model card data/models/maa_respeaker4.md), used
@@ -125,10 +125,14 @@ class MAALocalizer(Localizer):
         coinc = self.step_reuse.encode_frames(frames) if self.fast else self.encoder.encode_frames(frames)
         predict = self.fast_net.predict_proba if self.fast else self.net.predict_proba
         out = []
+        self.fast_net.record_rates = self.record_activity
         with torch.no_grad():
             for s in range(0, len(coinc), self.batch_frames):
                 x = torch.from_numpy(np.minimum(coinc[s:s + self.batch_frames], 255).astype(np.uint8))
                 p = self.symmetries.average(predict, x, self.n_symmetric) if self.n_symmetric > 1 \
                     else predict(x)
                 out.append(p.numpy().astype(np.float64))
+        if self.record_activity and len(coinc):    # the last batch's layer rates, the last frame's raster
+            rates = self.fast_net.rates if self.fast else dict(self.net.stats.rates)
+            self.last_activity = SpikeActivity.of_coincidence(coinc[-1], rates)
         return np.concatenate(out) if out else np.zeros((0, len(self.grid_deg)))

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..encoding.config import RFPLCConfig
 from ..encoding.encoder import RFPLCEncoder
-from .base import Localizer
+from .base import Localizer, SpikeActivity
 
 
 def delay_interpolation(tdoa_samples: np.ndarray, delays: np.ndarray) -> np.ndarray:
@@ -71,7 +71,10 @@ class RFPLCLocalizer(Localizer):
 
     def coincidence_maps(self, frames: np.ndarray) -> np.ndarray:
         """``[n, frame_len, mics]`` → counts summed over steps and bands, ``[n, pairs, delays]``."""
-        return self.encoder.encode_frames(frames).sum(axis=(1, 4), dtype=np.float64)
+        maps = self.encoder.encode_frames(frames)
+        if self.record_activity and len(maps):
+            self.last_activity = SpikeActivity.of_coincidence(maps[-1])
+        return maps.sum(axis=(1, 4), dtype=np.float64)
 
     def frames_spectrum(self, frames: np.ndarray) -> np.ndarray:
         return np.einsum("npd,pda->na", self.coincidence_maps(frames), self._weights)

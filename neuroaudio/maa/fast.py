@@ -83,8 +83,9 @@ class FastMAA(nn.Module):
     """Forward-only MAA: ``predict_proba(x [B, T, pairs, delays, bands])`` → ``[B, n_azimuth]``.
 
     Equal to ``net.predict_proba`` (same modules, same op order; see module docstring). The
-    network's ``stats`` (firing rates) are not updated: use the plain model or
-    :mod:`neuroaudio.profile` to measure them.
+    network's ``stats`` (firing rates) are not updated; with :attr:`record_rates` on, the fast
+    path keeps its own in :attr:`rates` (the same layers and definitions as
+    ``MAANet.stats.rates``, over the last batch), e.g. for the live view of ``neuroaudio serve``.
     """
 
     def __init__(self, net: nn.Module):
@@ -92,6 +93,8 @@ class FastMAA(nn.Module):
         self.net = net.eval()
         self.checked = False
         self.use_plain = False
+        self.record_rates = False
+        self.rates: dict[str, float] = {}
 
     def _self_check(self, x: torch.Tensor) -> None:
         """On the first batch, compare with the plain model; fall back to it if they differ.
@@ -120,7 +123,9 @@ class FastMAA(nn.Module):
         if not self.checked:
             self._self_check(x)
         if self.use_plain:
-            return self.net(x)
+            out = self.net(x)
+            self.rates = dict(self.net.stats.rates) if self.record_rates else {}
+            return out
         return self._logits(x)
 
     @torch.inference_mode()
@@ -147,12 +152,16 @@ class FastMAA(nn.Module):
         def steps(z: torch.Tensor) -> torch.Tensor:                   # [B·T, ...] → [B, T, ...]
             return z.reshape(b, t, *z.shape[1:])
 
+        rates: dict[str, float] = {}
         if net.fsja is not None:
             fa = net.fsja
             f_prof = steps(fa.bn_f(fa.conv_f(images(x.mean(dim=3)))))     # [B, T, P, F]
             d_prof = steps(fa.bn_d(fa.conv_d(images(x.mean(dim=4)))))     # [B, T, P, D]
             joint = d_prof.unsqueeze(-1) + f_prof.unsqueeze(-2)
-            x = x * self._lif(fa.sn, joint)
+            gate = self._lif(fa.sn, joint)
+            if self.record_rates:
+                rates["fsja"] = float(gate.mean())
+            x = x * gate
         stm = net.stm
         inp = self._lif(stm.sn_in, steps(stm.conv_in(images(x))))
         if stm.memory:
@@ -165,9 +174,14 @@ class FastMAA(nn.Module):
                 s[:, k] = st
         else:
             s = inp
-        for blk in net.blocks:
+        if self.record_rates:
+            rates["stm"] = float(s.mean())
+        for i, blk in enumerate(net.blocks):
             sp = self._lif(blk.sn, steps(blk.conv(images(s))))
             s = steps(_pool2_binary(images(sp)))
+            if self.record_rates:
+                rates[f"block{i + 1}"] = float(s.mean())
+        self.rates = rates
         return net.readout(net.dropout(s.transpose(0, 1).reshape(t, b, -1)))
 
     @torch.inference_mode()
