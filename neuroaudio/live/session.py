@@ -49,10 +49,14 @@ class LiveEstimate:
     spectrum: np.ndarray | None = None
     gap: bool = False
     dropped_s: float = 0.0
+    sources: list[dict[str, Any]] | None = None
+    """With ``sources`` other than 1: the tracked sources (``id``, ``azimuth_deg``,
+    ``confidence``, ``activity``; the main one first), or without tracking the frame's peaks
+    (``azimuth_deg``, ``confidence``); None with one source."""
 
     def to_json(self) -> dict[str, Any]:
         """conventions.md's per-frame object plus ``latency_s``, ``level_dbfs``, ``gap``,
-        ``dropped_s`` (and tracking fields)."""
+        ``dropped_s`` (and tracking fields, and ``sources`` with several sources)."""
         d: dict[str, Any] = {
             "t_s": round(self.t_s, 4),
             "azimuth_deg": None if self.azimuth_deg is None else round(self.azimuth_deg, 2),
@@ -65,7 +69,24 @@ class LiveEstimate:
         if self.track_id is not None or self.raw_azimuth_deg != self.azimuth_deg:
             d["raw_azimuth_deg"] = None if self.raw_azimuth_deg is None else round(self.raw_azimuth_deg, 2)
             d["track_id"] = self.track_id
+        if self.sources is not None:
+            d["sources"] = self.sources
         return d
+
+
+def track_frame(tracker: AzimuthTracker, fr: FrameEstimate) -> list[dict[str, Any]] | None:
+    """Step ``tracker`` with a frame's measurements: its one direction, or with several sources
+    each of its peaks (weighted by :func:`measurement_weight` of the peak's confidence and the
+    frame's SNR). Returns the tracked ``sources`` list with several sources, else None."""
+    snr = getattr(fr, "snr_db", None)
+    peaks = getattr(fr, "sources", None)
+    if peaks is None:
+        w = measurement_weight(fr.confidence, snr)
+        tracker.step(fr.t_s, [(fr.azimuth_deg, fr.confidence, w)] if fr.active else [])
+        return None
+    tracker.step(fr.t_s, [(p.azimuth_deg, p.confidence, measurement_weight(p.confidence, snr))
+                          for p in peaks] if fr.active else [])
+    return tracker.sources_json()
 
 
 class LiveSession:
@@ -113,15 +134,16 @@ class LiveSession:
         if latency is not None:
             self.latencies.append(latency)
         az, conf, tid = fr.azimuth_deg, fr.confidence, None
+        peaks = getattr(fr, "sources", None)
+        sources = None if peaks is None else [p.to_json() for p in peaks]
         if self.tracker is not None:
-            w = measurement_weight(fr.confidence, getattr(fr, "snr_db", None))
-            self.tracker.step(fr.t_s, [(fr.azimuth_deg, fr.confidence, w)] if fr.active else [])
+            sources = track_frame(self.tracker, fr)
             tr = self.tracker.primary()
             az = None if tr is None else tr.azimuth_deg
             conf = 0.0 if tr is None else self.tracker.reported_confidence(tr)
             tid = None if tr is None else tr.track_id
         return LiveEstimate(fr.t_s, az, conf, latency, fr.level_dbfs, fr.active, fr.azimuth_deg, tid,
-                            fr.spectrum, gap, lost)
+                            fr.spectrum, gap, lost, sources)
 
     def run(self, duration_s: float | None = None) -> Iterator[LiveEstimate]:
         self.localizer.reset()
