@@ -127,7 +127,7 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
                       frame_s: float = 0.17, hop_s: float | None = None, tracking: bool = True,
                       block_s: float = 0.02, options: dict | None = None, threads: int = 1,
                       overwrite: bool = False, reconnect: bool = False,
-                      allow_dependent_channels: bool = False) -> None:
+                      allow_dependent_channels: bool = False, stream: str | None = None) -> None:
     """`neuroaudio localize --live`: estimates per frame until Ctrl-C, SIGTERM or ``duration`` (s).
 
     ``options``: method options (``--set KEY=VALUE``, ``--model``), as for files.
@@ -150,6 +150,11 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
     if duration is not None and duration <= 0:
         raise InputError("--duration must be positive seconds (or leave it out: run until Ctrl-C)")
     refuse_existing(record, "--record", overwrite)   # before the model loads
+    sink = None
+    if stream is not None:
+        from ..live.odas import OdasStream, stream_sources
+
+        sink = OdasStream(stream)                     # the URL is checked here (exit 2)
     session = build_live_session(method, array, options=options, frame_s=frame_s, hop_s=hop_s,
                                  tracking=tracking, threads=threads, device=device,
                                  channels=parse_channels(channels), block_s=block_s, record=record,
@@ -179,6 +184,8 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
         estimates = session.run(duration)
         try:
             for est in estimates:
+                if sink is not None:
+                    sink.send(stream_sources(est))
                 if live_ctx is not None:
                     live_ctx.update(_live_view(est, session.summary(), method, loc.array.name,
                                                dial_width))
@@ -191,6 +198,8 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
                 stopped_by.append("Ctrl-C")
         finally:
             estimates.close()      # stops the stream and closes the recording now
+            if sink is not None:
+                sink.close()
     finally:
         if live_ctx is not None:
             live_ctx.stop()

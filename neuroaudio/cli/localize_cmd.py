@@ -64,6 +64,9 @@ def localize(
                                    "existing file."),
     reconnect: bool = typer.Option(False, "--reconnect", help="--live: when the device is lost, "
                                    "retry (backoff up to 30 s) instead of exiting."),
+    stream: str | None = typer.Option(None, "--stream", help="--live: also send the tracked "
+                                      "sources as ODAS does (its SST JSON) to tcp://HOST:PORT or "
+                                      "udp://HOST:PORT, e.g. tcp://127.0.0.1:9000 for odas_web."),
     allow_dependent_channels: bool = typer.Option(
         False, "--allow-dependent-channels", help="--live: go on (with a warning) when channels "
         "are copies or mixes of others (e.g. a 2-channel card upmixed to 4)."),
@@ -89,6 +92,8 @@ def localize(
       neuroaudio localize talkers.wav --sources 3 --format json
 
       neuroaudio localize --live --device 2 --channels 2,3,4,5 --duration 10 --format jsonl
+
+      neuroaudio localize --live --sources 3 --stream tcp://127.0.0.1:9000
     """
     flag = "--set" if sets else "--option"    # the spelling the user wrote (-o/--option: the old one)
     option = [*(option or []), *(sets or [])]
@@ -111,8 +116,11 @@ def localize(
         run_live_localize(array, method, channels, device, duration,
                           None if fmt == "table" else fmt, record, frame_s, hop_s, track,
                           options=method_opts, threads=threads, overwrite=overwrite,
-                          reconnect=reconnect, allow_dependent_channels=allow_dependent_channels)
+                          reconnect=reconnect, allow_dependent_channels=allow_dependent_channels,
+                          stream=stream)
         return
+    if stream is not None:
+        raise InputError("--stream sends live estimates: use it with --live")
     if not files:
         raise InputError("give one or more audio files, or --live to use a sound card")
     from ..audio.io import parse_channels
