@@ -74,23 +74,22 @@ def scenes(cfg: dict, root: Path, clips: int | None):
     return out
 
 
-def _track(frames, tracker_cls):
-    """Run a fresh tracker over frame estimates; yield (frame, tracker) after each step."""
+def _track(frames, hop_s: float, multi: bool):
+    """Run a fresh tracker (the live one) over frame estimates; yield (frame, tracker) after each step."""
     from neuroaudio.live.session import track_frame
+    from neuroaudio.tracking import make_tracker
 
-    tr = tracker_cls()
+    tr = make_tracker(hop_s, multi)
     for fr in frames:
         track_frame(tr, fr)
         yield fr, tr
 
 
-def _switch_rates(frames, duration_s: float) -> tuple[float, float]:
+def _switch_rates(frames, duration_s: float, loc) -> tuple[float, float]:
     """(hysteresis switches /s, naive-rule switches /s) of the main output between live tracks."""
-    from neuroaudio.tracking import AzimuthTracker
-
     naive, last = 0, None
     tr = None
-    for fr, tr in _track(frames, AzimuthTracker):
+    for fr, tr in _track(frames, loc.hop / loc.fs, loc.multi):
         conf = tr.confirmed()
         if fr.active and conf:
             near = min(conf, key=lambda t: abs((t.azimuth_deg - fr.azimuth_deg + 180) % 360 - 180))
@@ -123,7 +122,7 @@ def static_scores(method: str, sources: str, lst, array: str, tol: float) -> dic
         all_ok.append(bool(np.all(e <= tol)))
         errs.extend(np.minimum(e, 180.0))
         m += recall_precision(sc.start_deg, est, tol)
-        sw.append(_switch_rates(res.frames, sc.duration_s))
+        sw.append(_switch_rates(res.frames, sc.duration_s, loc))
     return {"all10": float(np.mean(all_ok)), "mae_deg": float(np.mean(errs)), "recall": m[0] / m[1],
             "precision": m[0] / max(m[2], 1), "n_reported": m[2] / len(lst), "rtf": cpu / audio,
             "switches_per_s": float(np.mean([s[0] for s in sw])),
@@ -162,8 +161,6 @@ def moving_scores(method: str, sources: str, lst, array: str, tol: float, cutoff
     from neuroaudio.eval.multi import IdSwitches, ospa, recall_precision
     from neuroaudio.localize.base import default_frame_s
     from neuroaudio.localize.registry import make_localizer
-    from neuroaudio.tracking import AzimuthTracker
-
     o, ids, minutes, m, sw = [], 0, 0.0, np.zeros(3), []
     for sc, x in lst:
         k = str(sc.n_talkers) if sources == "talkers" else sources
@@ -171,7 +168,7 @@ def moving_scores(method: str, sources: str, lst, array: str, tol: float, cutoff
         loc = make_localizer(method, array, sources=k, frame_s=fs_, hop_s=fs_ / 2)
         res = loc.localize(x)
         counter = IdSwitches(cutoff)
-        for fr, tr in _track(res.frames, AzimuthTracker):
+        for fr, tr in _track(res.frames, loc.hop / loc.fs, loc.multi):
             truth = sc.azimuths_at(fr.t_s)[0]
             tracks = [(t.track_id, t.azimuth_deg) for t in tr.confirmed()]
             if fr.t_s >= 0.5:                    # after the tracks' birth delay
@@ -180,7 +177,7 @@ def moving_scores(method: str, sources: str, lst, array: str, tol: float, cutoff
             counter.update(truth, tracks)
         ids += counter.switches
         minutes += sc.duration_s / 60
-        sw.append(_switch_rates(res.frames, sc.duration_s))
+        sw.append(_switch_rates(res.frames, sc.duration_s, loc))
     return {"ospa_deg": float(np.mean(o)), "id_switches_per_min": ids / minutes,
             "track_recall": m[0] / m[1], "track_precision": m[0] / max(m[2], 1),
             "switches_per_s": float(np.mean([s[0] for s in sw])),

@@ -15,7 +15,7 @@ from neuroaudio.errors import InputError
 from neuroaudio.live import LiveSession
 from neuroaudio.live.odas import OdasStream, parse_stream_url, sst_message, stream_sources
 from neuroaudio.localize.registry import make_localizer
-from neuroaudio.tracking import AzimuthTracker
+from neuroaudio.tracking import make_tracker
 from tests.test_live import FakeSD
 from tests.test_localize_multi import _two_plane_waves
 
@@ -23,7 +23,7 @@ from tests.test_localize_multi import _two_plane_waves
 def _live(x, sources="2"):
     cap = LiveCapture(device=None, n_mics=4, fs_hz=16000, sd=FakeSD(x), stall_timeout_s=0.5)
     loc = make_localizer("gcc-phat", "respeaker4", sources=sources, frame_s=0.064, hop_s=0.032)
-    sess = LiveSession(loc, cap, AzimuthTracker())
+    sess = LiveSession(loc, cap, make_tracker(loc.hop / loc.fs, loc.multi))
     return sess, list(sess.run(duration_s=len(x) / 16000))
 
 
@@ -129,3 +129,19 @@ def test_stream_sources_of_a_single_source_estimate():
 def test_bad_stream_url(url):
     with pytest.raises(InputError, match="--stream"):
         parse_stream_url(url)
+
+
+def test_ros_yaw_offset_turns_every_published_direction():
+    from neuroaudio.live.session import LiveEstimate
+    from neuroaudio.ros.core import NodeParams, node_output
+
+    e = LiveEstimate(1.0, 350.0, 0.8, 0.05, -30.0, True, 349.0, 3,
+                     sources=[{"id": 3, "azimuth_deg": 350.0, "confidence": 0.8, "activity": 1.0}])
+    out = node_output(e, "arr", now_wall=100.0, yaw_offset_deg=20.0)
+    assert out.azimuth_deg == 10.0 and out.active and out.sources[0]["azimuth_deg"] == 10.0
+    line = json.loads(out.estimate_json)
+    assert line["azimuth_deg"] == 10.0 and line["raw_azimuth_deg"] == 9.0
+    assert line["sources"][0]["azimuth_deg"] == 10.0
+    assert e.sources[0]["azimuth_deg"] == 350.0          # the estimate itself is not changed
+    p = NodeParams.from_mapping({"sources": "auto", "yaw_offset_deg": "-90", "stream": "udp://127.0.0.1:9"})
+    assert (p.sources, p.yaw_offset_deg) == ("auto", -90.0)

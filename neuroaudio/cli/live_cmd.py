@@ -54,11 +54,13 @@ def ros(
     ctx: typer.Context,
     version: str = typer.Option("auto", "--ros", help="auto | 1 (rospy) | 2 (rclpy)."),
 ) -> None:
-    """Run the ROS node: live localization published on ~azimuth, ~doa, ~estimate.
+    """Run the ROS node: live localization published on ~azimuth, ~doa, ~estimate, ~vad (and
+    ~sources, ~sources_json with sources other than 1).
 
     Parameters (ROS 1 private params `_name:=value`, ROS 2 `--ros-args -p name:=value`):
-    device, channels, array, method, model, tracking, frame_id, threads, reconnect,
-    reconnect_max_s, record, allow_dependent_channels. See docs/live.md.
+    device, channels, array, method, model, tracking, frame_id, frame_s, hop_s, block_s,
+    threads, reconnect, reconnect_max_s, record, allow_dependent_channels, sources,
+    yaw_offset_deg, stream. See docs/live.md.
 
     Examples:
 

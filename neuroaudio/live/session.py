@@ -24,7 +24,7 @@ from ..audio.live import LiveCapture, limit_threads
 from ..errors import InputError
 from ..localize.base import FrameEstimate, Localizer
 from ..localize.registry import make_localizer
-from ..tracking import AzimuthTracker, measurement_weight
+from ..tracking import AzimuthTracker, make_tracker, measurement_weight
 
 
 @dataclass
@@ -193,4 +193,4 @@ def build_live_session(method: str, array: str, *, options: dict[str, Any] | Non
                          hop_s=hop_s if hop_s is not None else frame_s / 2, **(options or {}))
     limit_threads(threads)
     capture = (capture_factory or LiveCapture)(n_mics=loc.array.n_mics, fs_hz=loc.fs, **capture_kw)
-    return LiveSession(loc, capture, AzimuthTracker() if tracking else None)
+    return LiveSession(loc, capture, make_tracker(loc.hop / loc.fs, loc.multi) if tracking else None)

@@ -339,6 +339,25 @@ class AzimuthTracker:
         return next((tr for tr in self.confirmed() if tr.track_id == self._primary_id), None)
 
 
+def multi_source_config(hop_s: float) -> TrackerConfig:
+    """The tracker's settings with several sources per frame (``--sources`` other than 1, whose
+    frames are 0.064 s every 0.032 s by default): birth after 0.38 s of matched frames (a frame's
+    weaker peaks hold more ghosts than its one peak), a tentative track dropped after 0.1 s
+    without a match, a tighter measurement (5 deg: every frame brings each talker's peak, so the
+    tracks keep up with a walking talker instead of lagging behind until a new track is born
+    ahead of it), and tracks within 15 deg merged (the older id stays). Chosen on moving
+    two-talker scenes of another seed than the bench's (benchmarks/multi_bench.py): identity
+    switches per minute 7.2 with the single-source settings, 0 with these; docs/live.md."""
+    return TrackerConfig(meas_sigma_deg=5.0, confirm_hits=max(3, int(round(0.384 / hop_s))),
+                         tentative_max_misses=max(1, int(round(0.096 / hop_s))), merge_deg=15.0)
+
+
+def make_tracker(hop_s: float, multi: bool) -> AzimuthTracker:
+    """The tracker of a live run: the defaults for one source, :func:`multi_source_config` for
+    several."""
+    return AzimuthTracker(multi_source_config(hop_s) if multi else None)
+
+
 def measurement_weight(confidence: float, snr_db: float | None) -> float:
     """A frame's measurement weight in [0, 1]: its confidence times the fraction of its power
     above the noise floor, ``1 - 10^(-snr_db/10)`` (``snr_db`` None: the confidence alone)."""
