@@ -110,9 +110,16 @@ class _Topic:
 def fake_msgs(monkeypatch):
     import types
 
-    kinds = {n: type(n, (_Msg,), {}) for n in ("Float32", "String", "PoseStamped")}
+    kinds = {n: type(n, (_Msg,), {}) for n in ("Float32", "String", "PoseStamped", "Bool", "Pose")}
+
+    def pose_array_init(self, **kw):
+        _Msg.__init__(self, **kw)
+        self.poses = []
+
+    kinds["PoseArray"] = type("PoseArray", (_Msg,), {"__init__": pose_array_init})
     std, geo = types.ModuleType("std_msgs.msg"), types.ModuleType("geometry_msgs.msg")
     std.Float32, std.String, geo.PoseStamped = kinds["Float32"], kinds["String"], kinds["PoseStamped"]
+    std.Bool, geo.Pose, geo.PoseArray = kinds["Bool"], kinds["Pose"], kinds["PoseArray"]
     for name, mod in (("std_msgs", types.ModuleType("std_msgs")), ("std_msgs.msg", std),
                       ("geometry_msgs", types.ModuleType("geometry_msgs")), ("geometry_msgs.msg", geo)):
         monkeypatch.setitem(sys.modules, name, mod)
@@ -158,10 +165,18 @@ def test_adapters_publish_the_same_messages(fake_msgs, make):
     from neuroaudio.ros.core import NodeOutput
 
     pub, topics, prefix, stamp_of = make()
-    assert sorted(topics) == [prefix + "azimuth", prefix + "doa", prefix + "estimate"]
+    assert sorted(topics) == [prefix + t for t in ("azimuth", "doa", "estimate", "sources",
+                                                   "sources_json", "vad")]
     q = direction_quaternion(135.0)
     pub.publish(NodeOutput('{"t_s": 0.1}', None, None, 1000.25, "arr"))        # silent frame
-    pub.publish(NodeOutput('{"t_s": 0.2}', 135.0, q, 1700000000.75, "arr"))
+    srcs = [{"id": 2, "azimuth_deg": 135.0, "confidence": 0.5, "activity": 0.9},
+            {"id": 5, "azimuth_deg": 270.0, "confidence": 0.4, "activity": 0.6}]
+    pub.publish(NodeOutput('{"t_s": 0.2}', 135.0, q, 1700000000.75, "arr", True, srcs))
+    assert [m.data for m in topics[prefix + "vad"].sent] == [False, True]
+    (arr,) = topics[prefix + "sources"].sent                 # only with several sources
+    assert len(arr.poses) == 2 and arr.header.frame_id == "arr"
+    assert (arr.poses[1].position.x, arr.poses[1].position.y) == pytest.approx((0.0, -1.0))
+    assert json.loads(topics[prefix + "sources_json"].sent[0].data) == srcs
     assert [m.data for m in topics[prefix + "estimate"].sent] == ['{"t_s": 0.1}', '{"t_s": 0.2}']
     assert [m.data for m in topics[prefix + "azimuth"].sent] == [135.0]
     (doa,) = topics[prefix + "doa"].sent

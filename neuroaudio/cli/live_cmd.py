@@ -54,11 +54,13 @@ def ros(
     ctx: typer.Context,
     version: str = typer.Option("auto", "--ros", help="auto | 1 (rospy) | 2 (rclpy)."),
 ) -> None:
-    """Run the ROS node: live localization published on ~azimuth, ~doa, ~estimate.
+    """Run the ROS node: live localization published on ~azimuth, ~doa, ~estimate, ~vad (and
+    ~sources, ~sources_json with sources other than 1).
 
     Parameters (ROS 1 private params `_name:=value`, ROS 2 `--ros-args -p name:=value`):
-    device, channels, array, method, model, tracking, frame_id, threads, reconnect,
-    reconnect_max_s, record, allow_dependent_channels. See docs/live.md.
+    device, channels, array, method, model, tracking, frame_id, frame_s, hop_s, block_s,
+    threads, reconnect, reconnect_max_s, record, allow_dependent_channels, sources,
+    yaw_offset_deg, stream. See docs/live.md.
 
     Examples:
 
@@ -127,7 +129,7 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
                       frame_s: float = 0.17, hop_s: float | None = None, tracking: bool = True,
                       block_s: float = 0.02, options: dict | None = None, threads: int = 1,
                       overwrite: bool = False, reconnect: bool = False,
-                      allow_dependent_channels: bool = False) -> None:
+                      allow_dependent_channels: bool = False, stream: str | None = None) -> None:
     """`neuroaudio localize --live`: estimates per frame until Ctrl-C, SIGTERM or ``duration`` (s).
 
     ``options``: method options (``--set KEY=VALUE``, ``--model``), as for files.
@@ -150,6 +152,11 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
     if duration is not None and duration <= 0:
         raise InputError("--duration must be positive seconds (or leave it out: run until Ctrl-C)")
     refuse_existing(record, "--record", overwrite)   # before the model loads
+    sink = None
+    if stream is not None:
+        from ..live.odas import OdasStream, stream_sources
+
+        sink = OdasStream(stream)                     # the URL is checked here (exit 2)
     session = build_live_session(method, array, options=options, frame_s=frame_s, hop_s=hop_s,
                                  tracking=tracking, threads=threads, device=device,
                                  channels=parse_channels(channels), block_s=block_s, record=record,
@@ -179,6 +186,8 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
         estimates = session.run(duration)
         try:
             for est in estimates:
+                if sink is not None:
+                    sink.send(stream_sources(est))
                 if live_ctx is not None:
                     live_ctx.update(_live_view(est, session.summary(), method, loc.array.name,
                                                dial_width))
@@ -191,6 +200,8 @@ def run_live_localize(array: str, method: str, channels: str | None, device: str
                 stopped_by.append("Ctrl-C")
         finally:
             estimates.close()      # stops the stream and closes the recording now
+            if sink is not None:
+                sink.close()
     finally:
         if live_ctx is not None:
             live_ctx.stop()

@@ -42,7 +42,9 @@ def localize(
     model: Path | None = typer.Option(None, "--model", help="Model checkpoint for a learned "
                                       "method (e.g. --method maa --model my_maa.pt); the same "
                                       "as --set model=PATH."),
-    frame_s: float = typer.Option(0.17, "--frame-s", help="Analysis frame (s)."),
+    sources: str = opt.sources(),
+    frame_s: float | None = typer.Option(None, "--frame-s", help="Analysis frame (s); default "
+                                         "0.17, or 0.064 with --sources other than 1."),
     hop_s: float | None = typer.Option(None, "--hop-s", help="Hop between frames (s); "
                                        "default half a frame."),
     # --- live input (implemented in live_cmd.py) ---
@@ -62,6 +64,9 @@ def localize(
                                    "existing file."),
     reconnect: bool = typer.Option(False, "--reconnect", help="--live: when the device is lost, "
                                    "retry (backoff up to 30 s) instead of exiting."),
+    stream: str | None = typer.Option(None, "--stream", help="--live: also send the tracked "
+                                      "sources as ODAS does (its SST JSON) to tcp://HOST:PORT or "
+                                      "udp://HOST:PORT, e.g. tcp://127.0.0.1:9000 for odas_web."),
     allow_dependent_channels: bool = typer.Option(
         False, "--allow-dependent-channels", help="--live: go on (with a warning) when channels "
         "are copies or mixes of others (e.g. a 2-channel card upmixed to 4)."),
@@ -84,7 +89,11 @@ def localize(
 
       neuroaudio localize rec.wav --method gcc-phat --set fmin_hz=300 --set fusion=tdoa
 
+      neuroaudio localize talkers.wav --sources 3 --format json
+
       neuroaudio localize --live --device 2 --channels 2,3,4,5 --duration 10 --format jsonl
+
+      neuroaudio localize --live --sources 3 --stream tcp://127.0.0.1:9000
     """
     flag = "--set" if sets else "--option"    # the spelling the user wrote (-o/--option: the old one)
     option = [*(option or []), *(sets or [])]
@@ -92,6 +101,13 @@ def localize(
     method_opts = parse_options(option, flag)
     if model is not None:
         method_opts["model"] = str(model)
+    from ..localize.base import default_frame_s
+
+    n_src = method_opts.get("sources", sources)
+    if default_frame_s(n_src) != default_frame_s(1):     # parses (InputError: one line, exit 2)
+        method_opts["sources"] = n_src
+    if frame_s is None:
+        frame_s = default_frame_s(n_src)
     if live:   # sound-card input: live_cmd.py
         from .live_cmd import run_live_localize
 
@@ -100,8 +116,11 @@ def localize(
         run_live_localize(array, method, channels, device, duration,
                           None if fmt == "table" else fmt, record, frame_s, hop_s, track,
                           options=method_opts, threads=threads, overwrite=overwrite,
-                          reconnect=reconnect, allow_dependent_channels=allow_dependent_channels)
+                          reconnect=reconnect, allow_dependent_channels=allow_dependent_channels,
+                          stream=stream)
         return
+    if stream is not None:
+        raise InputError("--stream sends live estimates: use it with --live")
     if not files:
         raise InputError("give one or more audio files, or --live to use a sound card")
     from ..audio.io import parse_channels
@@ -174,12 +193,16 @@ def localize(
         from rich.console import Console
         from rich.table import Table
 
-        t = Table("file", "azimuth (deg)", "confidence", "active frames", title=f"{method}, "
-                  f"{loc.array.name}")
+        multi = loc.multi
+        t = Table("file", "azimuth (deg)", "confidence", "active frames",
+                  *(["sources (deg, share of votes)"] if multi else []),
+                  title=f"{method}, {loc.array.name}")
         for p, r in rows:
             n_act = sum(fr.active for fr in r.frames)
+            extra = ([", ".join(f"{s.azimuth_deg:.0f} ({s.confidence:.2f})" for s in r.sources or [])
+                      or "none"] if multi else [])
             t.add_row(p, "none (no source)" if r.azimuth_deg is None else f"{r.azimuth_deg:.1f}",
-                      f"{r.confidence:.2f}", f"{n_act}/{len(r.frames)}")
+                      f"{r.confidence:.2f}", f"{n_act}/{len(r.frames)}", *extra)
         Console().print(t)
     if failed:
         raise typer.Exit(2)

@@ -5,6 +5,7 @@
     -a/--array NAME     mic array                    -j/--workers N     parallel worker processes
     -q/--quiet          no progress bar              -f/--format F      table | json | ...
     --json              flag: JSON on stdout         --model PATH       a checkpoint (no short flag)
+    --sources K|auto    sources per frame and file (1 = one direction, the default)
 
 Times are in seconds (``--hop-s``, ``--frame-s``), rates in Hz, angles in degrees.
 
@@ -84,6 +85,13 @@ def fmt(default: str, help: str) -> Any:
 def json_flag(help: str = "Print JSON on stdout.") -> Any:
     """``--json`` (a flag, never a path)."""
     return typer.Option(False, "--json", help=help)
+
+
+def sources(help: str = "Sources to report: 1 (the default: one direction, outputs as before), "
+            "up to 2..4 at once, or auto (up to 4, as many as stand out); adds a `sources` list "
+            "to JSON outputs.") -> Any:
+    """``--sources K|auto`` (the same option as ``--set sources=K``)."""
+    return typer.Option("1", "--sources", help=help)
 
 
 def legacy(*decls: str, default: Any = None) -> Any:

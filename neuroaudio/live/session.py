@@ -24,7 +24,7 @@ from ..audio.live import LiveCapture, limit_threads
 from ..errors import InputError
 from ..localize.base import FrameEstimate, Localizer, SpikeActivity
 from ..localize.registry import make_localizer
-from ..tracking import AzimuthTracker, measurement_weight
+from ..tracking import AzimuthTracker, make_tracker, measurement_weight
 
 
 @dataclass
@@ -57,10 +57,14 @@ class LiveEstimate:
     dropped_s: float = 0.0
     mic_levels_dbfs: np.ndarray | None = None
     activity: SpikeActivity | None = None
+    sources: list[dict[str, Any]] | None = None
+    """With ``sources`` other than 1: the tracked sources (``id``, ``azimuth_deg``,
+    ``confidence``, ``activity``; the main one first), or without tracking the frame's peaks
+    (``azimuth_deg``, ``confidence``); None with one source."""
 
     def to_json(self) -> dict[str, Any]:
         """conventions.md's per-frame object plus ``latency_s``, ``level_dbfs``, ``gap``,
-        ``dropped_s`` (and tracking fields)."""
+        ``dropped_s`` (and tracking fields, and ``sources`` with several sources)."""
         d: dict[str, Any] = {
             "t_s": round(self.t_s, 4),
             "azimuth_deg": None if self.azimuth_deg is None else round(self.azimuth_deg, 2),
@@ -73,7 +77,24 @@ class LiveEstimate:
         if self.track_id is not None or self.raw_azimuth_deg != self.azimuth_deg:
             d["raw_azimuth_deg"] = None if self.raw_azimuth_deg is None else round(self.raw_azimuth_deg, 2)
             d["track_id"] = self.track_id
+        if self.sources is not None:
+            d["sources"] = self.sources
         return d
+
+
+def track_frame(tracker: AzimuthTracker, fr: FrameEstimate) -> list[dict[str, Any]] | None:
+    """Step ``tracker`` with a frame's measurements: its one direction, or with several sources
+    each of its peaks (weighted by :func:`measurement_weight` of the peak's confidence and the
+    frame's SNR). Returns the tracked ``sources`` list with several sources, else None."""
+    snr = getattr(fr, "snr_db", None)
+    peaks = getattr(fr, "sources", None)
+    if peaks is None:
+        w = measurement_weight(fr.confidence, snr)
+        tracker.step(fr.t_s, [(fr.azimuth_deg, fr.confidence, w)] if fr.active else [])
+        return None
+    tracker.step(fr.t_s, [(p.azimuth_deg, p.confidence, measurement_weight(p.confidence, snr))
+                          for p in peaks] if fr.active else [])
+    return tracker.sources_json()
 
 
 class LiveSession:
@@ -156,9 +177,10 @@ class LiveSession:
         if latency is not None:
             self.latencies.append(latency)
         az, conf, tid = fr.azimuth_deg, fr.confidence, None
+        peaks = getattr(fr, "sources", None)
+        sources = None if peaks is None else [p.to_json() for p in peaks]
         if self.tracker is not None:
-            w = measurement_weight(fr.confidence, getattr(fr, "snr_db", None))
-            self.tracker.step(fr.t_s, [(fr.azimuth_deg, fr.confidence, w)] if fr.active else [])
+            sources = track_frame(self.tracker, fr)
             tr = self.tracker.primary()
             az = None if tr is None else tr.azimuth_deg
             conf = 0.0 if tr is None else self.tracker.reported_confidence(tr)
@@ -168,7 +190,7 @@ class LiveSession:
             levels = 10 * np.log10(np.maximum(self._mic_power / self._mic_n, 1e-12))
             self._mic_power[:], self._mic_n = 0.0, 0
         return LiveEstimate(fr.t_s, az, conf, latency, fr.level_dbfs, fr.active, fr.azimuth_deg, tid,
-                            fr.spectrum, gap, lost, levels)
+                            fr.spectrum, gap, lost, levels, sources=sources)
 
     def run(self, duration_s: float | None = None) -> Iterator[LiveEstimate]:
         """One :class:`LiveEstimate` per analysis frame until ``duration_s`` seconds of audio,
@@ -235,5 +257,5 @@ def build_live_session(method: str, array: str, *, options: dict[str, Any] | Non
                          hop_s=hop_s if hop_s is not None else frame_s / 2, **(options or {}))
     limit_threads(threads)
     capture = (capture_factory or LiveCapture)(n_mics=loc.array.n_mics, fs_hz=loc.fs, **capture_kw)
-    return LiveSession(loc, capture, AzimuthTracker() if tracking else None,
+    return LiveSession(loc, capture, make_tracker(loc.hop / loc.fs, loc.multi) if tracking else None,
                        record_activity=record_activity)

@@ -60,7 +60,20 @@ import numpy as np
 from ..arrays import MicArray, load_array
 from ..errors import InputError
 from .calibration import apply_map, calibration_map
+from .peaks import MAX_SOURCES, VOTE_SIGMA_DEG, SourcePeak, parse_sources, pick_peaks, vote_map
 from .pooling import DEFAULT_POOLING, LEVEL_BINS_DB, EvidencePool  # noqa: F401
+
+MULTI_FRAME_S = 0.064
+"""Default analysis frame (s) with more than one source (``--sources`` other than 1): shorter
+frames are more often dominated by one talker, so their peaks separate talkers better (measured on
+three simultaneous talkers, docs/localize.md "Several sources"); 0.17 s stays the single-source
+default."""
+
+
+def default_frame_s(sources: object = 1) -> float:
+    """The default analysis frame (s) for ``--sources`` ``sources``: 0.17 s for one source,
+    :data:`MULTI_FRAME_S` for more."""
+    return 0.17 if parse_sources(sources) == 1 else MULTI_FRAME_S
 
 
 @dataclass
@@ -77,6 +90,8 @@ class FrameEstimate:
             (None for silent frames).
         elevation_deg: elevation when the array resolves it, else None.
         snr_db: level over the causal noise floor (dB; None for silent frames).
+        sources: with ``sources`` other than 1, the frame's peaks (:class:`SourcePeak`, the
+            strongest first; empty when inactive); None with one source.
     """
 
     t_s: float
@@ -87,12 +102,16 @@ class FrameEstimate:
     spectrum: np.ndarray | None = None
     elevation_deg: float | None = None
     snr_db: float | None = None
+    sources: list[SourcePeak] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The per-frame JSON object of conventions.md."""
-        return {"t_s": round(self.t_s, 4),
-                "azimuth_deg": None if self.azimuth_deg is None else round(self.azimuth_deg, 2),
-                "confidence": round(float(self.confidence), 4)}
+        """The per-frame JSON object of conventions.md (``sources`` only with several sources)."""
+        d: dict[str, Any] = {"t_s": round(self.t_s, 4),
+                             "azimuth_deg": None if self.azimuth_deg is None else round(self.azimuth_deg, 2),
+                             "confidence": round(float(self.confidence), 4)}
+        if self.sources is not None:
+            d["sources"] = [p.to_json() for p in self.sources]
+        return d
 
 
 @dataclass
@@ -129,6 +148,8 @@ class LocalizationResult:
         spectrum: pooled normalised spatial spectrum, shape ``[n_az]`` (zeros if silent).
         grid_deg: the azimuth grid (degrees), shape ``[n_az]``.
         n_pooled: how many frames were pooled.
+        sources: with ``sources`` other than 1, the sources found in the file (strongest first;
+            confidence = the share of the frames' peak votes near each); None with one source.
     """
 
     azimuth_deg: float | None
@@ -138,13 +159,17 @@ class LocalizationResult:
     grid_deg: np.ndarray
     n_pooled: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    sources: list[SourcePeak] | None = None
 
     def to_json(self, path: str, method: str) -> dict[str, Any]:
-        """The per-file JSON object of conventions.md."""
-        return {"path": path, "method": method,
-                "azimuth_deg": None if self.azimuth_deg is None else round(self.azimuth_deg, 2),
-                "confidence": round(float(self.confidence), 4),
-                "frames": [f.to_json() for f in self.frames]}
+        """The per-file JSON object of conventions.md (``sources`` only with several sources)."""
+        d: dict[str, Any] = {"path": path, "method": method,
+                             "azimuth_deg": None if self.azimuth_deg is None else round(self.azimuth_deg, 2),
+                             "confidence": round(float(self.confidence), 4)}
+        if self.sources is not None:
+            d["sources"] = [p.to_json() for p in self.sources]
+        d["frames"] = [f.to_json() for f in self.frames]
+        return d
 
 
 class Framer:
@@ -293,6 +318,13 @@ class Localizer(ABC):
         calibrate: report the file's confidence as the chance of being within 10 deg
             (:mod:`~neuroaudio.localize.calibration`) where a map was fitted for this method and
             these settings; False: the raw peakiness.
+        sources: the most sources per frame and per file, 1..4, or ``"auto"`` (up to 4, as many as
+            stand out); 1 (the default) is the single-source behaviour, unchanged.
+        peak_sep_deg: two sources are more than this apart (the peak suppression half-width).
+        peak_rel: a frame's later peak counts when its height above the spectrum's mean is at
+            least this fraction of the first peak's (:mod:`~neuroaudio.localize.peaks`).
+        source_rel: a file's later source counts when its pooled vote peak is at least this
+            fraction of the first's.
 
     Subclasses set ``name`` and ``summary`` and implement :meth:`frames_spectrum`.
     """
@@ -313,8 +345,15 @@ class Localizer(ABC):
                  activity_margin_db: float = 3.0, floor_rise_db_per_s: float = 6.0,
                  floor_percentile: float = 10.0, coherence_margin: float | None = 0.25,
                  floor_window_s: float = 2.0, pooling: str = DEFAULT_POOLING,
-                 calibrate: bool = True):
+                 calibrate: bool = True, sources: int | str = 1, peak_sep_deg: float = 20.0,
+                 peak_rel: float = 0.5, source_rel: float = 0.1):
         self.array = load_array(array)
+        self.n_sources = parse_sources(sources)
+        """The most sources per frame (0: auto, up to :data:`MAX_SOURCES`); 1: single source."""
+        if peak_sep_deg <= 0 or not 0 <= peak_rel <= 1 or not 0 <= source_rel <= 1:
+            raise InputError("peak_sep_deg must be positive degrees, peak_rel and source_rel in [0, 1]")
+        self.peak_sep_deg, self.peak_rel = float(peak_sep_deg), float(peak_rel)
+        self.source_rel = float(source_rel)
         self.fs = int(fs or self.array.fs)
         if frame_s <= 0 or hop_s <= 0:
             raise InputError("frame_s and hop_s must be positive (seconds)")
@@ -334,6 +373,12 @@ class Localizer(ABC):
             raise InputError(f"pooling={pooling!r} needs frames of at least "
                              f"{2 * COHERENCE_NFFT / 16000:g} s for the coherence; use a longer "
                              "--frame-s or a pooling without coherence")
+        step = float(self.grid_deg[1] - self.grid_deg[0]) if len(self.grid_deg) > 1 else 1.0
+        self._sep_bins = max(1, int(round(self.peak_sep_deg / step)))
+        self._vote_sigma_bins = VOTE_SIGMA_DEG / step
+        self._votes = np.zeros(len(self.grid_deg))
+        """With several sources: the sum of the active frames' peak votes (:func:`vote_map`)."""
+        self._n_voted = 0
         self.extra_pools: dict[str, EvidencePool] = {}
         """Other poolings fed the same frames (side-by-side measurement); results in
         ``LocalizationResult.extra["pools"]``: spec → (azimuth_deg, confidence)."""
@@ -341,6 +386,16 @@ class Localizer(ABC):
         self.calibrate = bool(calibrate)
         self._calib: Any = None      # the method's calibration map, looked up on first use
         self.reset()
+
+    @property
+    def multi(self) -> bool:
+        """Several sources (``sources`` other than 1)."""
+        return self.n_sources != 1
+
+    @property
+    def max_sources(self) -> int:
+        """The most sources reported per frame and per file."""
+        return self.n_sources or MAX_SOURCES
 
     # --- what a method provides -----------------------------------------------------------
     @abstractmethod
@@ -375,6 +430,8 @@ class Localizer(ABC):
         self.framer.reset()
         self.detector.reset()
         self.pool.reset()
+        self._votes = np.zeros(len(self.grid_deg))
+        self._n_voted = 0
         for p in self.extra_pools.values():
             p.reset()
         self._frames: list[FrameEstimate] = []
@@ -417,19 +474,32 @@ class Localizer(ABC):
         for p in pools:
             p.add(spectra[audible], levels[audible], None if coh is None else coh[audible],
                   conf[audible], self._coh_floor)
+        peaks = None
+        if self.multi:
+            peaks = pick_peaks(spectra, self.max_sources, self._sep_bins, self.peak_rel)
+            if active.any():
+                self._votes += vote_map(*(p[active] for p in peaks), spectra[active], len(self.grid_deg),
+                                        self._vote_sigma_bins).sum(axis=0)
+                self._n_voted += int(active.sum())
         out = []
         for k in range(len(frames)):
             t = ((first + k) * self.hop + self.frame_len / 2) / self.fs
             az = float(self.grid_deg[np.argmax(spectra[k])]) if active[k] else None
+            srcs = None
+            if peaks is not None:
+                idx, pc, pv = peaks
+                srcs = ([SourcePeak(float(self.grid_deg[i]), float(c))
+                         for i, c, v in zip(idx[k], pc[k], pv[k], strict=True) if v]
+                        if active[k] else [])
             out.append(FrameEstimate(t, az, float(conf[k]) if active[k] else 0.0,
                                      float(levels[k]), bool(active[k]),
                                      spectra[k] if audible[k] else None,
-                                     snr_db=float(snr[k]) if audible[k] else None))
+                                     snr_db=float(snr[k]) if audible[k] else None, sources=srcs))
         if self.keep_frame_spectra:
             self._frames.extend(out)
         else:   # bounded memory on long streams: keep the estimates, drop the spectra
             self._frames.extend(FrameEstimate(f.t_s, f.azimuth_deg, f.confidence, f.level_dbfs,
-                                              f.active, None, f.elevation_deg, f.snr_db)
+                                              f.active, None, f.elevation_deg, f.snr_db, f.sources)
                                 for f in out)
         return out
 
@@ -438,12 +508,13 @@ class Localizer(ABC):
         pooled, n, _ = self.pool.result()
         if n == 0:
             return LocalizationResult(None, 0.0, list(self._frames), np.zeros(len(self.grid_deg)),
-                                      self.grid_deg, 0)
+                                      self.grid_deg, 0, sources=[] if self.multi else None)
         az = float(self.grid_deg[np.argmax(pooled)])
         raw = float(self.confidence(pooled[None])[0])
         cmap = self.calibration_map()
         conf = float(apply_map(raw, *cmap)) if cmap is not None else raw
-        res = LocalizationResult(az, conf, list(self._frames), pooled, self.grid_deg, n)
+        res = LocalizationResult(az, conf, list(self._frames), pooled, self.grid_deg, n,
+                                 sources=self.file_sources() if self.multi else None)
         res.extra["raw_confidence"] = raw
         res.extra["confidence_calibrated"] = cmap is not None
         if self.extra_pools:
@@ -453,6 +524,22 @@ class Localizer(ABC):
                 res.extra["pools"][spec] = ((float(self.grid_deg[np.argmax(s)]),
                                              float(self.confidence(s[None])[0])) if k else (None, 0.0))
         return res
+
+    def file_sources(self) -> list[SourcePeak]:
+        """The sources of the stream so far: the peaks of the pooled frame votes (up to
+        :attr:`max_sources`, later ones at least ``source_rel`` of the first); confidence = the
+        share of the votes within ``peak_sep_deg`` of each."""
+        votes = self._votes
+        if self._n_voted == 0 or votes.sum() <= 0:
+            return []
+        idx, _, valid = pick_peaks(votes[None], self.max_sources, self._sep_bins, self.source_rel)
+        n_az = len(self.grid_deg)
+        out = []
+        for i in idx[0][valid[0]]:
+            d = np.abs(np.arange(n_az) - i)
+            share = float(votes[np.minimum(d, n_az - d) <= self._sep_bins].sum() / votes.sum())
+            out.append(SourcePeak(float(self.grid_deg[i]), share))
+        return out
 
     def calibration_settings(self) -> dict[str, Any]:
         """What a confidence map depends on (recorded with it by benchmarks/fit_calibration.py)."""

@@ -29,6 +29,20 @@ def _pick(version: str) -> str:
         return "1"
 
 
+def help_parameters() -> str:
+    """Every node parameter with its default (``--help``), and the topics."""
+    from dataclasses import fields
+
+    from .core import NodeParams
+
+    rows = [f"  {f.name:<26} default {f.default!r}" for f in fields(NodeParams)]
+    return ("Parameters (ROS 1: _name:=value, ROS 2: --ros-args -p name:=value; docs/live.md):\n"
+            + "\n".join(rows)
+            + "\n\nTopics: ~azimuth (std_msgs/Float32), ~doa (geometry_msgs/PoseStamped), ~estimate "
+            "(std_msgs/String), ~vad (std_msgs/Bool); with sources other than 1 also ~sources "
+            "(geometry_msgs/PoseArray) and ~sources_json (std_msgs/String).")
+
+
 def run_node(version: str, ros_args: list[str]) -> None:
     """Run the node with the adapter for ``version``; ``ros_args`` go to ROS untouched."""
     v = _pick(version)
@@ -52,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         del args[i:i + 2]
     if any(a in ("-h", "--help") for a in args):
         print(__doc__)
+        print(help_parameters())
         return
     logging.basicConfig(level=logging.WARNING, format="neuroaudio: %(levelname)s: %(message)s")
     try:

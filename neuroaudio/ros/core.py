@@ -15,6 +15,17 @@ Topics (names relative to the node, i.e. ``~azimuth`` in ROS 1, ``~/azimuth`` in
   stamped with the capture time of the frame's last sample. Published with ``~azimuth``.
 - ``~estimate`` (std_msgs/String): the frame's JSON estimate (the ``localize --live`` jsonl
   line), published for every frame, silent ones included.
+- ``~sources`` (geometry_msgs/PoseArray): every tracked source as a pose (orientation as in
+  ``~doa``, position the unit vector toward it), the main one first; with ``sources`` other than
+  1, every frame (an empty array when none is tracked).
+- ``~sources_json`` (std_msgs/String): the same as the JSON ``sources`` list (``id``,
+  ``azimuth_deg``, ``confidence``, ``activity``), which PoseArray cannot carry; with ``sources``
+  other than 1, every frame.
+- ``~vad`` (std_msgs/Bool): voice (source) activity of the frame, every frame.
+
+``yaw_offset_deg`` rotates every published direction (``~azimuth``, ``~doa``, ``~sources``, the
+JSON's azimuths) from the array frame into the robot's: ``azimuth + yaw_offset_deg`` (the array
+mounted turned by that angle, counter-clockwise seen from above).
 """
 
 from __future__ import annotations
@@ -58,6 +69,11 @@ class NodeParams:
         reconnect_max_s: longest wait between two reconnection attempts (s).
         allow_dependent_channels: go on (one warning) when channels are copies or mixes of
             others instead of ending the node.
+        sources: sources to report, ``"1"`` (one direction) to ``"4"`` or ``"auto"``
+            (``--sources``); other than 1 publishes ``~sources`` and ``~sources_json``.
+        yaw_offset_deg: added to every published azimuth (module docstring).
+        stream: also send the tracked sources as ODAS does to ``tcp://HOST:PORT`` or
+            ``udp://HOST:PORT`` ("" = no).
     """
 
     device: str = ""
@@ -75,6 +91,9 @@ class NodeParams:
     reconnect: bool = True
     reconnect_max_s: float = 30.0
     allow_dependent_channels: bool = False
+    sources: str = "1"
+    yaw_offset_deg: float = 0.0
+    stream: str = ""
 
     @classmethod
     def from_getter(cls, get: Callable[[str, Any], Any]) -> NodeParams:
@@ -127,6 +146,8 @@ class NodeOutput:
     orientation_xyzw: tuple[float, float, float, float] | None
     stamp_s: float                 # wall-clock (time.time) capture time of the frame's last sample
     frame_id: str
+    active: bool = False           # ~vad
+    sources: list[dict[str, Any]] | None = None   # ~sources, ~sources_json (None: not published)
 
 
 class Publisher(Protocol):
@@ -149,9 +170,16 @@ class TopicPublisher:
         from std_msgs.msg import Float32, String
 
         self.Float32, self.String, self.PoseStamped = Float32, String, PoseStamped
+        from geometry_msgs.msg import Pose, PoseArray
+        from std_msgs.msg import Bool
+
+        self.Bool, self.Pose, self.PoseArray = Bool, Pose, PoseArray
         self.pub_az = self.advertise(Float32, "azimuth")
         self.pub_doa = self.advertise(PoseStamped, "doa")
         self.pub_est = self.advertise(String, "estimate")
+        self.pub_vad = self.advertise(Bool, "vad")
+        self.pub_src = self.advertise(PoseArray, "sources")
+        self.pub_src_json = self.advertise(String, "sources_json")
 
     def advertise(self, msg_type: type, topic: str) -> Any:
         """A publisher of ``msg_type`` on the node's private ``topic`` (a name without prefix)."""
@@ -163,6 +191,20 @@ class TopicPublisher:
 
     def publish(self, out: NodeOutput) -> None:
         self.pub_est.publish(self.String(data=out.estimate_json))
+        self.pub_vad.publish(self.Bool(data=bool(out.active)))
+        if out.sources is not None:
+            arr = self.PoseArray()
+            self.set_stamp(arr.header, out.stamp_s)
+            arr.header.frame_id = out.frame_id
+            for src in out.sources:
+                p = self.Pose()
+                az = math.radians(src["azimuth_deg"])
+                p.position.x, p.position.y = math.cos(az), math.sin(az)
+                x, y, z, w = direction_quaternion(src["azimuth_deg"], src.get("elevation_deg") or 0.0)
+                p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w = x, y, z, w
+                arr.poses.append(p)
+            self.pub_src.publish(arr)
+            self.pub_src_json.publish(self.String(data=json.dumps(out.sources)))
         if out.azimuth_deg is None:
             return
         self.pub_az.publish(self.Float32(data=float(out.azimuth_deg)))
@@ -175,13 +217,30 @@ class TopicPublisher:
         self.pub_doa.publish(msg)
 
 
-def node_output(est: Any, frame_id: str, now_wall: float | None = None) -> NodeOutput:
-    """Turn a :class:`~neuroaudio.live.LiveEstimate` into what the topics carry."""
+def _turn(az: float | None, yaw_offset_deg: float) -> float | None:
+    return None if az is None else round((az + yaw_offset_deg) % 360.0, 2)
+
+
+def node_output(est: Any, frame_id: str, now_wall: float | None = None,
+                yaw_offset_deg: float = 0.0) -> NodeOutput:
+    """Turn a :class:`~neuroaudio.live.LiveEstimate` into what the topics carry, every azimuth
+    turned by ``yaw_offset_deg`` (module docstring)."""
     now_wall = time.time() if now_wall is None else now_wall
     stamp = now_wall - (est.latency_s or 0.0)
+    line = est.to_json()
     az = est.azimuth_deg
-    return NodeOutput(json.dumps(est.to_json()), az,
-                      None if az is None else direction_quaternion(az), stamp, frame_id)
+    srcs = None if est.sources is None else [dict(s) for s in est.sources]
+    if yaw_offset_deg:
+        az = _turn(az, yaw_offset_deg)
+        for key in ("azimuth_deg", "raw_azimuth_deg"):
+            if line.get(key) is not None:
+                line[key] = _turn(line[key], yaw_offset_deg)
+        for s in srcs or []:
+            s["azimuth_deg"] = _turn(s["azimuth_deg"], yaw_offset_deg)
+        if srcs is not None:
+            line["sources"] = srcs
+    return NodeOutput(json.dumps(line), az, None if az is None else direction_quaternion(az), stamp,
+                      frame_id, bool(est.active), srcs)
 
 
 class _ForwardHandler(logging.Handler):
@@ -240,6 +299,15 @@ class NodeCore:
 
             method = DEFAULT_METHOD
         opts: dict[str, Any] = {}
+        from ..localize.base import default_frame_s
+
+        if default_frame_s(params.sources) != default_frame_s(1):     # checks the value (InputError)
+            opts["sources"] = params.sources
+        self.stream = None
+        if params.stream:
+            from ..live.odas import OdasStream
+
+            self.stream = OdasStream(params.stream)
         if params.model:
             from ..localize.registry import method_options
 
@@ -251,8 +319,12 @@ class NodeCore:
         if self.record_path is not None and self.record_path != params.record:
             log.warning("%s exists (an earlier run's recording?); recording to %s instead",
                         params.record, self.record_path)
+        frame_s, hop_s = params.frame_s, params.hop_s
+        if "sources" in opts and (frame_s, hop_s) == (0.17, 0.085):   # the defaults: several sources
+            frame_s = default_frame_s(params.sources)
+            hop_s = frame_s / 2
         self.session = build_live_session(
-            method, params.array, options=opts, frame_s=params.frame_s, hop_s=params.hop_s,
+            method, params.array, options=opts, frame_s=frame_s, hop_s=hop_s,
             tracking=params.tracking, threads=params.threads, capture_factory=capture_factory,
             device=params.device or None, channels=parse_channels(params.channels or None),
             block_s=params.block_s, record=self.record_path, reconnect=params.reconnect,
@@ -270,9 +342,18 @@ class NodeCore:
     def run(self, duration_s: float | None = None) -> dict[str, Any]:
         """Capture and publish until :meth:`stop`, ``duration_s`` or the device is lost
         (DeviceLostError propagates after the recording is closed). Returns the run summary."""
-        for est in self.session.run(duration_s):
-            self.publisher.publish(node_output(est, self.params.frame_id))
-            self.published += 1
-            if self._stopped.is_set():
-                break
+        from ..live.odas import stream_sources
+
+        try:
+            for est in self.session.run(duration_s):
+                self.publisher.publish(node_output(est, self.params.frame_id,
+                                                   yaw_offset_deg=self.params.yaw_offset_deg))
+                if self.stream is not None:
+                    self.stream.send(stream_sources(est))
+                self.published += 1
+                if self._stopped.is_set():
+                    break
+        finally:
+            if self.stream is not None:
+                self.stream.close()
         return self.session.summary()

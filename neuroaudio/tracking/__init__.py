@@ -5,6 +5,14 @@ Tracking is on by default for live output (``neuroaudio localize --live``, the R
 off for files and ``evaluate`` (which score the localizer itself, frame by frame).
 """
 
-from .kalman import AzimuthTracker, Track, TrackerConfig, measurement_weight
+from .kalman import (
+    AzimuthTracker,
+    Track,
+    TrackerConfig,
+    make_tracker,
+    measurement_weight,
+    multi_source_config,
+)
 
-__all__ = ["AzimuthTracker", "Track", "TrackerConfig", "measurement_weight"]
+__all__ = ["AzimuthTracker", "Track", "TrackerConfig", "make_tracker", "measurement_weight",
+           "multi_source_config"]

@@ -13,7 +13,9 @@ from launch.substitutions import LaunchConfiguration
 # '' (two quotes) is YAML for the empty string: an empty `-p name:=` would not parse.
 ARGS = {"device": "''", "channels": "''", "array": "respeaker4", "method": "''", "model": "''",
         "tracking": "true", "frame_id": "mic_array", "threads": "1", "reconnect": "true",
-        "reconnect_max_s": "30.0"}
+        "reconnect_max_s": "30.0", "frame_s": "0.17", "hop_s": "0.085", "block_s": "0.02",
+        "record": "''", "allow_dependent_channels": "false", "sources": "'1'", "yaw_offset_deg": "0.0",
+        "stream": "''"}
 
 
 def generate_launch_description():
