@@ -32,7 +32,7 @@ import torch
 
 from ..kws.model import KWSNet
 from ..neurons.drf import DRF
-from .nir_common import DT_S, f32, fold_bn, li_node, require_nir, state_node
+from .nir_common import DT_S, f32, fold_bn, li_node, make_graph, require_nir, state_node
 
 
 def _affine(nir: Any, conv: torch.nn.Module, bn: torch.nn.Module) -> Any:
@@ -133,12 +133,8 @@ def kws_to_nir(net: KWSNet, dt: float = DT_S, step_s: float | None = None,
     edges += [(f"res{len(net.blocks)}", "head"), ("head", "output")]
     meta = {"model": "kws", "dt_s": float(dt),
             "input": f"log-mel features [{n_feat}] per step (host front-end, docs/kws.md)",
-            "output": f"read-out [{n_out}] per step; the logits are its mean over the clip",
-            "discretisation": "forward Euler at dt_s; recurrent edges carry the previous step"}
-    if step_s is not None:
-        meta["step_s"] = float(step_s)
-    meta.update(metadata or {})
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+            "output": f"read-out [{n_out}] per step; the logits are its mean over the clip",}
+    return make_graph(nir, nodes, edges, meta, step_s, metadata)
 
 
 def kws_neuron_spikes(net: KWSNet, feats: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

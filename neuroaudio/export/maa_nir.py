@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from ..maa.model import MAANet, sum_pool
-from .nir_common import DT_S, conv2d, fold_bn, lif_node, require_nir
+from .nir_common import DT_S, conv2d, fold_bn, lif_node, make_graph, require_nir
 
 DEFAULT_LEVELS = 16
 """Thermometer levels K of the exported input (pooled counts above K are clipped)."""
@@ -178,12 +178,8 @@ def maa_to_nir(net: MAANet, levels: int = DEFAULT_LEVELS, dt: float = DT_S, step
     meta = {"model": "maa", "dt_s": float(dt), "levels": int(levels),
             "input": f"thermometer spikes [K*P, D, F] = [{kp}, {d}, {f}] of the RF-PLC coincidence counts "
                      f"summed over {pd}x{pf} neighbours: channel k*P+p is 1 where count >= k+1",
-            "output": f"azimuth logits [{n_out}, 1, 1] per step; softmax averaged over the frame's steps",
-            "discretisation": "forward Euler at dt_s; recurrent edges carry the previous step"}
-    if step_s is not None:
-        meta["step_s"] = float(step_s)
-    meta.update(metadata or {})
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+            "output": f"azimuth logits [{n_out}, 1, 1] per step; softmax averaged over the frame's steps",}
+    return make_graph(nir, nodes, edges, meta, step_s, metadata)
 
 
 def maa_neuron_spikes(net: MAANet, counts: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

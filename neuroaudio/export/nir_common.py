@@ -95,6 +95,17 @@ def conv2d(nir: Any, weight: np.ndarray, bias: np.ndarray | None, input_shape: t
                       bias=b)
 
 
+def make_graph(nir: Any, nodes: dict[str, Any], edges: list[tuple[str, str]], meta: dict[str, Any],
+               step_s: float | None, metadata: dict[str, Any] | None) -> Any:
+    """The ``NIRGraph`` of ``nodes``/``edges`` with ``meta`` (plus the forward-Euler note, the
+    host step ``step_s`` in seconds when known, and the caller's ``metadata``)."""
+    meta = {**meta, "discretisation": "forward Euler at dt_s; recurrent edges carry the previous step"}
+    if step_s is not None:
+        meta["step_s"] = float(step_s)
+    meta.update(metadata or {})
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
 def write_graph(graph: Any, path: str | Path) -> Path:
     """Write a NIR graph atomically (gzip-compressed HDF5; folders are made)."""
     nir = require_nir()
