@@ -50,26 +50,19 @@ def localize(
     # --- live input (implemented in live_cmd.py) ---
     live: bool = typer.Option(False, "--live", help="Localize from a sound card instead of "
                               "files (see docs/live.md; `neuroaudio devices` lists inputs)."),
-    device: str | None = typer.Option(None, "--device", help="--live: input device index or name "
-                                      "(default: the system's default input)."),
-    duration: float | None = typer.Option(None, "--duration", help="--live: stop after this many "
-                                          "seconds (default: until Ctrl-C)."),
+    device: str | None = opt.device("--live: "),
+    duration: float | None = opt.duration("--live: "),
     record: Path | None = typer.Option(None, "--record", help="--live: also write the captured "
                                        "audio to this WAV (kept if the device is lost)."),
-    track: bool = typer.Option(True, "--track/--no-track", help="--live: temporal tracking of the "
-                               "direction (birth/death of sources) for steady output."),
-    threads: int = typer.Option(1, "--threads", help="--live: CPU threads for the localizer "
-                                "(torch); 1 keeps up best on small machines."),
+    track: bool = opt.track("--live: "),
+    threads: int = opt.threads("--live: "),
     overwrite: bool = typer.Option(False, "--overwrite", help="--live: let --record replace an "
                                    "existing file."),
-    reconnect: bool = typer.Option(False, "--reconnect", help="--live: when the device is lost, "
-                                   "retry (backoff up to 30 s) instead of exiting."),
+    reconnect: bool = opt.reconnect("--live: "),
     stream: str | None = typer.Option(None, "--stream", help="--live: also send the tracked "
                                       "sources as ODAS does (its SST JSON) to tcp://HOST:PORT or "
                                       "udp://HOST:PORT, e.g. tcp://127.0.0.1:9000 for odas_web."),
-    allow_dependent_channels: bool = typer.Option(
-        False, "--allow-dependent-channels", help="--live: go on (with a warning) when channels "
-        "are copies or mixes of others (e.g. a 2-channel card upmixed to 4)."),
+    allow_dependent_channels: bool = opt.allow_dependent_channels("--live: "),
 ) -> None:
     """Where does the sound come from? One direction per file, plus per-frame estimates.
 

@@ -41,19 +41,14 @@ def serve(
     frame_s: float = typer.Option(0.17, "--frame-s", help="Analysis frame (s)."),
     hop_s: float | None = typer.Option(None, "--hop-s", help="Hop between frames (s); default half "
                                        "a frame (12 frames/s)."),
-    device: str | None = typer.Option(None, "--device", help="Input device index or name "
-                                      "(default: the system's default input)."),
+    device: str | None = opt.device(),
     channels: str | None = typer.Option(None, "--channels", help="1-based channels of the device "
                                         "or --file to use as mics, in array order, e.g. 2,3,4,5."),
-    duration: float | None = typer.Option(None, "--duration", help="Stop after this many seconds "
-                                          "of audio (default: until Ctrl-C)."),
-    track: bool = typer.Option(True, "--track/--no-track", help="Temporal tracking of the direction."),
-    threads: int = typer.Option(1, "--threads", help="CPU threads for the localizer (torch)."),
-    reconnect: bool = typer.Option(False, "--reconnect", help="When the device is lost, retry "
-                                   "(backoff up to 30 s) instead of exiting."),
-    allow_dependent_channels: bool = typer.Option(
-        False, "--allow-dependent-channels", help="Go on (with a warning) when channels are copies "
-        "or mixes of others."),
+    duration: float | None = opt.duration(),
+    track: bool = opt.track(),
+    threads: int = opt.threads(),
+    reconnect: bool = opt.reconnect(),
+    allow_dependent_channels: bool = opt.allow_dependent_channels(),
     quiet: bool = opt.quiet("No summary line at the end (the URL is still printed)."),
 ) -> None:
     """Show the live localization in a browser: direction needles, spectrum, levels, spikes.
