@@ -50,19 +50,19 @@ def localize(
     # --- live input (implemented in live_cmd.py) ---
     live: bool = typer.Option(False, "--live", help="Localize from a sound card instead of "
                               "files (see docs/live.md; `neuroaudio devices` lists inputs)."),
-    device: str | None = opt.device("--live: "),
-    duration: float | None = opt.duration("--live: "),
+    device: str | None = opt.live_flag("device", "--live: "),
+    duration: float | None = opt.live_flag("duration", "--live: "),
     record: Path | None = typer.Option(None, "--record", help="--live: also write the captured "
                                        "audio to this WAV (kept if the device is lost)."),
-    track: bool = opt.track("--live: "),
-    threads: int = opt.threads("--live: "),
+    track: bool = opt.live_flag("track", "--live: "),
+    threads: int = opt.live_flag("threads", "--live: "),
     overwrite: bool = typer.Option(False, "--overwrite", help="--live: let --record replace an "
                                    "existing file."),
-    reconnect: bool = opt.reconnect("--live: "),
+    reconnect: bool = opt.live_flag("reconnect", "--live: "),
     stream: str | None = typer.Option(None, "--stream", help="--live: also send the tracked "
                                       "sources as ODAS does (its SST JSON) to tcp://HOST:PORT or "
                                       "udp://HOST:PORT, e.g. tcp://127.0.0.1:9000 for odas_web."),
-    allow_dependent_channels: bool = opt.allow_dependent_channels("--live: "),
+    allow_dependent_channels: bool = opt.live_flag("allow_dependent_channels", "--live: "),
 ) -> None:
     """Where does the sound come from? One direction per file, plus per-frame estimates.
 

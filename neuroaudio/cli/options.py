@@ -94,46 +94,27 @@ def sources(help: str = "Sources to report: 1 (the default: one direction, outpu
     return typer.Option("1", "--sources", help=help)
 
 
-def _live(prefix: str, text: str) -> str:
-    """``text`` for a live-only flag: ``"--live: text"`` in a command with files too."""
-    return f"{prefix}{text}" if prefix else text[:1].upper() + text[1:]
+LIVE_FLAGS: dict[str, tuple[Any, tuple[str, ...], str]] = {
+    "device": (None, ("--device",), "input device index or name (default: the system's default input)."),
+    "duration": (None, ("--duration",), "stop after this many seconds of audio (default: until Ctrl-C)."),
+    "track": (True, ("--track/--no-track",), "temporal tracking of the direction (birth/death of "
+              "sources) for steady output."),
+    "threads": (1, ("--threads",), "CPU threads for the localizer (torch); 1 keeps up best on small "
+                "machines."),
+    "reconnect": (False, ("--reconnect",), "when the device is lost, retry (backoff up to 30 s) "
+                  "instead of exiting."),
+    "allow_dependent_channels": (False, ("--allow-dependent-channels",), "go on (with a warning) when "
+                                 "channels are copies or mixes of others (e.g. a 2-channel card "
+                                 "upmixed to 4)."),
+}
+"""The live-input flags every live command shares: name → (default, declarations, help)."""
 
 
-def device(prefix: str = "") -> Any:
-    """``--device NAME|INDEX`` (live input)."""
-    return typer.Option(None, "--device", help=_live(prefix, "input device index or name (default: "
-                                                     "the system's default input)."))
-
-
-def duration(prefix: str = "") -> Any:
-    """``--duration SECONDS`` (live input)."""
-    return typer.Option(None, "--duration", help=_live(prefix, "stop after this many seconds of "
-                                                       "audio (default: until Ctrl-C)."))
-
-
-def track(prefix: str = "") -> Any:
-    """``--track/--no-track`` (live tracking)."""
-    return typer.Option(True, "--track/--no-track", help=_live(
-        prefix, "temporal tracking of the direction (birth/death of sources) for steady output."))
-
-
-def threads(prefix: str = "") -> Any:
-    """``--threads N`` (torch threads of the live localizer)."""
-    return typer.Option(1, "--threads", help=_live(prefix, "CPU threads for the localizer (torch); "
-                                                   "1 keeps up best on small machines."))
-
-
-def reconnect(prefix: str = "") -> Any:
-    """``--reconnect`` (live input)."""
-    return typer.Option(False, "--reconnect", help=_live(prefix, "when the device is lost, retry "
-                                                         "(backoff up to 30 s) instead of exiting."))
-
-
-def allow_dependent_channels(prefix: str = "") -> Any:
-    """``--allow-dependent-channels`` (live input)."""
-    return typer.Option(False, "--allow-dependent-channels", help=_live(
-        prefix, "go on (with a warning) when channels are copies or mixes of others (e.g. a "
-        "2-channel card upmixed to 4)."))
+def live_flag(name: str, prefix: str = "") -> Any:
+    """The live-input flag ``name`` of :data:`LIVE_FLAGS`; ``prefix`` (e.g. ``"--live: "``) marks
+    it live-only in a command that also reads files."""
+    default, decls, text = LIVE_FLAGS[name]
+    return typer.Option(default, *decls, help=f"{prefix}{text}" if prefix else text[:1].upper() + text[1:])
 
 
 def legacy(*decls: str, default: Any = None) -> Any:

@@ -41,14 +41,14 @@ def serve(
     frame_s: float = typer.Option(0.17, "--frame-s", help="Analysis frame (s)."),
     hop_s: float | None = typer.Option(None, "--hop-s", help="Hop between frames (s); default half "
                                        "a frame (12 frames/s)."),
-    device: str | None = opt.device(),
+    device: str | None = opt.live_flag("device"),
     channels: str | None = typer.Option(None, "--channels", help="1-based channels of the device "
                                         "or --file to use as mics, in array order, e.g. 2,3,4,5."),
-    duration: float | None = opt.duration(),
-    track: bool = opt.track(),
-    threads: int = opt.threads(),
-    reconnect: bool = opt.reconnect(),
-    allow_dependent_channels: bool = opt.allow_dependent_channels(),
+    duration: float | None = opt.live_flag("duration"),
+    track: bool = opt.live_flag("track"),
+    threads: int = opt.live_flag("threads"),
+    reconnect: bool = opt.live_flag("reconnect"),
+    allow_dependent_channels: bool = opt.live_flag("allow_dependent_channels"),
     quiet: bool = opt.quiet("No summary line at the end (the URL is still printed)."),
 ) -> None:
     """Show the live localization in a browser: direction needles, spectrum, levels, spikes.

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..angles import circular_error_deg
+
 
 def circular_distances(a: Sequence[float], b: Sequence[float]) -> np.ndarray:
     """``[len(a), len(b)]`` circular errors (deg, in [0, 180])."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return np.abs((a[:, None] - b[None, :] + 180.0) % 360.0 - 180.0)
+    return circular_error_deg(a[:, None], b[None, :])
 
 
 def assigned_errors(truth: Sequence[float], est: Sequence[float]) -> np.ndarray:

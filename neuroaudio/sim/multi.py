@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..angles import wrap_deg
+from ..angles import circular_error_deg, wrap_deg
 
 SENSOR_NOISE_DB = -10.0
 """Sensor noise relative to the diffuse noise (dB)."""
@@ -66,7 +66,7 @@ class MultiScene:
 
 
 def _separated(az: np.ndarray, min_sep_deg: float) -> bool:
-    d = np.abs((az[:, None] - az[None, :] + 180.0) % 360.0 - 180.0)
+    d = circular_error_deg(az[:, None], az[None, :])
     return bool(np.all(d[np.triu_indices(len(az), 1)] >= min_sep_deg))
 
 
