@@ -2,7 +2,8 @@
 
 For each SNR group of the manifest, ``neuroaudio profile --method maa`` (the library call) counts
 the firing rate of every spiking layer, SOPs and MACs per frame, the energy per frame (E_AC =
-0.9 pJ, E_MAC = 4.6 pJ) and the energy of the same network as a dense ANN; prints a markdown table
+0.9 pJ, E_MAC = 4.6 pJ), the energy of the same network as a dense ANN, and the RF-PLC encoder's
+energy per frame and the total (network + encoder, docs/profile.md); prints a markdown table
 (one row per SNR and one for all clips) and writes it with the numbers as JSON.
 
 Usage::
@@ -54,19 +55,23 @@ def main() -> None:
                     p = Path(r["path"])
                     w.writerow({**r, "path": str(p if p.is_absolute() else args.manifest.parent / p)})
             res = profile_maa([sub], model=args.model)
-            results[snr] = {"clips": res["clips"], "frames": res["frames"], **res["report"]}
+            results[snr] = {"clips": res["clips"], "frames": res["frames"], **res["report"],
+                            "encoder_energy_pj": res["front_end"]["energy_pj"],
+                            "total_energy_pj": res["total"]["energy_pj"]}
             print(f"SNR {snr}: {res['frames']} frames, {res['report']['energy_pj'] / 1e6:.2f} uJ/frame",
                   file=sys.stderr)
     results["all"] = _combine(list(results.values()))        # frame-weighted: numbers are per frame
     layers = list(next(iter(results.values()))["firing_rates"])
     head = ["SNR (dB)", "frames"] + [f"{k} %" for k in layers] + [
-        "SOPs/frame", "MACs/frame", "E/frame (uJ)", "E event-driven (uJ)", "ANN E/frame (uJ)", "ANN/SNN"]
+        "SOPs/frame", "MACs/frame", "E/frame (uJ)", "E event-driven (uJ)", "ANN E/frame (uJ)", "ANN/SNN",
+        "encoder E/frame (uJ)", "total E/frame (uJ)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for snr, r in results.items():
         cells = [snr, str(r["frames"])] + [f"{100 * r['firing_rates'][k]:.1f}" for k in layers] + [
             f"{r['sops'] / 1e6:.2f}M", f"{r['macs'] / 1e6:.2f}M", f"{r['energy_pj'] / 1e6:.2f}",
             f"{r['energy_nonzero_pj'] / 1e6:.2f}", f"{r['ann_energy_pj'] / 1e6:.1f}",
-            f"{r['ann_energy_pj'] / r['energy_pj']:.1f}x"]
+            f"{r['ann_energy_pj'] / r['energy_pj']:.1f}x", f"{r['encoder_energy_pj'] / 1e6:.1f}",
+            f"{r['total_energy_pj'] / 1e6:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(table)
@@ -80,7 +85,8 @@ def _combine(parts: list[dict]) -> dict:
     """Frame-weighted mean of per-group reports (the numbers are per frame)."""
     n = sum(p["frames"] for p in parts)
     out = {"clips": sum(p["clips"] for p in parts), "frames": n}
-    for k in ("sops", "macs", "energy_pj", "energy_nonzero_pj", "ann_energy_pj", "ann_macs"):
+    for k in ("sops", "macs", "energy_pj", "energy_nonzero_pj", "ann_energy_pj", "ann_macs",
+              "encoder_energy_pj", "total_energy_pj"):
         out[k] = sum(p[k] * p["frames"] for p in parts) / n
     out["firing_rates"] = {k: sum(p["firing_rates"][k] * p["frames"] for p in parts) / n
                            for k in parts[0]["firing_rates"]}

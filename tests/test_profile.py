@@ -207,3 +207,75 @@ def test_profile_kws_matches_the_kws_estimate(tmp_path, cli):
     assert r.returncode == 0 and "block1.drf.dynamics" in r.stdout
     r = cli("profile", str(tmp_path / "nothing"), "--method", "kws", "--model", str(path))
     assert r.returncode == 2 and "no such file or folder" in r.stderr
+    # the log-mel front end per clip (16 kHz default config: n_fft 256 hop 80 -> 1 + (8000-256)//80
+    # = 97 frames, 129 bins, 40 mels) and the total = network + front end
+    fe, tot = res["front_end_report"], res["total"]
+    stages = {s["name"]: s for s in fe["stages"]}
+    assert stages["frontend.fft"]["macs"] == 256 * 8 * 97 and stages["frontend.mel"]["macs"] == 40 * 129 * 97
+    assert res["front_end"]["energy_pj"] == pytest.approx(fe["energy_pj"])
+    assert tot["energy_pj"] == pytest.approx(rep["energy_pj"] + fe["energy_pj"])
+    assert "total per clip" in res["text"]
+
+
+def _tiny_encoder():
+    from neuroaudio.encoding.config import RFPLCConfig
+    from neuroaudio.encoding.encoder import RFPLCEncoder
+
+    # 8 neurons at k·1000 Hz (the 0-Hz one in no band: K' = 7), 2-ms frames of 4 steps of 8 samples
+    return RFPLCEncoder("respeaker4", RFPLCConfig(n_neurons=8, n_bands=2, n_delays=3, frame_s=0.002))
+
+
+def test_rfplc_encoder_ops_by_hand():
+    """One step of a 4-mic encoder whose spikes are set by hand: the counts of the docstring."""
+    from neuroaudio.encoding.encoder import StepOutput
+    from neuroaudio.profile.frontend_ops import StageCounter, count_rfplc_steps
+
+    enc = _tiny_encoder()
+    assert enc.step_len == 8 and int((enc.neuron_band >= 0).sum()) == 7
+    off = np.full((1, 4, 8), np.nan, np.float32)
+    n = np.zeros((1, 4, 8), np.int32)
+    off[0, 0, 1], n[0, 0, 1] = 0.5, 2          # mic 0, neuron 1: 2 spikes
+    off[0, 1, 1], n[0, 1, 1] = 1.5, 3          # mic 1, neuron 1: 3 spikes
+    off[0, 2, 3] = 7.9                         # mic 2, neuron 3: active, its first crossing too late
+    coinc = np.zeros((1, 6, 3, 2), np.int16)
+    coinc[0, 0, 1, 0], coinc[0, 3, 2, 1] = 1, 2
+    c = StageCounter("t")
+    count_rfplc_steps(c, enc, StepOutput(coinc, off, n, np.zeros((1, 4, 2), bool)))
+    rep = c.report(1)
+    got = {s["name"]: (s["acs"], s["macs"]) for s in rep["stages"]}
+    assert got == {"encoder.silent_stage": (8 * 7 * 4, 4 * 8 * 7 * 4),      # L·K'·M ACs, 4·L·K'·M MACs
+                   "encoder.activity": (7 * 4, 2 * 7 * 4),
+                   "encoder.spike_stage": (0, 3 * 4 * 8),                  # 3 active neurons × 4·L
+                   "encoder.coincidence": ((2 + 3) * 3 * 3, 0),            # spikes × 3 pairs a mic × D
+                   "encoder.band_maps": (3, 0)}
+    assert rep["spikes"] == 5 and rep["acs_first_spike"] == 2 * 3 * 3 and rep["coincidences"] == 3
+    assert rep["energy_pj"] == pytest.approx(E_AC_PJ * 300 + E_MAC_PJ * 1048)
+
+
+def test_logmel_ops_by_hand():
+    from neuroaudio.kws.config import FrontendConfig
+    from neuroaudio.profile.frontend_ops import logmel_ops
+
+    cfg = FrontendConfig(n_mels=2, n_fft=8, hop=4)            # 16 samples: 3 frames, 5 bins, 6 values
+    ops = logmel_ops(cfg, 16)
+    assert ops == {"frontend.window": (0, 24), "frontend.fft": (72, 72), "frontend.power": (0, 30),
+                   "frontend.mel": (0, 30), "frontend.log": (0, 6), "frontend.normalise": (6, 6)}
+    cmn = logmel_ops(FrontendConfig(n_mels=2, n_fft=8, hop=4, cmn=True), 16)["frontend.normalise"]
+    assert cmn == (18, 2 + 6)                                  # + masked sums, subtraction; ÷ per channel
+
+
+def test_profile_maa_counts_the_encoder(tiny_model, tmp_path):
+    """Per frame: the encoder's resonators run T steps of every in-band neuron on every mic, its
+    spikes reach 3 pairs × D detectors; total = network + front end."""
+    from neuroaudio.profile.maa import profile_maa
+
+    torch.set_num_threads(1)
+    res = profile_maa([_wav(tmp_path)], model=tiny_model)
+    stages = {s["name"]: s for s in res["front_end_report"]["stages"]}
+    k_in = 63                                                    # 64 neurons, the 0-Hz one in no band
+    assert stages["encoder.silent_stage"]["macs"] == 4 * 256 * k_in * 4 * 4     # 4·L·K'·M per step, T = 4
+    fe = res["front_end_report"]
+    assert fe["spikes"] > 0 and stages["encoder.coincidence"]["acs"] == pytest.approx(fe["spikes"] * 3 * 11)
+    assert stages["input.log1p"]["macs"] == 4 * 6 * 11 * 8                    # T × pairs × delays × bands
+    assert res["total"]["energy_pj"] == pytest.approx(res["report"]["energy_pj"] + fe["energy_pj"])
+    assert res["total_energy_uj_per_s"] > res["energy_uj_per_s"]

@@ -62,7 +62,10 @@ def profile_cmd(
     Runs the model as `neuroaudio localize` would and counts, per frame the network sees:
     the firing rate of every spiking layer, the synaptic operations (each spike x its fan-out:
     accumulates, 0.9 pJ) and the multiply-accumulates of real-valued inputs (4.6 pJ), the
-    energy per frame, and the same network run as a dense non-spiking ANN (all MACs).
+    energy per frame, and the same network run as a dense non-spiking ANN (all MACs). The front
+    end that makes the network's input is counted with the same energies and reported beside
+    it, with the total: the RF-PLC encoder for maa (resonators as MACs, spikes into the
+    coincidence detectors as ACs), the log-mel front-end for kws.
 
     Example: neuroaudio profile data/examples/respeaker4_az120.wav --method maa
     --model runs/maa/model.pt

@@ -7,6 +7,11 @@ under :class:`~neuroaudio.energy.OpCounter`: every block's dendritic neuron (D-R
 MACs from ``dense_ops_per_step``), the 1×1 convolutions fed by spikes cost ACs, the stem (real
 features) and the head (time-mean) MACs. The residual additions ((depth + 1) × width × steps ACs
 a clip in ``KWSNet.energy_pj``) are no layer call and are left out here (stated in the output).
+
+The front end that makes the network's input (log-mel: window, FFT, power, mel filterbank, log,
+the clip's normalisation) is counted per clip too (:func:`~neuroaudio.profile.frontend_ops.
+count_logmel`, from its configuration and the clip length), and the result has the network, the
+front end and the total.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import torch
 
 from ..energy import OpCounter, format_report
 from ..errors import InputError
+from .frontend_ops import StageCounter, count_logmel, format_totals, totals
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "data" / "models" / "kws_fsdd_drf.pt"
 
@@ -47,7 +53,9 @@ def profile_kws(inputs: Sequence[str | Path] = (), model: str | Path | None = No
                 batch: int = 32, **_: Any) -> dict[str, Any]:
     """Profile the keyword network on word clips (``inputs``: WAV files, folders of them, manifests).
 
-    Returns the same keys as :func:`neuroaudio.profile.maa.profile_maa`; items are clips.
+    Returns the same keys as :func:`neuroaudio.profile.maa.profile_maa` (``report``: the network;
+    ``front_end_report``: the front end's stages; ``network``/``front_end``/``total``); items are
+    clips.
     """
     from ..kws.checkpoint import load_model
     from ..kws.data import place, read_mono
@@ -66,6 +74,12 @@ def profile_kws(inputs: Sequence[str | Path] = (), model: str | Path | None = No
         layers[f"block{b}.{cfg.neuron}"] = blk.neuron
         layers[f"block{b}.{cfg.spiking_neuron}"] = blk.lif
     counter = OpCounter(m.net, layers)
+    front = StageCounter(f"front end: {m.frontend.cfg.kind}")
+
+    def frontend_hook(mod, inputs, out):        # audio [B, samples] -> features
+        count_logmel(front, mod, inputs[0].shape[0], inputs[0].shape[-1])
+
+    handle = m.frontend.register_forward_hook(frontend_hook)
     done = 0
     with counter, torch.no_grad():
         for s in range(0, len(files), batch):
@@ -75,11 +89,15 @@ def profile_kws(inputs: Sequence[str | Path] = (), model: str | Path | None = No
             done += len(chunk)
             if on_item is not None:
                 on_item(str(chunk[-1]), done)
+    handle.remove()
     rep = counter.report(len(files))
+    fe = front.report(len(files))
+    tot = totals(rep, fe)
     text = format_report(rep, f"KWS energy profile: {path.name}, {len(files)} clip(s) of "
                               f"{m.clip_samples / m.fs:.3g} s (numbers per clip)")
     text += "\n(residual additions not included: no layer call; KWSNet.energy_pj adds them)"
-    return {"report": rep.to_json(), "text": text, "clips": len(files), "frames": len(files),
-            "per_item": "clip", "model": str(path),
+    text += "\n" + format_totals(fe, tot, "clip")
+    return {"report": rep.to_json(), "front_end_report": fe, **tot, "text": text, "clips": len(files),
+            "frames": len(files), "per_item": "clip", "model": str(path),
             "params": int(sum(p.numel() for p in m.net.parameters())),
             "inputs": [str(f) for f in files][:1000]}

@@ -12,6 +12,14 @@ energy.OpCounter` hooks count, for every frame the network sees (the audible fra
 
 Energy per frame = SOPs × 0.9 pJ + MACs × 4.6 pJ; ANN energy = all dense MACs × 4.6 pJ
 (:mod:`neuroaudio.energy` states what is and is not counted).
+
+The RF-PLC encoder that turns each frame's audio into the network's input is counted too, from
+what it emitted (:func:`~neuroaudio.profile.frontend_ops.count_rfplc_steps`: the resonators'
+recurrences as MACs, spikes into the coincidence detectors and the coincidences as ACs, per frame
+the network sees: the frame's T steps), with the network's input pooling and ``log1p``; the
+result has the network, the front end and the total. The localizer runs its plain path
+(``fast=False``), which encodes each frame's T steps; streaming shares steps between overlapping
+frames (``energy_uj_per_s`` counts each step once).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from torch import nn
 
 from ..energy import OpCounter, Report
 from ..errors import InputError
+from .frontend_ops import StageCounter, count_maa_input, count_rfplc_steps, format_totals, totals
 
 
 def spiking_layers(net: nn.Module) -> dict[str, nn.Module]:
@@ -65,8 +74,11 @@ def profile_maa(inputs: Sequence[str | Path] = (), model: str | Path | None = No
         clips: number of simulated scenes. limit: at most this many rows of each manifest.
         on_item: called with (name, frames so far) after each input.
 
-    Returns: ``{"report": energy Report as JSON, "text": tables, "frames", "clips", "audio_s",
-    "hop_s", "model", "energy_uj_per_s", "ann_energy_uj_per_s"}``.
+    Returns: ``{"report": the network's energy Report as JSON, "front_end_report": the encoder's stages
+    and totals (:class:`~neuroaudio.profile.frontend_ops.StageCounter`), "network"/"front_end"/
+    "total": ``{acs, macs, energy_pj}`` per frame (pJ), "text": tables, "frames", "clips",
+    "audio_s", "hop_s", "model", "energy_uj_per_s" (network, a frame per hop),
+    "total_energy_uj_per_s" (with the encoder, each step once), "ann_energy_uj_per_s"}``.
     """
     from ..localize import maa as maa_mod
     from ..localize.maa import MAALocalizer
@@ -82,14 +94,24 @@ def profile_maa(inputs: Sequence[str | Path] = (), model: str | Path | None = No
     loc = MAALocalizer(array, model=path, fast=False)
     net = loc.net
     counter = OpCounter(net, spiking_layers(net))
+    front = StageCounter("front end: RF-PLC encoder and network input")
     frames = [0]
     run_frames = loc.frames_spectrum
+    encode_steps = loc.encoder.encode_steps
 
     def counted(batch):                 # the frames the network sees (the audible ones)
         frames[0] += len(batch)
-        return run_frames(batch)
+        out = run_frames(batch)
+        count_maa_input(front, net, len(batch), loc.encoder.config.steps)
+        return out
+
+    def encoded(steps):                 # every step the encoder runs for those frames
+        out = encode_steps(steps)
+        count_rfplc_steps(front, loc.encoder, out)
+        return out
 
     loc.frames_spectrum = counted
+    loc.encoder.encode_steps = encoded
 
     items: list[tuple[str, Any]] = []
     for p in map(Path, inputs):
@@ -131,12 +153,21 @@ def profile_maa(inputs: Sequence[str | Path] = (), model: str | Path | None = No
     text = format_report(rep, f"MAA energy profile: {Path(path).name}, {len(items)} clip(s), "
                               f"{frames[0]} frames ({loc.frame_len / loc.fs:.3g}-s frame, "
                               f"{hop_s:.3g}-s hop)")
-    text += (f"\nper second of audio (one frame per hop): {rep.energy_pj / hop_s / 1e6:.2f} uJ "
-             f"(ANN {rep.ann_energy_pj / hop_s / 1e6:.2f} uJ)")
-    return {"report": rep.to_json(), "text": text, "frames": frames[0], "clips": len(items),
-            "audio_s": round(audio_s, 3), "hop_s": hop_s, "model": str(path),
+    fe = front.report(frames[0])
+    tot = totals(rep, fe)
+    text += "\n" + format_totals(fe, tot, "frame")
+    # streaming: the network runs once per hop, the encoder once per step (steps shared by frames)
+    step_s = loc.encoder.step_len / loc.fs
+    enc_per_step_pj = fe["energy_pj"] / fe["steps"]
+    net_uj_s = rep.energy_pj / hop_s / 1e6
+    total_uj_s = net_uj_s + enc_per_step_pj / step_s / 1e6
+    text += (f"\nper second of audio (network once per hop, encoder once per step): "
+             f"{total_uj_s:.2f} uJ (network {net_uj_s:.2f} uJ; network as an ANN "
+             f"{rep.ann_energy_pj / hop_s / 1e6:.2f} uJ)")
+    return {"report": rep.to_json(), "front_end_report": fe, **tot, "text": text, "frames": frames[0],
+            "clips": len(items), "audio_s": round(audio_s, 3), "hop_s": hop_s, "model": str(path),
             "frames_per_clip": frames[0] / len(items),
-            "energy_uj_per_s": rep.energy_pj / hop_s / 1e6,
+            "energy_uj_per_s": net_uj_s, "total_energy_uj_per_s": total_uj_s,
             "ann_energy_uj_per_s": rep.ann_energy_pj / hop_s / 1e6,
             "params": int(sum(p.numel() for p in net.parameters())),
             "per_item": "frame", "inputs": [n for n, _ in items][:1000]}
