@@ -11,7 +11,13 @@ activation modules, so its counts and ours (``neuroaudio profile``) see the same
 
 MAA: every frame of the example recording (numbers per 170-ms frame). KWS: the first ``--clips``
 FSDD recordings of ``--speaker`` (numbers per 1-s clip; ``--root`` or $NEUROAUDIO_FSDD), else the
-example recording's talker at 8 kHz in 1-s clips.
+example recording's talker at 8 kHz in 1-s clips; each recording fitted into the clip as
+``neuroaudio kws`` and ``neuroaudio profile`` do (centred, ``kws.data.place``).
+
+Beside each, ``profile``: our own counter (:class:`neuroaudio.energy.OpCounter`, what ``neuroaudio
+profile`` reports for the network) on the same input tensors, with the dense count also without
+the padded border taps of convolutions (``ann_macs_unpadded``, NeuroBench's ``Dense`` convention;
+docs/nir.md traces the differences).
 
     OMP_NUM_THREADS=1 python -m benchmarks.neurobench_metrics --root FSDD/recordings \
         --json runs/perf/neurobench.json
@@ -53,6 +59,29 @@ class _Clips(torch.nn.Module):
         return self.net(x)[0]
 
 
+def _profile(net: torch.nn.Module, layers: dict[str, torch.nn.Module], x: torch.Tensor) -> dict:
+    """Our counter's per-item network numbers on ``x`` (batches of 16, as NeuroBench's loader)."""
+    from neuroaudio.energy import WEIGHT_LAYERS, OpCounter, fan_out_ops
+
+    unpadded = [0]
+
+    def hook(mod, inputs, out):        # taps inside the input: convolve all-ones with ones
+        unpadded[0] += fan_out_ops(mod, torch.ones_like(inputs[0]))
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, WEIGHT_LAYERS)]
+    counter = OpCounter(net, layers)
+    with counter, torch.no_grad():
+        for s in range(0, len(x), 16):
+            net(x[s:s + 16])
+    for h in handles:
+        h.remove()
+    rep = counter.report(len(x))
+    dyn = sum(r["macs"] for r in rep.layers if r["kind"] == "neuron")
+    return {"sops": rep.sops, "macs": rep.macs, "macs_nonzero": rep.macs_nonzero,
+            "neuron_dynamics_macs": dyn, "ann_macs": rep.ann_macs,
+            "ann_macs_unpadded": unpadded[0] / len(x) + dyn, "energy_uj": rep.energy_pj / 1e6}
+
+
 def _run(net: torch.nn.Module, spiking: tuple[type, ...], x: torch.Tensor, y: torch.Tensor,
          accuracy: bool) -> dict:
     from neurobench.benchmarks import Benchmark
@@ -80,8 +109,12 @@ def maa_metrics() -> dict:
     audio, _ = sf.read(EXAMPLE, dtype="float32")
     frames = np.stack([audio[s:s + loc.frame_len] for s in range(0, len(audio) - loc.frame_len + 1, loc.hop)])
     counts = torch.from_numpy(np.minimum(loc.encoder.encode_frames(frames), 255).astype(np.float32))
+    from neuroaudio.profile.maa import spiking_layers
+
     res = _run(_Frames(loc.net), (LIF,), counts, torch.full((len(counts),), 120), accuracy=False)
-    return {"model": "maa_respeaker4.pt", "items": len(counts), "per": "170-ms frame", **res}
+    prof = _profile(loc.net, spiking_layers(loc.net), counts)
+    return {"model": "maa_respeaker4.pt", "items": len(counts), "per": "170-ms frame", **res,
+            "profile": prof}
 
 
 def kws_metrics(root: str | None, speaker: str, clips: int) -> dict:
@@ -89,6 +122,7 @@ def kws_metrics(root: str | None, speaker: str, clips: int) -> dict:
     from scipy.signal import resample_poly
 
     from neuroaudio.kws.checkpoint import load_model
+    from neuroaudio.kws.data import place, read_mono
     from neuroaudio.neurons.layer import SpikingLayer
 
     m = load_model(REPO / "data" / "models" / "kws_fsdd_drf.pt")
@@ -96,9 +130,7 @@ def kws_metrics(root: str | None, speaker: str, clips: int) -> dict:
     if root:
         for p in sorted(Path(root).glob(f"*_{speaker}_*.wav"), key=lambda p: (int(p.stem.split("_")[2]),
                                                                               int(p.stem.split("_")[0])))[:clips]:
-            a, _ = sf.read(p, dtype="float32")
-            a = np.pad(a, (0, max(0, m.clip_samples - len(a))))[:m.clip_samples]
-            waves.append(a)
+            waves.append(place(read_mono(p, m.fs), m.clip_samples))
             labels.append(m.labels.index(p.stem.split("_")[0]))
         source = f"{len(waves)} FSDD clips of {speaker}"
     else:
@@ -110,7 +142,12 @@ def kws_metrics(root: str | None, speaker: str, clips: int) -> dict:
     with torch.no_grad():
         feats = m.frontend(torch.from_numpy(np.stack(waves)))
     res = _run(_Clips(m.net), (SpikingLayer,), feats, torch.tensor(labels), accuracy=bool(root))
-    return {"model": "kws_fsdd_drf.pt", "items": len(waves), "per": "1-s clip", "input": source, **res}
+    layers = {}
+    for b, blk in enumerate(m.net.blocks, 1):
+        layers[f"block{b}.neuron"], layers[f"block{b}.lif"] = blk.neuron, blk.lif
+    prof = _profile(m.net, layers, feats)
+    return {"model": "kws_fsdd_drf.pt", "items": len(waves), "per": "1-s clip", "input": source, **res,
+            "profile": prof}
 
 
 def main(argv: list[str] | None = None) -> None:
