@@ -53,6 +53,11 @@ def test_cli_clues_writes_log_results_and_plots(tmp_path, capsys):
     assert len(rows) == 2 * 3  # trial 0, 30, 60 for each rule
     for png in ("learning_curves.png", "raster.png", "trace_t_star_too_few.png", "trace_trained_mpdal.png"):
         assert (out / png).stat().st_size > 1000
+    from neuroaudio.mpdal.checkpoint import MPDAL
+
+    for rule in ("mpdal", "mst"):                      # each rule's trained neuron, for `export`
+        (w, p), ck = MPDAL.load(out / f"model_{rule}.pt")
+        assert w.shape == (500, 1) and ck["rule"] == rule and p.tau_m == 0.020 and p.dt == 0.001
 
 
 def _tone_digits(folder, speakers=("aa", "bb", "cc"), per=6, fs=8000):

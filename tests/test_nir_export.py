@@ -135,3 +135,59 @@ def test_export_cli_writes_both_models_and_refuses_bad_input_in_one_line(tmp_pat
         r = run_cli(*bad)
         assert r.returncode == 2 and r.stderr.count("\n") == 1, (bad, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def _mpdal_layer(tmp_path: Path):
+    """A 3-neuron MPD-AL layer on 40 afferents (saved as a checkpoint) and 4 trials of 0.5 s: one
+    with spikes on the 1-ms grid, three with sub-grid spike times."""
+    from neuroaudio.mpdal.checkpoint import save
+    from neuroaudio.neurons.srm import SpikeInput, SRMParams
+
+    rng = np.random.default_rng(0)
+    p, n = SRMParams(), 40
+    w = rng.normal(0.08, 0.1, (n, 3))
+    trials = []
+    for b in range(4):
+        k = int(rng.integers(50, 200))
+        t = rng.uniform(0, 0.5, k)
+        trials.append(SpikeInput(np.round(t, 3) if b == 0 else t, rng.integers(0, n, k), n, 0.5))
+    save(tmp_path / "mpdal.pt", w, p, "mpdal", "test")
+    return w, p, trials
+
+
+def test_mpdal_graph_reproduces_every_spike_and_the_counts(tmp_path):
+    """The subtractive reset as a leaky trace of the output spikes on a recurrent edge: every spike
+    equal, the potential within float32 rounding, the spike counts (the task output) equal."""
+    from neuroaudio.export.api import export_model
+    from neuroaudio.export.mpdal_nir import mpdal_input, mpdal_spikes
+    from neuroaudio.neurons.srm import fire, free_potential
+
+    w, p, trials = _mpdal_layer(tmp_path)
+    res = export_model(str(tmp_path / "mpdal.pt"), tmp_path / "mpdal.nir", options={"dt_s": 1e-4})
+    assert res["kind"] == "mpdal" and res["nodes"] == {"Input": 1, "Output": 1, "Linear": 2, "LI": 3,
+                                                        "Threshold": 1}
+    graph = nir.read(tmp_path / "mpdal.nir")
+    assert ("fire", "reset") in graph.edges and ("reset", "fire") in graph.edges
+    ours = torch.from_numpy(mpdal_spikes(w, p, trials))                       # [B, T, M]
+    out, rec = ReferenceRun(graph)(torch.from_numpy(mpdal_input(trials, p)),
+                                   record=("psp_m", "psp_s", "reset"))
+    assert int(ours.sum()) >= 60 and int((ours.sum(1) >= 2).sum()) >= 6      # resets matter
+    assert torch.equal(out, ours), f"{int((out != ours).sum())} spikes differ"
+    assert torch.equal(out.sum(1), ours.sum(1))
+    v, _ = fire(free_potential(trials, w, p, ours.shape[1]), p.theta, p)      # [B, M, T], with resets
+    # nirtorch delays the reset → fire edge of the loop: fire at step n reads reset's step n−1 output
+    reset = torch.cat([torch.zeros_like(rec["reset"][:, :1]), rec["reset"][:, :-1]], 1)
+    v_graph = (rec["psp_m"] + rec["psp_s"] + reset).double().numpy().transpose(0, 2, 1)
+    assert np.abs(v_graph - v).max() < 1e-4
+
+
+def test_export_cli_mpdal_checkpoint(tmp_path):
+    from .conftest import run_cli
+
+    _mpdal_layer(tmp_path)
+    ok = run_cli("export", tmp_path / "mpdal.pt", "-o", tmp_path / "m.nir", "--json")
+    assert ok.returncode == 0, ok.stderr
+    import json
+    assert json.loads(ok.stdout)["metadata"]["model"] == "mpdal"
+    r = run_cli("export", tmp_path / "mpdal.pt", "-o", tmp_path / "m2.nir", "--set", "levels=4")
+    assert r.returncode == 2 and "takes dt_s" in r.stderr

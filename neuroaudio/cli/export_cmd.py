@@ -11,7 +11,8 @@ from . import options as opt
 
 
 def export_cmd(
-    model: str = typer.Argument(..., help="A maa or kws checkpoint (.pt), or a shipped model: maa, kws."),
+    model: str = typer.Argument(..., help="A maa, kws or mpdal checkpoint (.pt), or a shipped "
+                                         "model: maa, kws."),
     fmt: str = opt.fmt("nir", "Export format: nir (Neuromorphic Intermediate Representation)."),
     out: Path = opt.out(..., "The file to write (e.g. maa.nir)."),
     sets: list[str] = opt.sets("Export option KEY=VALUE: dt_s (simulator step, default 1e-4), "

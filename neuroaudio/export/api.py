@@ -13,27 +13,28 @@ SHIPPED = {"maa": REPO_MODELS / "maa_respeaker4.pt", "kws": REPO_MODELS / "kws_f
 """Shipped models by name (``neuroaudio export maa -o maa.nir``)."""
 
 FORMATS = ("nir",)
-OPTIONS = {"maa": ("levels", "dt_s"), "kws": ("dt_s",)}
+OPTIONS = {"maa": ("levels", "dt_s"), "kws": ("dt_s",), "mpdal": ("dt_s",)}
 """The ``--set`` keys each model's export takes."""
 
 
 def _kind(path: Path) -> tuple[str, dict[str, Any]]:
-    """``("maa" | "kws", checkpoint dict)`` of a checkpoint file (read with ``weights_only=True``)."""
+    """``("maa" | "kws" | "mpdal", checkpoint dict)`` of a checkpoint file (read with
+    ``weights_only=True``)."""
     import torch
 
     if not path.is_file():
-        raise InputError(f"model '{path}' not found: give a .pt checkpoint of maa or kws, or the "
+        raise InputError(f"model '{path}' not found: give a .pt checkpoint of maa, kws or mpdal, or the "
                          f"name of a shipped model ({', '.join(SHIPPED)})")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise InputError(f"model '{path}' cannot be loaded safely ({type(e).__name__}): give a "
-                         "checkpoint written by `neuroaudio train maa` or `neuroaudio train kws`") from None
+                         "checkpoint written by `neuroaudio train maa|kws|mpdal`") from None
     fmt = ck.get("format") if isinstance(ck, dict) else None
-    kinds = {"neuroaudio-maa-1": "maa", "neuroaudio-kws-1": "kws"}
+    kinds = {"neuroaudio-maa-1": "maa", "neuroaudio-kws-1": "kws", "neuroaudio-mpdal-1": "mpdal"}
     if fmt not in kinds:
-        raise InputError(f"'{path}' (format {fmt!r}) has no NIR export: give a maa or kws checkpoint "
-                         "(the MPD-AL neuron has no NIR form: docs/nir.md)")
+        raise InputError(f"'{path}' (format {fmt!r}) has no NIR export: give a maa, kws or mpdal "
+                         "checkpoint")
     return kinds[fmt], ck
 
 
@@ -72,6 +73,14 @@ def export_model(model: str, out: str | Path, fmt: str = "nir", options: dict[st
             fs = int(ck["sample_rate_hz"])
         step_s = enc.frame_samples(fs) / fs / enc.steps
         graph = maa_to_nir(net, levels=levels, dt=float(dt), step_s=step_s, metadata={"source": str(path)})
+    elif kind == "mpdal":
+        from ..mpdal.checkpoint import HINT as MPDAL_HINT
+        from ..mpdal.checkpoint import build as build_mpdal
+        from .mpdal_nir import mpdal_to_nir
+
+        with checkpoint_contents(path, MPDAL_HINT):
+            weights, params = build_mpdal(ck)
+        graph = mpdal_to_nir(weights, params, dt=float(dt), metadata={"source": str(path)})
     else:
         from ..kws.checkpoint import KWS_HINT
         from ..kws.checkpoint import build_model as build_kws

@@ -1,7 +1,8 @@
 """Run a `neuroaudio train mpdal` pipeline: the clue task (MPD-AL vs MST) or spoken digits; write outputs.
 
 Outputs under ``out_dir``: ``log.csv`` (learning curve rows), ``results.json`` (summary numbers, the
-config, timings), ``*.png`` plots. Files are written atomically.
+config, timings), ``*.png`` plots; the clue task also ``model_<rule>.pt``, each rule's trained
+neuron (:mod:`.checkpoint`; ``neuroaudio export`` writes it as NIR). Files are written atomically.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io_utils import write_csv_atomic, write_json_atomic
+from .checkpoint import save
 from .clue_experiment import run_clue_experiment, speedup_table
 from .config import PipelineConfig, clue_sections
 from .learner import AggregateLearner
@@ -44,6 +46,10 @@ def run_clues(cfg: PipelineConfig, out_dir: Path, on_progress: Progress | None =
                                        "trials_to_target", "speedup_vs_mst")} for r in summary],
     }
     write_json_atomic(out_dir / "results.json", result)
+    for r in runs:                      # the trained neuron of every rule (neuroaudio export)
+        if r.learner is not None:
+            save(out_dir / f"model_{r.setting.rule}.pt", r.learner.W, p, r.setting.rule, "clues",
+                 {"lr": r.setting.lr, "seed": cfg.seed})
     if plots:
         _clue_plots(out_dir, runs, tr, te, task, train, cfg)
     return result
