@@ -14,7 +14,7 @@ shortcut computes it):
   ``z[t] = p·z[t−1] + I[t]``: a complex multiply (4 MACs, the convention of the D-RF and BRF
   neurons in :mod:`neuroaudio.neurons`) and the input added to ``Re z`` (1 AC) per sample:
   ``4·L·K'·M`` MACs and ``L·K'·M`` ACs. (Our implementation gets the same states from one FFT per
-  mic and step, about 50x fewer operations; that is a DSP shortcut, not the neuron model.)
+  mic and step, ~135x fewer MACs at 512 neurons; a DSP shortcut, not the neuron model.)
 - *activity*: each in-band neuron's energy ``|z|²`` (2 MACs) summed into its band (1 AC):
   ``2·K'·M`` MACs, ``K'·M`` ACs. Comparisons and the per-band dB (B per mic) are not counted.
 - *resonators, spike stage*: a neuron let through by the activity rule oscillates freely for the
