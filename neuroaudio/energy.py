@@ -10,7 +10,9 @@ paper for its 9.58 µJ per inference):
 - a **non-spiking** (real-valued) input costs one *multiply-accumulate* (MAC, ``E_MAC = 4.6 pJ``)
   per weight × output, dense (zeros included: a MAC unit does not skip them);
 - the **ANN** reference is the same network with every layer dense: all of its weight layers'
-  MACs at ``E_MAC``.
+  MACs at ``E_MAC``. Dense counts charge every weight × output, the taps that fall on a
+  convolution's zero padding included (NeuroBench's ``Dense`` leaves those out: 0.90 M of the MAA
+  network's 12.40 M per frame, docs/nir.md).
 
 Also reported, as an alternative for sparse real-valued inputs (e.g. log spike counts gated by an
 attention map, mostly zeros): ``macs_nonzero``, the MACs that only the non-zero real inputs
