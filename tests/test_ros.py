@@ -289,40 +289,47 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ros1_session(tmp_path, wav, node_params: list[str], listener: str, listener_args: list[str],
+                  timeout_s: float) -> tuple[dict, subprocess.Popen, str]:
+    """A rosmaster, a PulseAudio card playing ``wav`` over and over, the node on it with
+    ``node_params`` (``_name:=value``), and ``listener`` (a rospy script printing one JSON line at
+    the end) run with ``listener_args``; everything is stopped after. Returns (the listener's
+    JSON, the node process, the node's output)."""
+    server, card = start_pulse(tmp_path)
+    port = _free_port()
+    env = dict(card.env, ROS_MASTER_URI=f"http://127.0.0.1:{port}", ROS_HOSTNAME="127.0.0.1",
+               ROS_HOME=str(tmp_path / "ros"), ROS_LOG_DIR=str(tmp_path / "ros" / "log"),
+               PYTHONPATH=str(REPO))
+    procs = []
+    try:
+        procs.append(subprocess.Popen(["rosmaster", "--core", "-p", str(port)], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(card.play(wav))
+        node = subprocess.Popen([sys.executable, "-m", "neuroaudio.ros", "--ros", "1", "_device:=pulse",
+                                 *node_params], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        procs.append(node)
+        (tmp_path / "listen.py").write_text(listener)
+        r = subprocess.run([sys.executable, str(tmp_path / "listen.py"), *listener_args], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=timeout_s)
+        assert r.returncode == 0, r.stderr[-2000:]
+        got = json.loads(r.stdout.strip().splitlines()[-1])
+    finally:
+        stop_all(*reversed(procs), server=server)
+    return got, node, node.stdout.read() if node.stdout else ""
+
+
 @pytest.mark.ros
 @pytest.mark.live
 def test_ros1_node_publishes_azimuth(tmp_path, scene_wav):  # noqa: F811
     why = _ros1_skip_reason()
     if why:
         pytest.skip(why)
-    server, card = start_pulse(tmp_path)
-    port = _free_port()
-    env = dict(card.env, ROS_MASTER_URI=f"http://127.0.0.1:{port}", ROS_HOSTNAME="127.0.0.1",
-               ROS_HOME=str(tmp_path / "ros"), ROS_LOG_DIR=str(tmp_path / "ros" / "log"),
-               PYTHONPATH=str(REPO))
     earlier = tmp_path / "rec.wav"            # an earlier run's recording, same `record` parameter
     earlier.write_bytes(b"earlier run")
-    procs = []
-    try:
-        master = subprocess.Popen(["rosmaster", "--core", "-p", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(master)
-        player = card.play(scene_wav)
-        procs.append(player)
-        node = subprocess.Popen([sys.executable, "-m", "neuroaudio.ros", "--ros", "1", "_device:=pulse",
-                                 "_array:=respeaker4", "_method:=gcc-phat", "_frame_id:=test_array",
-                                 f"_record:={earlier}"],
-                                env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
-        procs.append(node)
-        (tmp_path / "listen.py").write_text(LISTENER)
-        r = subprocess.run([sys.executable, str(tmp_path / "listen.py"), "8", "45"], env=env, cwd=REPO,
-                           capture_output=True, text=True, timeout=90)
-        assert r.returncode == 0, r.stderr[-2000:]
-        got = json.loads(r.stdout.strip().splitlines()[-1])
-    finally:
-        stop_all(*reversed(procs), server=server)
-    node_log = node.stdout.read() if node.stdout else ""
+    got, node, node_log = _ros1_session(
+        tmp_path, scene_wav, ["_array:=respeaker4", "_method:=gcc-phat", "_frame_id:=test_array",
+                              f"_record:={earlier}"], LISTENER, ["8", "45"], 90)
     az = np.array(got["azimuth"])
     assert len(az) >= 8, (got, node_log[-2000:])
     assert np.median(circular_error_deg(az, TRUE_AZ)) < 10, az
@@ -375,30 +382,9 @@ def test_ros1_node_publishes_sources_vad_and_keywords(tmp_path):
         pytest.skip(why)
     wav = tmp_path / "talkers_and_words.wav"
     sf.write(str(wav), _talkers_and_words(), 16000, subtype="PCM_16")
-    server, card = start_pulse(tmp_path)
-    port = _free_port()
-    env = dict(card.env, ROS_MASTER_URI=f"http://127.0.0.1:{port}", ROS_HOSTNAME="127.0.0.1",
-               ROS_HOME=str(tmp_path / "ros"), ROS_LOG_DIR=str(tmp_path / "ros" / "log"),
-               PYTHONPATH=str(REPO))
-    procs = []
-    try:
-        procs.append(subprocess.Popen(["rosmaster", "--core", "-p", str(port)], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        procs.append(card.play(wav))
-        node = subprocess.Popen([sys.executable, "-m", "neuroaudio.ros", "--ros", "1", "_device:=pulse",
-                                 "_method:=gcc-phat", "_sources:=2", "_frame_id:=test_array",
-                                 f"_kws_model:={KWS_MODEL}", "_kws_threshold:=0.9"],
-                                env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
-        procs.append(node)
-        (tmp_path / "listen.py").write_text(MULTI_LISTENER)
-        r = subprocess.run([sys.executable, str(tmp_path / "listen.py"), "60"], env=env, cwd=REPO,
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr[-2000:]
-        got = json.loads(r.stdout.strip().splitlines()[-1])
-    finally:
-        stop_all(*reversed(procs), server=server)
-    node_log = node.stdout.read() if node.stdout else ""
+    got, node, node_log = _ros1_session(
+        tmp_path, wav, ["_method:=gcc-phat", "_sources:=2", "_frame_id:=test_array",
+                        f"_kws_model:={KWS_MODEL}", "_kws_threshold:=0.9"], MULTI_LISTENER, ["60"], 120)
     assert "~keyword" in node_log, node_log[-2000:]
     pairs = [sorted(s) for s in got["sources"] if len(s) == 2]
     assert len(pairs) >= 20, (len(got["sources"]), node_log[-2000:])
