@@ -102,5 +102,4 @@ def one_talker() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO))
     {"reid": reid, "live_rtf": live_rtf, "one_talker": one_talker}[sys.argv[1]]()
