@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python -m benchmarks.multi_bench                 # pipelines/multi_bench.yaml
     OMP_NUM_THREADS=1 python -m benchmarks.multi_bench --clips 4       # a quick look
 
-Scenes (neuroaudio/sim/multi.py, cached under ``runs/multi_bench/clips_<hash of the config>``):
+Scenes (neuroaudio/sim/multi.py, cached under ``runs/multi_bench/clips_<hash of the scene settings>``):
 two and three talkers speaking at once, standing still (3 s), and two talkers walking around the
 array (10 s), at 20 dB per talker, RT60 0.2-0.5 s, at least 30 deg apart.
 
@@ -100,18 +100,33 @@ def _switch_rates(frames, duration_s: float, loc) -> tuple[float, float]:
     return (tr.switches if tr else 0) / duration_s, naive / duration_s
 
 
-def static_scores(method: str, sources: str, lst, array: str, tol: float) -> dict:
-    from neuroaudio.eval.multi import assigned_errors, recall_precision
+def method_spec(spec: str) -> tuple[str, dict]:
+    """``"gcc-phat"`` or ``"gcc-phat+tf_histogram"`` / ``"gcc-phat+key=value+..."`` (a method with
+    options, as ``--set key=value``; a bare key is ``True``) → (method, options)."""
+    from neuroaudio.cli.options import parse_options
+
+    name, *opts = spec.split("+")
+    return name, parse_options([o if "=" in o else f"{o}=true" for o in opts])
+
+
+def _localizer(spec: str, array: str, sources: str):
     from neuroaudio.localize.base import default_frame_s
     from neuroaudio.localize.registry import make_localizer
+
+    name, opts = method_spec(spec)
+    fs_ = default_frame_s(sources)
+    return make_localizer(name, array, sources=sources, frame_s=fs_, hop_s=fs_ / 2, **opts)
+
+
+def static_scores(method: str, sources: str, lst, array: str, tol: float) -> dict:
+    from neuroaudio.eval.multi import assigned_errors, recall_precision
 
     all_ok, errs, m = [], [], np.zeros(3)
     sw = []
     cpu, audio = 0.0, 0.0
     for sc, x in lst:
         k = str(sc.n_talkers) if sources == "talkers" else sources
-        fs_ = default_frame_s(k)
-        loc = make_localizer(method, array, sources=k, frame_s=fs_, hop_s=fs_ / 2)
+        loc = _localizer(method, array, k)
         t0 = time.process_time()
         res = loc.localize(x)
         cpu += time.process_time() - t0
@@ -159,13 +174,10 @@ def reference_scores(method: str, lst, array: str, tol: float) -> dict:
 
 def moving_scores(method: str, sources: str, lst, array: str, tol: float, cutoff: float) -> dict:
     from neuroaudio.eval.multi import IdSwitches, ospa, recall_precision
-    from neuroaudio.localize.base import default_frame_s
-    from neuroaudio.localize.registry import make_localizer
     o, ids, minutes, m, sw = [], 0, 0.0, np.zeros(3), []
     for sc, x in lst:
         k = str(sc.n_talkers) if sources == "talkers" else sources
-        fs_ = default_frame_s(k)
-        loc = make_localizer(method, array, sources=k, frame_s=fs_, hop_s=fs_ / 2)
+        loc = _localizer(method, array, k)
         res = loc.localize(x)
         counter = IdSwitches(cutoff)
         for fr, tr in _track(res.frames, loc.hop / loc.fs, loc.multi):
@@ -192,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     text = Path(a.config).read_text(encoding="utf-8")
     cfg = yaml.safe_load(text)
-    root = Path(a.out) / f"clips_{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+    scene_keys = json.dumps({k: cfg[k] for k in ("seed", "array", "static", "moving")}, sort_keys=True)
+    root = Path(a.out) / f"clips_{hashlib.sha1(scene_keys.encode()).hexdigest()[:8]}"
     root.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     sc = scenes(cfg, root, a.clips)

@@ -23,7 +23,7 @@ from neuroaudio.audio.live import LiveCapture
 from neuroaudio.errors import InputError
 from neuroaudio.ros.core import NodeCore, NodeParams, direction_quaternion
 
-from .conftest import REPO
+from .conftest import REPO, plane_wave
 from .test_live import TRUE_AZ, FakeSD, _bursty_scene, scene_wav, start_pulse, stop_all  # noqa: F401
 
 
@@ -80,6 +80,60 @@ def test_core_publishes_azimuth_only_while_active(rng):
         assert circular_error_deg(o.azimuth_deg, 300.0) < 10
         assert abs(o.stamp_s - time.time()) < 30
     assert all(o.orientation_xyzw is None for o in outs if o.azimuth_deg is None)
+
+
+KWS_MODEL = REPO / "data" / "models" / "kws_fsdd_drf.pt"
+WORDS = ((1.6, "three", "en", "3"), (4.0, "eight", "en", "8"))   # (start s, word, voice, label)
+SECOND_AZ = 250.0
+
+
+def _talkers_and_words(seconds: float = 6.0, fs: int = 16000) -> np.ndarray:
+    """Two noise talkers at once (TRUE_AZ and SECOND_AZ; bursts 0-1.2 s, 2.4-3.6 s, 5.0-6 s) and two
+    spoken digits (espeak-ng; the shipped FSDD keyword model scores them 0.98) from TRUE_AZ
+    between the bursts, over a quiet floor; ``[samples, 4]`` float32 at 16 kHz."""
+    from neuroaudio.sim.speech import synthesize
+
+    a = load_array("respeaker4")
+    rng = np.random.default_rng(5)
+    n = int(seconds * fs)
+    t = np.arange(n) / fs
+    on = ((t < 1.2) | ((t >= 2.4) & (t < 3.6)) | (t >= 5.0)).astype(np.float32)
+    x = (plane_wave(a, TRUE_AZ, 0.15 * rng.standard_normal(n) * on, fs)
+         + plane_wave(a, SECOND_AZ, 0.15 * rng.standard_normal(n) * on, fs))
+    for t0, word, voice, _ in WORDS:
+        w = synthesize(word, voice=voice, fs=fs)
+        w = 0.5 * w / np.max(np.abs(w))
+        src = np.zeros(n, np.float32)
+        src[int(t0 * fs):int(t0 * fs) + len(w)] = w
+        x = x + plane_wave(a, TRUE_AZ, src, fs)
+    return (x + 0.003 * rng.standard_normal(x.shape)).astype(np.float32)
+
+
+def test_core_publishes_keywords_with_the_main_direction():
+    x = _talkers_and_words()
+    sd = FakeSD(x, pace=1.0)                  # real time: no block dropped (the spotter hears all)
+    pub = _Recorder()
+    core = NodeCore(NodeParams(method="gcc-phat", sources="2", kws_model=str(KWS_MODEL), kws_threshold=0.9),
+                    pub, capture_factory=lambda **kw: LiveCapture(sd=sd, **kw))
+    assert core.kws_labels == [str(d) for d in range(10)]
+    assert core.run(duration_s=6.0)["dropped_blocks"] == 0
+    kws = [k for o in pub.outputs for k in (o.keywords or [])]
+    assert [k["label"] for k in kws] == [w[3] for w in WORDS], kws
+    for k, (t0, *_rest) in zip(kws, WORDS, strict=True):
+        assert k["score"] >= 0.9 and k["t_start_s"] - 0.1 <= t0 + 0.1 <= k["t_end_s"] + 0.1, k
+    # several sources: both talkers tracked at once, the sources list on every frame
+    both = [o.sources for o in pub.outputs if o.sources and len(o.sources) == 2]
+    assert len(both) >= 20
+    az = sorted(s["azimuth_deg"] for s in both[-1])
+    assert circular_error_deg(az[0], TRUE_AZ) < 10 and circular_error_deg(az[1], SECOND_AZ) < 10, az
+    assert any(o.active for o in pub.outputs) and not all(o.active for o in pub.outputs)
+
+
+def test_kws_threshold_is_checked():
+    sd = FakeSD(np.zeros((16000, 4), np.float32))
+    with pytest.raises(InputError, match="kws_threshold"):
+        NodeCore(NodeParams(method="gcc-phat", kws_model=str(KWS_MODEL), kws_threshold=1.5), _Recorder(),
+                 capture_factory=lambda **kw: LiveCapture(sd=sd, **kw))
 
 
 # --- the adapters' publishers, on stand-in message packages ------------------------------------
@@ -165,14 +219,16 @@ def test_adapters_publish_the_same_messages(fake_msgs, make):
     from neuroaudio.ros.core import NodeOutput
 
     pub, topics, prefix, stamp_of = make()
-    assert sorted(topics) == [prefix + t for t in ("azimuth", "doa", "estimate", "sources",
+    assert sorted(topics) == [prefix + t for t in ("azimuth", "doa", "estimate", "keyword", "sources",
                                                    "sources_json", "vad")]
     q = direction_quaternion(135.0)
     pub.publish(NodeOutput('{"t_s": 0.1}', None, None, 1000.25, "arr"))        # silent frame
     srcs = [{"id": 2, "azimuth_deg": 135.0, "confidence": 0.5, "activity": 0.9},
             {"id": 5, "azimuth_deg": 270.0, "confidence": 0.4, "activity": 0.6}]
-    pub.publish(NodeOutput('{"t_s": 0.2}', 135.0, q, 1700000000.75, "arr", True, srcs))
+    kw = {"label": "3", "score": 0.98, "t_start_s": 1.5, "t_end_s": 2.0, "azimuth_deg": 135.0}
+    pub.publish(NodeOutput('{"t_s": 0.2}', 135.0, q, 1700000000.75, "arr", True, srcs, [kw]))
     assert [m.data for m in topics[prefix + "vad"].sent] == [False, True]
+    assert [json.loads(m.data) for m in topics[prefix + "keyword"].sent] == [kw]
     (arr,) = topics[prefix + "sources"].sent                 # only with several sources
     assert len(arr.poses) == 2 and arr.header.frame_id == "arr"
     assert (arr.poses[1].position.x, arr.poses[1].position.y) == pytest.approx((0.0, -1.0))
@@ -233,40 +289,47 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ros1_session(tmp_path, wav, node_params: list[str], listener: str, listener_args: list[str],
+                  timeout_s: float) -> tuple[dict, subprocess.Popen, str]:
+    """A rosmaster, a PulseAudio card playing ``wav`` over and over, the node on it with
+    ``node_params`` (``_name:=value``), and ``listener`` (a rospy script printing one JSON line at
+    the end) run with ``listener_args``; everything is stopped after. Returns (the listener's
+    JSON, the node process, the node's output)."""
+    server, card = start_pulse(tmp_path)
+    port = _free_port()
+    env = dict(card.env, ROS_MASTER_URI=f"http://127.0.0.1:{port}", ROS_HOSTNAME="127.0.0.1",
+               ROS_HOME=str(tmp_path / "ros"), ROS_LOG_DIR=str(tmp_path / "ros" / "log"),
+               PYTHONPATH=str(REPO))
+    procs = []
+    try:
+        procs.append(subprocess.Popen(["rosmaster", "--core", "-p", str(port)], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(card.play(wav))
+        node = subprocess.Popen([sys.executable, "-m", "neuroaudio.ros", "--ros", "1", "_device:=pulse",
+                                 *node_params], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        procs.append(node)
+        (tmp_path / "listen.py").write_text(listener)
+        r = subprocess.run([sys.executable, str(tmp_path / "listen.py"), *listener_args], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=timeout_s)
+        assert r.returncode == 0, r.stderr[-2000:]
+        got = json.loads(r.stdout.strip().splitlines()[-1])
+    finally:
+        stop_all(*reversed(procs), server=server)
+    return got, node, node.stdout.read() if node.stdout else ""
+
+
 @pytest.mark.ros
 @pytest.mark.live
 def test_ros1_node_publishes_azimuth(tmp_path, scene_wav):  # noqa: F811
     why = _ros1_skip_reason()
     if why:
         pytest.skip(why)
-    server, card = start_pulse(tmp_path)
-    port = _free_port()
-    env = dict(card.env, ROS_MASTER_URI=f"http://127.0.0.1:{port}", ROS_HOSTNAME="127.0.0.1",
-               ROS_HOME=str(tmp_path / "ros"), ROS_LOG_DIR=str(tmp_path / "ros" / "log"),
-               PYTHONPATH=str(REPO))
     earlier = tmp_path / "rec.wav"            # an earlier run's recording, same `record` parameter
     earlier.write_bytes(b"earlier run")
-    procs = []
-    try:
-        master = subprocess.Popen(["rosmaster", "--core", "-p", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(master)
-        player = card.play(scene_wav)
-        procs.append(player)
-        node = subprocess.Popen([sys.executable, "-m", "neuroaudio.ros", "--ros", "1", "_device:=pulse",
-                                 "_array:=respeaker4", "_method:=gcc-phat", "_frame_id:=test_array",
-                                 f"_record:={earlier}"],
-                                env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
-        procs.append(node)
-        (tmp_path / "listen.py").write_text(LISTENER)
-        r = subprocess.run([sys.executable, str(tmp_path / "listen.py"), "8", "45"], env=env, cwd=REPO,
-                           capture_output=True, text=True, timeout=90)
-        assert r.returncode == 0, r.stderr[-2000:]
-        got = json.loads(r.stdout.strip().splitlines()[-1])
-    finally:
-        stop_all(*reversed(procs), server=server)
-    node_log = node.stdout.read() if node.stdout else ""
+    got, node, node_log = _ros1_session(
+        tmp_path, scene_wav, ["_array:=respeaker4", "_method:=gcc-phat", "_frame_id:=test_array",
+                              f"_record:={earlier}"], LISTENER, ["8", "45"], 90)
     az = np.array(got["azimuth"])
     assert len(az) >= 8, (got, node_log[-2000:])
     assert np.median(circular_error_deg(az, TRUE_AZ)) < 10, az
@@ -280,6 +343,62 @@ def test_ros1_node_publishes_azimuth(tmp_path, scene_wav):  # noqa: F811
     new = list(tmp_path.glob("rec-*Z.wav"))                    # ... recorded beside it instead
     assert len(new) == 1 and sf.info(str(new[0])).frames > 16000, node_log[-2000:]
     assert f"recording to {new[0]} instead" in node_log
+
+
+MULTI_LISTENER = textwrap.dedent("""
+    import json, math, sys, time
+    from neuroaudio.ros.ros1 import import_rospy
+    rospy = import_rospy()
+    from std_msgs.msg import Bool, String
+    from geometry_msgs.msg import PoseArray
+    timeout = float(sys.argv[1])
+    got = {"sources": [], "frame_ids": [], "vad": [], "keyword": []}
+    rospy.init_node("listener", anonymous=True, disable_signals=True)
+    def on_sources(m):
+        got["sources"].append([math.degrees(math.atan2(p.position.y, p.position.x)) % 360 for p in m.poses])
+        got["frame_ids"].append(m.header.frame_id)
+    rospy.Subscriber("/neuroaudio/sources", PoseArray, on_sources)
+    rospy.Subscriber("/neuroaudio/vad", Bool, lambda m: got["vad"].append(bool(m.data)))
+    rospy.Subscriber("/neuroaudio/keyword", String, lambda m: got["keyword"].append(json.loads(m.data)))
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        labels = {k["label"] for k in got["keyword"]}
+        if {"3", "8"} <= labels and sum(len(s) == 2 for s in got["sources"]) >= 20:
+            break
+        time.sleep(0.05)
+    print(json.dumps(got), flush=True)
+    rospy.signal_shutdown("done")
+""")
+
+
+@pytest.mark.ros
+@pytest.mark.live
+def test_ros1_node_publishes_sources_vad_and_keywords(tmp_path):
+    """On a real ROS master, a subscriber gets ~sources (PoseArray: both talkers within 10 deg),
+    ~vad (Bool: speech and silence) and ~keyword (the two spoken digits, JSON) from the node
+    listening to a PulseAudio card that plays two talkers and two words."""
+    why = _ros1_skip_reason()
+    if why:
+        pytest.skip(why)
+    wav = tmp_path / "talkers_and_words.wav"
+    sf.write(str(wav), _talkers_and_words(), 16000, subtype="PCM_16")
+    got, node, node_log = _ros1_session(
+        tmp_path, wav, ["_method:=gcc-phat", "_sources:=2", "_frame_id:=test_array",
+                        f"_kws_model:={KWS_MODEL}", "_kws_threshold:=0.9"], MULTI_LISTENER, ["60"], 120)
+    assert "~keyword" in node_log, node_log[-2000:]
+    pairs = [sorted(s) for s in got["sources"] if len(s) == 2]
+    assert len(pairs) >= 20, (len(got["sources"]), node_log[-2000:])
+    assert set(got["frame_ids"]) == {"test_array"}
+    err = np.array([[circular_error_deg(a, TRUE_AZ), circular_error_deg(b, SECOND_AZ)] for a, b in pairs])
+    assert np.median(err, axis=0).max() < 10, pairs[-5:]
+    assert True in got["vad"] and False in got["vad"]
+    labels = [k["label"] for k in got["keyword"]]
+    assert {"3", "8"} <= set(labels) and set(labels) <= {"3", "8"}, got["keyword"]
+    for k in got["keyword"]:
+        assert k["score"] >= 0.9 and k["t_end_s"] > k["t_start_s"]
+        assert k["azimuth_deg"] is None or min(circular_error_deg(k["azimuth_deg"], TRUE_AZ),
+                                               circular_error_deg(k["azimuth_deg"], SECOND_AZ)) < 10, k
+    assert node.returncode == 0, node_log[-2000:]
 
 
 # --- ROS 2 ---------------------------------------------------------------------------------

@@ -98,7 +98,9 @@ def serve(
     hop = hop_s if hop_s is not None else frame_s / 2
     kws, kws_labels = None, None
     if kws_model is not None:
-        kws, kws_labels = _keyword_spotter(kws_model)
+        from ..kws.infer import keyword_spotter
+
+        kws, kws_labels = keyword_spotter(kws_model)
 
     capture_kw: dict = {"reconnect": reconnect, "allow_dependent_channels": allow_dependent_channels}
     if file is not None:
@@ -156,27 +158,6 @@ def serve(
         print(summary_line(session.summary(), stopped_by), file=sys.stderr, flush=True)
     if failure is not None:
         raise failure
-
-
-def _keyword_spotter(path: Path):
-    """A checkpoint → (factory ``fs -> (mono block -> detection dicts)``, its labels)."""
-    from ..audio.resample import StreamingResampler
-    from ..kws.checkpoint import load_model
-    from ..kws.infer import StreamingDetector
-
-    m = load_model(path)
-
-    def at_rate(fs: int):
-        det = StreamingDetector(m)
-        rs = StreamingResampler(fs, m.fs, 1) if fs != m.fs else None
-
-        def spot(block) -> list[dict]:
-            x = block if rs is None else rs.push(block[:, None])[:, 0]
-            return [d.to_dict() for d in det.process(x)]
-
-        return spot
-
-    return at_rate, [lab for lab in m.labels if not lab.startswith("_")]
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:

@@ -148,6 +148,30 @@ class StreamingDetector:
         return [self._emit()] if self.pending is not None else []
 
 
+def keyword_spotter(path: str | Path, threshold: float = 0.5):
+    """A checkpoint → ``(at_rate, labels)`` for live audio: ``at_rate(fs)`` builds a spotter
+    ``mono block [n] at fs -> [detection dicts]`` (:meth:`Detection.to_dict`; a
+    :class:`StreamingDetector` behind a streaming resampler when ``fs`` is not the model's rate);
+    ``labels`` are the model's words (the filler class left out). Used by ``neuroaudio serve`` and
+    the ROS node's ``~keyword`` topic."""
+    from ..audio.resample import StreamingResampler
+    from .checkpoint import load_model
+
+    m = load_model(path)
+
+    def at_rate(fs: int):
+        det = StreamingDetector(m, threshold=threshold)
+        rs = StreamingResampler(fs, m.fs, 1) if fs != m.fs else None
+
+        def spot(block: np.ndarray) -> list[dict[str, Any]]:
+            x = block if rs is None else rs.push(block[:, None])[:, 0]
+            return [d.to_dict() for d in det.process(x)]
+
+        return spot
+
+    return at_rate, [lab for lab in m.labels if not lab.startswith("_")]
+
+
 def detect(model: KWSModel, x: np.ndarray, threshold: float = 0.5, hop_s: float = 0.1,
            min_level_db: float = 30.0, single: bool | None = None) -> list[Detection]:
     """Keywords in mono ``x`` at the model's rate (see module docstring).

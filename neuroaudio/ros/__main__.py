@@ -40,7 +40,8 @@ def help_parameters() -> str:
             + "\n".join(rows)
             + "\n\nTopics: ~azimuth (std_msgs/Float32), ~doa (geometry_msgs/PoseStamped), ~estimate "
             "(std_msgs/String), ~vad (std_msgs/Bool); with sources other than 1 also ~sources "
-            "(geometry_msgs/PoseArray) and ~sources_json (std_msgs/String).")
+            "(geometry_msgs/PoseArray) and ~sources_json (std_msgs/String); with kws_model also ~keyword "
+            "(std_msgs/String: JSON label, score, t_start_s, t_end_s, azimuth_deg).")
 
 
 def run_node(version: str, ros_args: list[str]) -> None:

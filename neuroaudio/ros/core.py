@@ -22,6 +22,13 @@ Topics (names relative to the node, i.e. ``~azimuth`` in ROS 1, ``~/azimuth`` in
   ``azimuth_deg``, ``confidence``, ``activity``), which PoseArray cannot carry; with ``sources``
   other than 1, every frame.
 - ``~vad`` (std_msgs/Bool): voice (source) activity of the frame, every frame.
+- ``~keyword`` (std_msgs/String), with a keyword model (``kws_model``): one JSON object per
+  detected keyword, ``{"label", "score", "t_start_s", "t_end_s", "azimuth_deg"}``: the word,
+  its softmax score (at least ``kws_threshold``), the window it was heard in (seconds of the
+  node's stream) and the main tracked direction when it was detected (None when no source is
+  tracked; turned by ``yaw_offset_deg`` like every direction). The spotter runs on the first
+  mic's audio, resampled to the model's rate; it is the detector of ``neuroaudio kws detect
+  --live``.
 
 ``yaw_offset_deg`` rotates every published direction (``~azimuth``, ``~doa``, ``~sources``, the
 JSON's azimuths) from the array frame into the robot's: ``azimuth + yaw_offset_deg`` (the array
@@ -74,6 +81,9 @@ class NodeParams:
         yaw_offset_deg: added to every published azimuth (module docstring).
         stream: also send the tracked sources as ODAS does to ``tcp://HOST:PORT`` or
             ``udp://HOST:PORT`` ("" = no).
+        kws_model: a keyword-spotting checkpoint (``neuroaudio train kws``): publish ``~keyword``
+            ("" = no keyword spotting).
+        kws_threshold: the smallest softmax score of a published keyword (0..1).
     """
 
     device: str = ""
@@ -94,6 +104,8 @@ class NodeParams:
     sources: str = "1"
     yaw_offset_deg: float = 0.0
     stream: str = ""
+    kws_model: str = ""
+    kws_threshold: float = 0.5
 
     @classmethod
     def from_getter(cls, get: Callable[[str, Any], Any]) -> NodeParams:
@@ -148,6 +160,7 @@ class NodeOutput:
     frame_id: str
     active: bool = False           # ~vad
     sources: list[dict[str, Any]] | None = None   # ~sources, ~sources_json (None: not published)
+    keywords: list[dict[str, Any]] | None = None  # ~keyword, one message each (None: none)
 
 
 class Publisher(Protocol):
@@ -180,6 +193,7 @@ class TopicPublisher:
         self.pub_vad = self.advertise(Bool, "vad")
         self.pub_src = self.advertise(PoseArray, "sources")
         self.pub_src_json = self.advertise(String, "sources_json")
+        self.pub_kw = self.advertise(String, "keyword")
 
     def advertise(self, msg_type: type, topic: str) -> Any:
         """A publisher of ``msg_type`` on the node's private ``topic`` (a name without prefix)."""
@@ -192,6 +206,8 @@ class TopicPublisher:
     def publish(self, out: NodeOutput) -> None:
         self.pub_est.publish(self.String(data=out.estimate_json))
         self.pub_vad.publish(self.Bool(data=bool(out.active)))
+        for kw in out.keywords or []:
+            self.pub_kw.publish(self.String(data=json.dumps(kw)))
         if out.sources is not None:
             arr = self.PoseArray()
             self.set_stamp(arr.header, out.stamp_s)
@@ -222,9 +238,11 @@ def _turn(az: float | None, yaw_offset_deg: float) -> float | None:
 
 
 def node_output(est: Any, frame_id: str, now_wall: float | None = None,
-                yaw_offset_deg: float = 0.0) -> NodeOutput:
+                yaw_offset_deg: float = 0.0, keywords: list[dict[str, Any]] | None = None) -> NodeOutput:
     """Turn a :class:`~neuroaudio.live.LiveEstimate` into what the topics carry, every azimuth
-    turned by ``yaw_offset_deg`` (module docstring)."""
+    turned by ``yaw_offset_deg`` (module docstring); ``keywords``: detections (dicts of
+    :meth:`~neuroaudio.kws.infer.Detection.to_dict`) completed with this frame's audio, given the
+    main direction."""
     now_wall = time.time() if now_wall is None else now_wall
     stamp = now_wall - (est.latency_s or 0.0)
     line = est.to_json()
@@ -239,8 +257,10 @@ def node_output(est: Any, frame_id: str, now_wall: float | None = None,
             s["azimuth_deg"] = _turn(s["azimuth_deg"], yaw_offset_deg)
         if srcs is not None:
             line["sources"] = srcs
+    kw_az = None if az is None else round(float(az), 2)
+    kws = [dict(k, azimuth_deg=kw_az) for k in keywords] if keywords else None
     return NodeOutput(json.dumps(line), az, None if az is None else direction_quaternion(az), stamp,
-                      frame_id, bool(est.active), srcs)
+                      frame_id, bool(est.active), srcs, kws)
 
 
 class _ForwardHandler(logging.Handler):
@@ -331,6 +351,17 @@ class NodeCore:
             reconnect_max_s=params.reconnect_max_s,
             allow_dependent_channels=params.allow_dependent_channels)
         self.localizer, self.capture = self.session.localizer, self.session.capture
+        self._keywords: list[dict[str, Any]] = []
+        self.kws_labels: list[str] | None = None
+        if params.kws_model:
+            from ..kws.infer import keyword_spotter
+
+            if not 0 <= params.kws_threshold <= 1:
+                raise InputError(f"parameter 'kws_threshold': {params.kws_threshold} is not in 0..1")
+            at_rate, self.kws_labels = keyword_spotter(params.kws_model, params.kws_threshold)
+            spot = at_rate(self.localizer.fs)
+            # the capture worker calls this with every block before yielding its frames
+            self.session.on_block = lambda block: self._keywords.extend(spot(block[:, 0]))
         self.published = 0
         self._stopped = threading.Event()
 
@@ -346,8 +377,10 @@ class NodeCore:
 
         try:
             for est in self.session.run(duration_s):
+                kws, self._keywords = self._keywords, []
                 self.publisher.publish(node_output(est, self.params.frame_id,
-                                                   yaw_offset_deg=self.params.yaw_offset_deg))
+                                                   yaw_offset_deg=self.params.yaw_offset_deg,
+                                                   keywords=kws))
                 if self.stream is not None:
                     self.stream.send(stream_sources(est))
                 self.published += 1

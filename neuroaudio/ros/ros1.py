@@ -6,11 +6,11 @@ Run::
 
 Private parameters ``~device ~channels ~array ~method ~model ~tracking ~frame_id ~frame_s
 ~hop_s ~block_s ~record ~threads ~reconnect ~reconnect_max_s
-~allow_dependent_channels ~sources ~yaw_offset_deg ~stream`` (see
+~allow_dependent_channels ~sources ~yaw_offset_deg ~stream ~kws_model ~kws_threshold`` (see
 :class:`~neuroaudio.ros.core.NodeParams`); topics ``~azimuth`` (std_msgs/Float32), ``~doa``
 (geometry_msgs/PoseStamped), ``~estimate`` (std_msgs/String), ``~vad`` (std_msgs/Bool), and with
 ``sources`` other than 1 ``~sources`` (geometry_msgs/PoseArray) and ``~sources_json``
-(std_msgs/String).
+(std_msgs/String), with ``kws_model`` ``~keyword`` (std_msgs/String, JSON).
 
 Python environments: rospy comes from the distribution (Debian/Ubuntu ``python3-rospy``, or
 ``/opt/ros/noetic``) for its system Python. When neuroaudio runs in another interpreter of the
@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     core = NodeCore(params, Ros1Publisher(rospy))
     rospy.on_shutdown(core.stop)
     rospy.loginfo("neuroaudio: localizing from '%s' (%s, %s), publishing ~azimuth ~doa ~estimate ~vad"
-                  + (" ~sources ~sources_json" if core.localizer.multi else ""),
+                  + (" ~sources ~sources_json" if core.localizer.multi else "")
+                  + (" ~keyword" if core.kws_labels is not None else ""),
                   core.capture.device.name, core.localizer.name, core.localizer.array.name)
     summary = core.run()
     rospy.loginfo("neuroaudio: stopped: %s", summary)
