@@ -77,7 +77,8 @@ def main() -> None:
         else:
             py, measured = last_python[1] * length / last_python[0], False
         rows.append({"length": length, "parallel_s": par, "scripted_s": scr, "python_s": py,
-                     "python_measured": measured, "speedup_vs_scripted": scr / par, "speedup_vs_python": py / par})
+                     "python_measured": measured, "speedup_vs_scripted": scr / par,
+                     "speedup_vs_python": py / par})
         mark = "" if measured else "~"
         print(f"{length:>7} {par:>13.4f} {scr:>14.3f} {mark + f'{py:.3f}':>12} {scr / par:>11.0f}x "
               f"{mark + f'{py / par:.0f}x':>10}", flush=True)
