@@ -12,7 +12,7 @@ import torch
 from benchmarks.kws_openset import Stream, make_stream, score_keywords
 from neuroaudio.kws.checkpoint import DEFAULT_DETECTOR, load_model, read_checkpoint, reject_head_p
 from neuroaudio.kws.data import read_mono
-from neuroaudio.kws.infer import Detection, StreamingDetector, detect, run_lengths
+from neuroaudio.kws.infer import Detection, StreamingDetector, detect, run_lengths, stored_min_windows
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "data" / "models" / "kws_fsdd_drf.pt"
@@ -104,3 +104,39 @@ def test_keyword_stream_scoring_counts_hits_substitutions_insertions():
     dets = [Detection("1", 0.9, 0.8, 1.8), Detection("1", 0.9, 2.2, 3.2), Detection("2", 0.9, 2.3, 3.3),
             Detection("3", 0.9, 3.3, 4.0)]
     assert score_keywords(dets, s) == {"clips": 2, "hits": 1, "subs": 1, "ins": 2}
+
+
+def test_persistence_asks_for_the_same_time_at_another_hop():
+    m = SimpleNamespace(detector={**DEFAULT_DETECTOR, "min_windows": 6, "hop_s": 0.1})
+    assert [stored_min_windows(m, h) for h in (0.1, 0.05, 0.2, 1.0)] == [6, 12, 3, 1]
+    assert stored_min_windows(SimpleNamespace(detector=DEFAULT_DETECTOR), 0.05) == 1
+
+
+def test_open_set_streaming_in_blocks_equals_the_whole_signal():
+    from neuroaudio.sim.speech import synthesize
+
+    m = load_model(SHIPPED)
+    word = synthesize("nine", "en-us", 150, 50, m.fs)
+    word = word * 0.05 / np.sqrt(np.mean(word ** 2))
+    x = np.concatenate([read_mono(EXAMPLE, m.fs), np.zeros(m.fs, np.float32), word,
+                        np.zeros(m.fs, np.float32)])
+    x = x + 5e-4 * np.random.default_rng(1).standard_normal(len(x)).astype(np.float32)
+    whole = StreamingDetector(m, min_level_dbfs=-50)
+    ref = whole.process(x) + whole.flush()
+    blocks = StreamingDetector(m, min_level_dbfs=-50)
+    got = [d for i in range(0, len(x), 1234) for d in blocks.process(x[i:i + 1234])] + blocks.flush()
+    assert [d.to_dict() for d in got] == [d.to_dict() for d in ref]
+    assert [d.label for d in ref] == ["9"] and ref[0].t_start_s > 2.5      # the sentence: nothing
+
+
+def test_cli_refuses_bad_rejection_flags(tmp_path):
+    from .conftest import run_cli
+
+    for flag, value in (("--min-windows", "0"), ("--min-keyword-p", "1.5")):
+        r = run_cli("kws", "detect", EXAMPLE, flag, value)
+        assert r.returncode == 2 and flag in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = run_cli("kws", "detect", EXAMPLE, "-f", "lines", "--threshold", "0.5", "--min-windows", "1",
+                "--min-keyword-p", "0")
+    assert r.returncode == 0 and r.stdout.strip().endswith("5 (0.84) 1.30-2.30 s"), r.stdout
+    r = run_cli("kws", "detect", EXAMPLE, "-f", "lines")
+    assert r.returncode == 0 and r.stdout.strip().endswith(": -"), r.stdout

@@ -89,6 +89,13 @@ def window_scores(model: KWSModel, x: np.ndarray, hop_s: float = 0.1, batch: int
     return starts, np.concatenate(probs), level, np.concatenate(pk)
 
 
+def stored_min_windows(model: KWSModel, hop_s: float) -> int:
+    """The model's persistence ``min_windows`` for windows ``hop_s`` apart: the stored count is for
+    the stored ``hop_s``, so the same span of time is asked for at another hop (1 stays 1)."""
+    k, hop0 = int(model.detector["min_windows"]), float(model.detector["hop_s"])
+    return 1 if k <= 1 else max(1, int(round(k * hop0 / hop_s)))
+
+
 def run_lengths(labels: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """For windows in time order: how many consecutive windows up to and including each one had
     the same best class ``labels [W]`` and passed ``ok [W]`` (bool); 0 where ``ok`` is False."""
@@ -121,7 +128,8 @@ class StreamingDetector:
                  min_windows: int | None = None, min_keyword_p: float | None = None):
         self.model, self.min_level_dbfs, self.batch = model, min_level_dbfs, batch
         self.threshold = float(model.detector["threshold"] if threshold is None else threshold)
-        self.min_windows = max(1, int(model.detector["min_windows"] if min_windows is None else min_windows))
+        self.min_windows = (stored_min_windows(model, hop_s) if min_windows is None
+                            else max(1, int(min_windows)))
         self.min_keyword_p = float(model.detector["min_keyword_p"] if min_keyword_p is None
                                    else min_keyword_p)
         self.n = model.clip_samples
@@ -200,7 +208,7 @@ def detect(model: KWSModel, x: np.ndarray, threshold: float | None = None, hop_s
     windows when the file has fewer).
     """
     threshold = model.detector["threshold"] if threshold is None else threshold
-    min_windows = model.detector["min_windows"] if min_windows is None else min_windows
+    min_windows = stored_min_windows(model, hop_s) if min_windows is None else min_windows
     n, fs = model.clip_samples, model.fs
     if single is None:
         single = len(x) <= 2 * n
