@@ -8,6 +8,15 @@ as ``neuroaudio kws --live``); with ``single`` (the default for files of at most
 lengths, i.e. one word) only the best window of the file is reported. A model trained with a filler
 class (``data.filler_words``, label ``_unknown_``) rejects a window whose most probable class is
 the filler: it is never a detection, whatever its score.
+
+Open set (the default where the checkpoint stores a ``detector`` setting, as the shipped model
+does; docs/kws.md, "Open set"): a window must also get a keyword probability of at least
+``min_keyword_p`` from the model's rejection head (:meth:`KWSModel.classify`) and end a run of
+``min_windows`` windows won by the same keyword (persistence). The setting was chosen by
+``benchmarks/kws_openset.py`` on hits vs false alarms per minute: score threshold and persistence
+alone could not reach ≤ 2 false alarms a minute of ordinary speech with more than a few percent
+of hits; with the head, 0.5 / 6 windows / 0.05 kept the most hits under 1 per minute on the
+calibration set.
 """
 
 from __future__ import annotations
