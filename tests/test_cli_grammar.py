@@ -142,14 +142,16 @@ def digit_clips(tmp_path_factory):
 
 def test_kws_group_and_its_old_spellings(cli, digit_clips):
     files = [digit_clips / "c0.wav", digit_clips / "c1.wav"]
-    new = cli("kws", "detect", *files, "--model", KWS_MODEL, "--hop-s", "0.25", "--all", "-f", "jsonl")
+    closed = ("--threshold", "0.5", "--min-windows", "1", "--min-keyword-p", "0")   # detections to compare
+    new = cli("kws", "detect", *files, "--model", KWS_MODEL, "--hop-s", "0.25", "--all", "-f", "jsonl",
+              *closed)
     assert new.returncode == 0, new.stderr
     rows = [json.loads(line) for line in new.stdout.splitlines()]
     assert [r["path"] for r in rows] == [str(f) for f in files] and {r["status"] for r in rows} == {"ok"}
     # the old form: `kws FILE...`, -m for --model, --hop for --hop-s
-    old = cli("kws", *files, "-m", KWS_MODEL, "--hop", "0.25", "--all", "--format", "jsonl")
+    old = cli("kws", *files, "-m", KWS_MODEL, "--hop", "0.25", "--all", "--format", "jsonl", *closed)
     assert old.returncode == 0 and old.stdout == new.stdout and old.stderr == ""
-    other_hop = cli("kws", "detect", *files, "--hop-s", "0.1", "--all", "-f", "jsonl")
+    other_hop = cli("kws", "detect", *files, "--hop-s", "0.1", "--all", "-f", "jsonl", *closed)
     assert other_hop.stdout != new.stdout   # the hop is read (other windows, other times)
     assert cli("kws", files[0], "-m", digit_clips / "nope.pt").returncode == 2   # -m is read
     # an option first also routes to detect (the old `neuroaudio kws --live ...`)

@@ -121,6 +121,24 @@ def test_parallel_gradients_equal_bptt_gradients():
         torch.testing.assert_close(gp, gs, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_scripted_recurrence_equals_the_python_loop_spikes_and_gradients(adaptive):
+    """The TorchScript baseline of benchmarks/kws_speed.py is the same BPTT as forward_sequential."""
+    out = []
+    for mode in ("python", "scripted"):
+        layer = DRF(4, branches=3, seed=5, adaptive=adaptive).double()
+        x = _drive(2, 4, 120, seed=4).requires_grad_(True)
+        s = layer.forward_sequential(x) if mode == "python" else layer.forward_sequential_scripted(x)
+        w = torch.linspace(-1, 1, 120, dtype=torch.float64)
+        (s * w).sum().backward()
+        params = (layer.log_tau, layer.omega, layer.gamma, layer.soma)
+        out.append([s.detach(), x.grad] + [p.grad for p in params])
+    assert 0.02 < out[0][0].mean() < 0.6 and torch.equal(out[0][0], out[1][0])
+    for gp, gs in zip(out[0][1:], out[1][1:], strict=True):
+        assert gp.abs().sum() > 0
+        torch.testing.assert_close(gp, gs, rtol=1e-7, atol=1e-9)
+
+
 def test_branch_resonates_at_its_frequency():
     """A one-branch RF neuron responds most to a sine at its ω (band-pass), unit gain at resonance."""
     layer = DRF(1, branches=1, tau_range=(50, 50), freq_range=(0.1, 0.1), adaptive=False).double()

@@ -51,7 +51,15 @@ def detect(
     model: Path = typer.Option(DEFAULT_MODEL, "--model",
                                help="Checkpoint from `neuroaudio train kws` (default: the shipped "
                                     "FSDD spoken-digit model)."),
-    threshold: float = typer.Option(0.5, "--threshold", help="Minimum softmax score of a detection (0..1)."),
+    threshold: float = typer.Option(None, "--threshold", help="Minimum softmax score of a detection (0..1; "
+                                                              "default: the model's calibrated one, 0.5 "
+                                                              "for an uncalibrated model)."),
+    min_windows: int = typer.Option(None, "--min-windows", help="Windows (--hop-s apart) in a row that must "
+                                                                "agree on a keyword (default: the model's "
+                                                                "calibrated one; 1 = no persistence check)."),
+    min_keyword_p: float = typer.Option(None, "--min-keyword-p",
+                                        help="Minimum keyword probability of the model's rejection head "
+                                             "(0..1; default: the calibrated one; 0 = head off)."),
     hop_s: float = typer.Option(0.1, "--hop-s", help="Sliding-window hop (s)."),
     all_windows: bool = typer.Option(False, "--all", help="Report every detection, also in short "
                                                           "files (default: the best one when a file "
@@ -74,6 +82,8 @@ def detect(
 
     A model trained with a filler class (data.filler_words, label _unknown_) never reports it:
     a window it wins is speech that is not a keyword, rejected whatever the threshold.
+    The default rejection setting (score threshold and persistence) is the one stored with the
+    model (docs/kws.md, "Open set"); --threshold / --min-windows override it.
 
     Examples:
 
@@ -91,11 +101,17 @@ def detect(
     fmt = opt.format_json(fmt, json_out)
     if fmt not in DETECT_FORMATS:
         raise InputError(f"--format {fmt}: use {', '.join(DETECT_FORMATS)}")
-    if not 0 <= threshold <= 1:
+    if threshold is not None and not 0 <= threshold <= 1:
         raise InputError(f"--threshold {threshold}: give a score between 0 and 1, e.g. 0.5")
+    if min_keyword_p is not None and not 0 <= min_keyword_p <= 1:
+        raise InputError(f"--min-keyword-p {min_keyword_p}: give a probability between 0 and 1, e.g. 0.3")
+    if min_windows is not None and min_windows < 1:
+        raise InputError(f"--min-windows {min_windows}: give a count of at least 1, e.g. 3")
     m = load_model(model)
+    if min_keyword_p is not None:
+        m.detector["min_keyword_p"] = min_keyword_p
     if live:
-        _live(m, threshold, hop_s, device, duration_s, min_level_dbfs)
+        _live(m, threshold, min_windows, hop_s, device, duration_s, min_level_dbfs)
         return
     if not files:
         raise InputError("give audio files to search, e.g. neuroaudio kws detect clip.wav, or --live")
@@ -103,7 +119,7 @@ def detect(
     rows = []
     for f in files:
         try:
-            res = {**detect_file(m, f, threshold=threshold, hop_s=hop_s,
+            res = {**detect_file(m, f, threshold=threshold, min_windows=min_windows, hop_s=hop_s,
                                  single=False if all_windows else None), "status": "ok"}
         except InputError as e:
             failed += 1
@@ -222,15 +238,16 @@ def adapt(
                  f"wrote {out}")
 
 
-def _live(m, threshold: float, hop_s: float, device: str | None, duration_s: float | None,
-          min_level_dbfs: float) -> None:
+def _live(m, threshold: float | None, min_windows: int | None, hop_s: float, device: str | None,
+          duration_s: float | None, min_level_dbfs: float) -> None:
     """Sound card -> StreamingDetector -> one JSON line per detection (times from the start)."""
     from ..audio.live import LiveCapture
     from ..kws.infer import StreamingDetector
 
     dev: str | int | None = int(device) if device is not None and device.isdigit() else device
     cap = LiveCapture(device=dev, n_mics=1, fs_hz=m.fs)
-    det = StreamingDetector(m, threshold=threshold, hop_s=hop_s, min_level_dbfs=min_level_dbfs)
+    det = StreamingDetector(m, threshold=threshold, hop_s=hop_s, min_level_dbfs=min_level_dbfs,
+                            min_windows=min_windows)
     print(f"neuroaudio: listening on '{cap.device.name}' at {m.fs} Hz for {', '.join(m.labels)}; "
           "Ctrl-C stops", file=sys.stderr)
     try:

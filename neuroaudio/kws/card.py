@@ -42,6 +42,15 @@ def model_card(model_path: str | Path, title: str, data_note: str, extra_metrics
 def _set_note(ck: dict) -> str:
     """How the model treats speech that is not a keyword (closed set, or a filler class)."""
     if FILLER_LABEL not in ck["labels"]:
+        det = ck.get("detector")
+        if det and det.get("reject"):
+            return ("No 'unknown' class, but open set by default: `neuroaudio kws` reports a window only "
+                    f"when its score is >= {det['threshold']:g}, a rejection head fitted on this model "
+                    f"gives it a keyword probability >= {det['min_keyword_p']:g} and the same keyword "
+                    f"wins {det['min_windows']} windows in a row (docs/kws.md, 'Open set': "
+                    f"{det.get('test_fa_per_min', float('nan')):.2f} false alarms per minute on held-out "
+                    "synthetic speech, at a cost in keyword hits). Override with --threshold, "
+                    "--min-windows, --min-keyword-p.")
         return ("Closed set: every window is classified as one of the keywords (no 'unknown' class); "
                 "use the score threshold and the level gate of `neuroaudio kws` to skip non-keywords "
                 "and silence.")

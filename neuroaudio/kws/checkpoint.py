@@ -2,7 +2,9 @@
 
 A checkpoint is a dict of tensors and plain values: ``format``, ``state_dict``, ``config`` (the
 pipeline config as a JSON-able dict), ``labels``, ``sample_rate_hz``, ``clip_samples``,
-``code_revision``, ``metrics``, ``epoch`` and, for resuming, ``optimizer`` and ``history``.
+``code_revision``, ``metrics``, ``epoch``, optionally ``detector`` (the calibrated rejection
+setting :data:`DEFAULT_DETECTOR` stands in for; written by ``python -m benchmarks.kws_openset
+--calibrate``) and, for resuming, ``optimizer`` and ``history``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from .config import config_from_dict
 from .frontend import Frontend
 from .model import KWSNet
 
+DEFAULT_DETECTOR: dict[str, Any] = {"threshold": 0.5, "min_windows": 1, "hop_s": 0.1, "min_keyword_p": 0.0,
+                                    "reject": None}
+"""Detector setting of a checkpoint without a ``detector`` entry (an uncalibrated model): one window
+at softmax score ≥ 0.5 is a detection. ``min_windows`` counts windows ``hop_s`` apart; ``reject``
+(:func:`reject_head_p`: a small MLP on the read-out's input) gives each window a keyword probability
+that must reach ``min_keyword_p``."""
+
 
 class KWSModel(torch.nn.Module):
     """Front-end + network, with the metadata to use them: ``audio [B, samples] -> logits, spikes``."""
@@ -29,11 +38,33 @@ class KWSModel(torch.nn.Module):
         self.clip_samples = int(ck["clip_samples"])
         self.meta = {k: ck.get(k) for k in ("code_revision", "metrics", "epoch")}
         self.train_speakers: list[str] = [str(x) for x in ck.get("train_speakers") or []]
+        self.detector: dict[str, Any] = {**DEFAULT_DETECTOR, **(ck.get("detector") or {})}
+        """Rejection setting used when the caller gives none: ``threshold`` (softmax score),
+        ``min_windows`` (persistence, windows ``hop_s`` apart) and how they were chosen."""
         self.frontend = Frontend(self.cfg.frontend, self.fs)
         self.net = KWSNet(self.cfg.model, self.frontend.n_features, len(self.labels))
 
     def forward(self, audio: torch.Tensor):
         return self.net(self.frontend(audio))
+
+    def classify(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Windows ``audio [B, samples]`` -> class probabilities ``[B, K]`` and the rejection head's
+        probability that the window holds a keyword ``[B]`` (all ones without a rejection head)."""
+        emb, _ = self.net.embed(self.frontend(audio))
+        probs = self.net.head(emb).softmax(-1)
+        rej = self.detector.get("reject")
+        if not rej:
+            return probs, torch.ones(len(probs), dtype=probs.dtype)
+        return probs, reject_head_p(rej, emb)
+
+
+def reject_head_p(head: dict[str, Any], emb: torch.Tensor) -> torch.Tensor:
+    """Keyword probability ``[B]`` of read-out inputs ``emb [B, W]`` under a rejection head
+    ``{"mean" [W], "std" [W], "w1" [H, W], "b1" [H], "w2" [H], "b2"}``:
+    ``sigmoid(w2 · relu(w1 (emb − mean) / std + b1) + b2)``."""
+    t = {k: torch.tensor(head[k], dtype=emb.dtype) for k in ("mean", "std", "w1", "b1", "w2")}
+    hidden = torch.relu(((emb - t["mean"]) / t["std"]) @ t["w1"].T + t["b1"])
+    return torch.sigmoid(hidden @ t["w2"] + float(head["b2"]))
 
 
 def build_model(ck: dict[str, Any]) -> KWSModel:

@@ -63,12 +63,17 @@ class KWSNet(nn.Module):
         self.head = nn.Linear(w, n_classes)
 
     def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        emb, spikes = self.embed(feats)
+        return self.head(self.dropout(emb)), spikes
+
+    def embed(self, feats: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The read-out's input, the time-mean of the last block ``[B, W]``, and the spikes."""
         x = self.pool(self.stem(feats))
         spikes: list[torch.Tensor] = []
         for blk in self.blocks:
             x, s = blk(x)
             spikes += s
-        return self.head(self.dropout(x.mean(-1))), spikes
+        return x.mean(-1), spikes
 
     def spiking_layers(self) -> list[nn.Module]:
         out = []

@@ -18,7 +18,9 @@ reset, so it is a short causal depth-wise conv1d; nothing is recurrent through a
 Three ways to run the same layer, which agree (tests/test_drf.py):
 ``forward`` (parallel, training), ``stream`` (blocks of any length with carried state: complex
 branch states + the last m thresholded potentials; ``step`` is a block of one sample) and
-``forward_sequential`` (the step-by-step recurrence, the BPTT reference of benchmarks/kws_speed.py).
+``forward_sequential`` (the step-by-step recurrence, the BPTT reference of benchmarks/kws_speed.py;
+``forward_sequential_scripted`` the branch recurrence and its adjoint stepped by TorchScript loops,
+the fast sequential baseline).
 
 Choices where the paper leaves room (written here so they can be changed and measured):
 - γ_i and C_i are real; γ_i is initialised to unit gain at resonance (2(1 − r_i); 1 − r_i at ω = 0),
@@ -194,6 +196,80 @@ class DRF(SpikingLayer):
                 v_th = self.v_pre
             out.append(spike(h - v_th, self.surrogate))
         return torch.stack(out, dim=-1)
+
+
+    def forward_sequential_scripted(self, x: torch.Tensor) -> torch.Tensor:
+        """BPTT as fast as this layer allows it, the sequential baseline of benchmarks/kws_speed.py.
+
+        The branch states are stepped one time step after another by a TorchScript-compiled loop
+        (:func:`_scan_forward`), and their gradients by the adjoint recurrence stepped backwards in
+        time (:func:`_scan_backward`, hand-written BPTT in a :class:`torch.autograd.Function`); the
+        threshold and spikes, which have no reset and so no recurrence, are computed for all steps at
+        once as in :meth:`forward`. Spikes and gradients equal :meth:`forward_sequential`'s
+        (tests/test_drf.py). ``[B, C, L]`` -> spikes ``[B, C, L]``."""
+        la = self.log_a()
+        r = torch.exp(la.real).to(x.dtype)
+        a_re, a_im = r * torch.cos(la.imag).to(x.dtype), r * torch.sin(la.imag).to(x.dtype)
+        h = _SequentialPotential.apply(x, a_re, a_im, self.gamma.to(x.dtype), self.soma.to(x.dtype))
+        return self._fire(h, None)[0]
+
+
+@torch.jit.script
+def _scan_forward(x: torch.Tensor, a_re: torch.Tensor, a_im: torch.Tensor, gamma: torch.Tensor,
+                  soma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Branch recurrence step by step: ``x [B, C, L]``, ``a_re, a_im, gamma, soma [C, n]`` ->
+    soma potential ``[B, C, L]`` and branch states (real, imaginary) ``[B, C, n, L]``."""
+    b, c, length = x.shape[0], x.shape[1], x.shape[2]
+    z_re = x.new_zeros(b, c, a_re.shape[1])
+    z_im = x.new_zeros(b, c, a_re.shape[1])
+    zr, zi = [], []
+    for t in range(length):
+        z_re, z_im = a_re * z_re - a_im * z_im + gamma * x[:, :, t].unsqueeze(-1), a_re * z_im + a_im * z_re
+        zr.append(z_re)
+        zi.append(z_im)
+    zr_all, zi_all = torch.stack(zr, -1), torch.stack(zi, -1)
+    return (soma.unsqueeze(-1) * zr_all).sum(2), zr_all, zi_all
+
+
+@torch.jit.script
+def _scan_backward(gh: torch.Tensor, x: torch.Tensor, a_re: torch.Tensor, a_im: torch.Tensor,
+                   gamma: torch.Tensor, soma: torch.Tensor, zr: torch.Tensor, zi: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The adjoint of :func:`_scan_forward`, stepped from the last time step to the first:
+    gradients for ``x, a_re, a_im, gamma, soma`` from ``gh = dL/dH [B, C, L]``."""
+    b, c, length = x.shape[0], x.shape[1], x.shape[2]
+    g_re = x.new_zeros(b, c, a_re.shape[1])
+    g_im = x.new_zeros(b, c, a_re.shape[1])
+    d_ar, d_ai, d_gamma = torch.zeros_like(g_re), torch.zeros_like(g_re), torch.zeros_like(g_re)
+    zero = torch.zeros_like(g_re)
+    dx = []
+    for t in range(length - 1, -1, -1):
+        g_re = g_re + gh[:, :, t].unsqueeze(-1) * soma                 # dL/dRe z[t]
+        xt = x[:, :, t].unsqueeze(-1)
+        d_gamma = d_gamma + g_re * xt
+        dx.append((g_re * gamma).sum(-1))
+        p_re = zr[:, :, :, t - 1] if t > 0 else zero
+        p_im = zi[:, :, :, t - 1] if t > 0 else zero
+        d_ar = d_ar + g_re * p_re + g_im * p_im
+        d_ai = d_ai - g_re * p_im + g_im * p_re
+        g_re, g_im = a_re * g_re + a_im * g_im, a_re * g_im - a_im * g_re
+    dx.reverse()
+    d_soma = (gh.unsqueeze(2) * zr).sum(-1).sum(0)
+    return torch.stack(dx, -1), d_ar.sum(0), d_ai.sum(0), d_gamma.sum(0), d_soma
+
+
+class _SequentialPotential(torch.autograd.Function):
+    """Soma potential by the sequential scan, gradients by the sequential adjoint (BPTT)."""
+
+    @staticmethod
+    def forward(ctx, x, a_re, a_im, gamma, soma):  # noqa: D102
+        h, zr, zi = _scan_forward(x, a_re, a_im, gamma, soma)
+        ctx.save_for_backward(x, a_re, a_im, gamma, soma, zr, zi)
+        return h
+
+    @staticmethod
+    def backward(ctx, gh):  # noqa: D102
+        return _scan_backward(gh.contiguous(), *ctx.saved_tensors)
 
 
 class RFLayer(DRF):
