@@ -113,14 +113,14 @@ def test_core_publishes_keywords_with_the_main_direction():
     x = _talkers_and_words()
     sd = FakeSD(x, pace=1.0)                  # real time: no block dropped (the spotter hears all)
     pub = _Recorder()
-    core = NodeCore(NodeParams(method="gcc-phat", sources="2", kws_model=str(KWS_MODEL), kws_threshold=0.9),
+    core = NodeCore(NodeParams(method="gcc-phat", sources="2", kws_model=str(KWS_MODEL)),
                     pub, capture_factory=lambda **kw: LiveCapture(sd=sd, **kw))
     assert core.kws_labels == [str(d) for d in range(10)]
     assert core.run(duration_s=6.0)["dropped_blocks"] == 0
     kws = [k for o in pub.outputs for k in (o.keywords or [])]
     assert [k["label"] for k in kws] == [w[3] for w in WORDS], kws
     for k, (t0, *_rest) in zip(kws, WORDS, strict=True):
-        assert k["score"] >= 0.9 and k["t_start_s"] - 0.1 <= t0 + 0.1 <= k["t_end_s"] + 0.1, k
+        assert k["score"] >= 0.8 and k["t_start_s"] - 0.1 <= t0 + 0.1 <= k["t_end_s"] + 0.1, k
     # several sources: both talkers tracked at once, the sources list on every frame
     both = [o.sources for o in pub.outputs if o.sources and len(o.sources) == 2]
     assert len(both) >= 20
@@ -384,7 +384,7 @@ def test_ros1_node_publishes_sources_vad_and_keywords(tmp_path):
     sf.write(str(wav), _talkers_and_words(), 16000, subtype="PCM_16")
     got, node, node_log = _ros1_session(
         tmp_path, wav, ["_method:=gcc-phat", "_sources:=2", "_frame_id:=test_array",
-                        f"_kws_model:={KWS_MODEL}", "_kws_threshold:=0.9"], MULTI_LISTENER, ["60"], 120)
+                        f"_kws_model:={KWS_MODEL}", "_kws_threshold:=0.5"], MULTI_LISTENER, ["60"], 120)
     assert "~keyword" in node_log, node_log[-2000:]
     pairs = [sorted(s) for s in got["sources"] if len(s) == 2]
     assert len(pairs) >= 20, (len(got["sources"]), node_log[-2000:])
@@ -395,7 +395,7 @@ def test_ros1_node_publishes_sources_vad_and_keywords(tmp_path):
     labels = [k["label"] for k in got["keyword"]]
     assert {"3", "8"} <= set(labels) and set(labels) <= {"3", "8"}, got["keyword"]
     for k in got["keyword"]:
-        assert k["score"] >= 0.9 and k["t_end_s"] > k["t_start_s"]
+        assert k["score"] >= 0.8 and k["t_end_s"] > k["t_start_s"]
         assert k["azimuth_deg"] is None or min(circular_error_deg(k["azimuth_deg"], TRUE_AZ),
                                                circular_error_deg(k["azimuth_deg"], SECOND_AZ)) < 10, k
     assert node.returncode == 0, node_log[-2000:]
