@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The conv-stem study (experiments/kws_conv_stem/README.md), one CPU thread, one run at a time.
+#   bash experiments/kws_conv_stem/run_study.sh FSDD/recordings [OUT] [ARM ...]
+# ARM: ann (non-spiking 2-D CNN + GRU through the KWS training task, reference recipe),
+#      conv_shipped (D-RF + conv2d stem, shipped recipe), conv_recipe (same, reference recipe),
+#      conv_shipped_s1 / conv_recipe_s1 (seed 1). Every arm resumes where it stopped.
+set -euo pipefail
+ROOT=${1:?FSDD recordings folder}
+OUT=${2:-runs/kws_conv_stem}
+shift $(( $# >= 2 ? 2 : $# ))
+ARMS=("$@")
+[ ${#ARMS[@]} -gt 0 ] || ARMS=(ann conv_shipped conv_recipe)
+export OMP_NUM_THREADS=1
+for arm in "${ARMS[@]}"; do
+  echo "== $arm $(date -u +%H:%M:%S)"
+  case $arm in
+    ann) python -m experiments.kws_ann_reference.kws_ann_reference --root "$ROOT" \
+           --config pipelines/kws_drf_recipe.yaml --net cnn2d_gru --hidden 144 --loop kws --seeds 0 \
+           --out "$OUT/ann_cnn2d_gru_recipe" ;;
+    conv_shipped) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_conv.yaml \
+           --seeds 0 --out "$OUT/conv_shipped" ;;
+    conv_recipe) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_recipe.yaml \
+           --set model.stem=conv2d --seeds 0 --out "$OUT/conv_recipe" ;;
+    conv_shipped_s1) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_conv.yaml \
+           --seeds 0 1 --out "$OUT/conv_shipped" ;;
+    conv_recipe_s1) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_recipe.yaml \
+           --set model.stem=conv2d --seeds 0 1 --out "$OUT/conv_recipe" ;;
+    *) echo "unknown arm $arm" >&2; exit 2 ;;
+  esac
+done
