@@ -138,7 +138,7 @@ class _NoSpikes(nn.Module):
 
 
 def run_fold_kws(config: str, root: str, speaker: str, seed: int, net_kind: str, hidden: int, layers: int,
-                 epochs: int | None, out: Path) -> dict:
+                 epochs: int | None, out: Path, overrides: list[str] | None = None) -> dict:
     """As :func:`run_fold`, through the project's KWS training task (module docstring, ``--loop kws``);
     checkpoints in ``out`` (resumable)."""
     from neuroaudio.kws.evaluate import evaluate_items
@@ -146,7 +146,7 @@ def run_fold_kws(config: str, root: str, speaker: str, seed: int, net_kind: str,
     from neuroaudio.train.loop import FitSettings, fit
 
     over = [f"data.root={root}", f"data.test_speakers=[{speaker}]", f"seed={seed}", "train.device=cpu",
-            f"out_dir={out}"] + ([f"train.epochs={epochs}"] if epochs else [])
+            f"out_dir={out}"] + ([f"train.epochs={epochs}"] if epochs else []) + list(overrides or [])
     cfg = load_config(config, over)
     torch.manual_seed(seed)
     sp = load_splits(cfg.data, cfg.seed)
@@ -239,6 +239,9 @@ def main() -> None:
     ap.add_argument("--loop", choices=["own", "kws"], default="own",
                     help="own: this script's loop (shipped recipe only); kws: the project's KWS training "
                          "task, every recipe option of --config honoured (module docstring)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[],
+                    help="--loop kws: a config override KEY=VALUE, e.g. "
+                         "--set 'train.augment.speed=[1.0, 1.0]'")
     args = ap.parse_args()
     torch.set_num_threads(1)
     summary_path = args.out / "summary.json"
@@ -251,7 +254,7 @@ def main() -> None:
                 continue
             if args.loop == "kws":
                 r = run_fold_kws(args.config, args.root, spk, seed, args.net, args.hidden, args.layers,
-                                 args.epochs, args.out / f"{spk}_s{seed}")
+                                 args.epochs, args.out / f"{spk}_s{seed}", args.overrides)
             else:
                 r = run_fold(args.config, args.root, spk, seed, args.net, args.hidden, args.layers,
                              args.epochs)
@@ -260,7 +263,8 @@ def main() -> None:
             done.append(r)
             args.out.mkdir(parents=True, exist_ok=True)
             write_json_atomic(summary_path, {"net": args.net, "hidden": args.hidden, "layers": args.layers,
-                                             "loop": args.loop, "config": args.config, "runs": done})
+                                             "loop": args.loop, "config": args.config,
+                                             "overrides": args.overrides, "runs": done})
     print("\n| network | " + " | ".join(args.speakers) + " | mean |")
     print("|---|" + "---:|" * (len(args.speakers) + 1))
     per = [np.mean([r["test_accuracy"] for r in done if r["speaker"] == s]) for s in args.speakers]

@@ -2,6 +2,7 @@
 # The conv-stem study (experiments/kws_conv_stem/README.md), one CPU thread, one run at a time.
 #   bash experiments/kws_conv_stem/run_study.sh FSDD/recordings [OUT] [ARM ...]
 # ARM: ann (non-spiking 2-D CNN + GRU through the KWS training task, reference recipe),
+#      ann_nospeed (the same without speed perturbation),
 #      conv_shipped (D-RF + conv2d stem, shipped recipe), conv_recipe (same, reference recipe),
 #      conv_shipped_s1 / conv_recipe_s1 (seed 1). Every arm resumes where it stopped.
 set -euo pipefail
@@ -17,6 +18,9 @@ for arm in "${ARMS[@]}"; do
     ann) python -m experiments.kws_ann_reference.kws_ann_reference --root "$ROOT" \
            --config pipelines/kws_drf_recipe.yaml --net cnn2d_gru --hidden 144 --loop kws --seeds 0 \
            --out "$OUT/ann_cnn2d_gru_recipe" ;;
+    ann_nospeed) python -m experiments.kws_ann_reference.kws_ann_reference --root "$ROOT" \
+           --config pipelines/kws_drf_recipe.yaml --net cnn2d_gru --hidden 144 --loop kws --seeds 0 \
+           --set "train.augment.speed=[1.0, 1.0]" --out "$OUT/ann_cnn2d_gru_recipe_nospeed" ;;
     conv_shipped) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_conv.yaml \
            --seeds 0 --out "$OUT/conv_shipped" ;;
     conv_recipe) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_recipe.yaml \
