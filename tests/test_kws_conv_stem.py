@@ -117,3 +117,25 @@ def test_conv_stem_trains_end_to_end(tmp_path):
     assert m["test_accuracy"] >= 0.8
     assert len(m["test_firing_rates"]) == 4 and 0 < m["test_mean_firing_rate"] < 0.5
     assert m["test_energy_pj_per_clip"] > 0
+
+
+def test_non_spiking_front_ablation_streams_and_counts_all_macs():
+    cfg = config_from_dict({**CFG, "model": {**CFG["model"], **CONV, "stem_spiking": False}})
+    torch.manual_seed(0)
+    net = KWSNet(cfg.model, 20, 2).eval()
+    x = torch.randn(2, 20, 30)
+    with torch.no_grad():
+        logits, spikes = net(x)
+        full, none = net.front(x)
+        state = net.front.init_state(2)
+        a, _, state = net.front.stream(x[..., :11], state)
+        b, _, _ = net.front.stream(x[..., 11:], state)
+    assert none == [] and len(spikes) == 2 and len(net.spiking_layers()) == 2      # the block's only
+    assert (full >= 0).all() and (full > 0).float().mean() > 0.2                    # ReLU values
+    torch.testing.assert_close(torch.cat([a, b], -1), full, atol=1e-6, rtol=0)
+    steps = 30
+    zero = [torch.zeros(1, 16, steps)] * 2
+    e = net.energy_pj(20, steps, zero)
+    front = 4 * 10 * 1 * 9 + 6 * 5 * 4 * 9 + 30 * 16              # both convs and the 1×1 stem, per step
+    dyn = sum(layer.dense_ops_per_step() * 16 for layer in net.spiking_layers())
+    assert e["mac"] == pytest.approx(front * steps + dyn * steps + 16 * 2)

@@ -4,6 +4,7 @@
 # ARM: ann (non-spiking 2-D CNN + GRU through the KWS training task, reference recipe),
 #      ann_nospeed (the same without speed perturbation),
 #      conv_shipped (D-RF + conv2d stem, shipped recipe), conv_recipe (same, reference recipe),
+#      dense_front_shipped (the 2-D front with ReLU instead of spikes, shipped recipe),
 #      conv_shipped_s1 / conv_recipe_s1 (seed 1). Every arm resumes where it stopped.
 set -euo pipefail
 ROOT=${1:?FSDD recordings folder}
@@ -25,6 +26,8 @@ for arm in "${ARMS[@]}"; do
            --seeds 0 --out "$OUT/conv_shipped" ;;
     conv_recipe) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_recipe.yaml \
            --set model.stem=conv2d --seeds 0 --out "$OUT/conv_recipe" ;;
+    dense_front_shipped) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_conv.yaml \
+           --set model.stem_spiking=false --seeds 0 --out "$OUT/dense_front_shipped" ;;
     conv_shipped_s1) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_conv.yaml \
            --seeds 0 1 --out "$OUT/conv_shipped" ;;
     conv_recipe_s1) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_recipe.yaml \

@@ -132,6 +132,9 @@ class ModelConfig:
     """conv2d: kernel size (bands and frames), odd."""
     stem_freq_stride: int = 2
     """conv2d: stride over mel bands of every layer (time is never strided)."""
+    stem_spiking: bool = True
+    """conv2d: LIF spikes after each 2-D convolution (``false``: ReLU, real values into the 1×1
+    stem; an ablation that separates the convolution from the spike coding)."""
 
 
 @dataclass

@@ -64,11 +64,14 @@ class ConvStem2d(nn.Module):
     shifted by a few bands (another vocal tract, speed perturbation) gives the same response a few
     bands away, which a dense first layer over all bands does not. Layer 1 receives real values
     (MACs); every later layer and the 1×1 stem after the front receive spikes (ACs).
+    With ``spiking=False`` (``model.stem_spiking: false``, an ablation) each layer ends in a ReLU
+    instead: real values all the way to the 1×1 stem (all MACs), no spiking layers in the front.
     """
 
     def __init__(self, n_features: int, channels: list[int], kernel: int = 3, freq_stride: int = 2,
-                 spiking_neuron: str = "lif"):
+                 spiking_neuron: str = "lif", spiking: bool = True):
         super().__init__()
+        self.spiking = bool(spiking)
         self.kernel, self.freq_stride = int(kernel), int(freq_stride)
         self.convs, self.bns, self.lifs = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         self.bands: list[int] = []                       # F_l, mel positions after layer l
@@ -78,7 +81,8 @@ class ConvStem2d(nn.Module):
                                         padding=(self.kernel // 2, 0), bias=False))
             self.bns.append(nn.BatchNorm2d(c))
             f = (f + 2 * (self.kernel // 2) - self.kernel) // self.freq_stride + 1
-            self.lifs.append(make_spiking_layer(spiking_neuron, c * f))
+            if self.spiking:
+                self.lifs.append(make_spiking_layer(spiking_neuron, c * f))
             self.bands.append(f)
             c_in = c
         self.channels = [int(c) for c in channels]
@@ -87,7 +91,8 @@ class ConvStem2d(nn.Module):
     def _layer(self, i: int, h: torch.Tensor, past: torch.Tensor | None, lif_state: Any
                ) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """Layer i on ``h [B, C, F, T]`` with the previous ``k − 1`` input frames ``past`` (None:
-        zeros) -> (spikes ``[B, C_i, F_i, T]``, the new past, the spiking layer's new state)."""
+        zeros) -> (spikes ``[B, C_i, F_i, T]`` (ReLU values when not ``spiking``), the new past, the
+        spiking layer's new state)."""
         k = self.kernel
         if past is None:
             past = h.new_zeros(*h.shape[:-1], k - 1)
@@ -95,6 +100,8 @@ class ConvStem2d(nn.Module):
         new_past = x[..., x.shape[-1] - (k - 1):]
         a = self.bns[i](self.convs[i](x))                                        # [B, C_i, F_i, T]
         b, c, f, t = a.shape
+        if not self.spiking:
+            return torch.relu(a), new_past, None
         if lif_state is None:
             s = self.lifs[i](a.reshape(b, c * f, t))
             new_state = None
@@ -108,14 +115,16 @@ class ConvStem2d(nn.Module):
         spikes: list[torch.Tensor] = []
         for i in range(len(self.convs)):
             h, _, _ = self._layer(i, h, None, None)
-            spikes.append(h.flatten(1, 2))
+            if self.spiking:
+                spikes.append(h.flatten(1, 2))
         return h.flatten(1, 2), spikes
 
     def init_state(self, batch: int, device: torch.device | str | None = None,
                    dtype: torch.dtype = torch.float32) -> dict[str, list]:
         """Rest: zero past frames (as the causal padding) and rest states of the spiking layers."""
         return {"past": [None] * len(self.convs),
-                "lif": [lif.init_state(batch, device, dtype) for lif in self.lifs]}
+                "lif": [lif.init_state(batch, device, dtype) for lif in self.lifs] if self.spiking
+                else [None] * len(self.convs)}
 
     def stream(self, feats: torch.Tensor, state: dict[str, list]
                ) -> tuple[torch.Tensor, list[torch.Tensor], dict[str, list]]:
@@ -126,8 +135,9 @@ class ConvStem2d(nn.Module):
         spikes: list[torch.Tensor] = []
         past, lif = list(state["past"]), list(state["lif"])
         for i in range(len(self.convs)):
-            h, past[i], lif[i] = self._layer(i, h, past[i], lif[i])
-            spikes.append(h.flatten(1, 2))
+            h, past[i], lif[i] = self._layer(i, h, past[i], lif[i] if self.spiking else None)
+            if self.spiking:
+                spikes.append(h.flatten(1, 2))
         return h.flatten(1, 2), spikes, {"past": past, "lif": lif}
 
     def fan_outs(self, width: int) -> list[float]:
@@ -162,7 +172,7 @@ class KWSNet(nn.Module):
         self.front: ConvStem2d | None = None
         if cfg.stem == "conv2d":
             self.front = ConvStem2d(n_features, cfg.stem_channels, cfg.stem_kernel, cfg.stem_freq_stride,
-                                    cfg.spiking_neuron)
+                                    cfg.spiking_neuron, cfg.stem_spiking)
         n_in = self.front.out_features if self.front is not None else n_features
         self.stem = nn.Sequential(nn.Conv1d(n_in, w, 1, bias=False), nn.BatchNorm1d(w))
         self.pool = nn.AvgPool1d(cfg.pool) if cfg.pool > 1 else nn.Identity()
@@ -199,7 +209,10 @@ class KWSNet(nn.Module):
         w, k = self.cfg.width, self.head.out_features
         steps = spikes[-1].shape[-1] if spikes else steps_in
         fan = [float(w)] * (2 * len(self.blocks))
-        if self.front is not None:
+        if self.front is not None and not self.front.spiking:       # real values into the 1×1 stem
+            macs = (self.front.macs_per_step(dense=True) + self.front.out_features * w) * steps_in + w * k
+            dense_extra = 0.0
+        elif self.front is not None:
             fan = self.front.fan_outs(w) + fan
             macs = self.front.macs_per_step() * steps_in + w * k
             dense_extra = (self.front.macs_per_step(dense=True) - self.front.macs_per_step()
