@@ -3,6 +3,8 @@
 #   bash experiments/kws_conv_stem/run_study.sh FSDD/recordings [OUT] [ARM ...]
 # ARM: ann (non-spiking 2-D CNN + GRU through the KWS training task, reference recipe),
 #      ann_nospeed (the same without speed perturbation),
+#      ann_sinc (the same with band-limited speed perturbation, train.augment.resample=sinc),
+#      drf_recipe_sinc (the plain D-RF network, reference recipe, sinc resampling),
 #      conv_shipped (D-RF + conv2d stem, shipped recipe), conv_recipe (same, reference recipe),
 #      dense_front_shipped (the 2-D front with ReLU instead of spikes, shipped recipe),
 #      conv_shipped_s1 / conv_recipe_s1 (seed 1). Every arm resumes where it stopped.
@@ -22,6 +24,13 @@ for arm in "${ARMS[@]}"; do
     ann_nospeed) python -m experiments.kws_ann_reference.kws_ann_reference --root "$ROOT" \
            --config pipelines/kws_drf_recipe.yaml --net cnn2d_gru --hidden 144 --loop kws --seeds 0 \
            --set "train.augment.speed=[1.0, 1.0]" --out "$OUT/ann_cnn2d_gru_recipe_nospeed" ;;
+    ann_sinc) python -m experiments.kws_ann_reference.kws_ann_reference --root "$ROOT" \
+           --config pipelines/kws_drf_recipe.yaml --net cnn2d_gru --hidden 144 --loop kws --seeds 0 \
+           --speakers yweweler nicolas jackson theo \
+           --set train.augment.resample=sinc --out "$OUT/ann_cnn2d_gru_recipe_sinc" ;;
+    drf_recipe_sinc) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_recipe.yaml \
+           --speakers yweweler nicolas jackson theo \
+           --set train.augment.resample=sinc --seeds 0 --out "$OUT/drf_recipe_sinc" ;;
     conv_shipped) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_conv.yaml \
            --seeds 0 --out "$OUT/conv_shipped" ;;
     conv_recipe) python -m benchmarks.kws_fsdd --root "$ROOT" --config pipelines/kws_drf_recipe.yaml \

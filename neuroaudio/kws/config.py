@@ -168,6 +168,10 @@ class AugmentConfig:
     """SpecAugment frequency masks per clip, each ≤ ``freq_mask`` channels (≠ 1 needs ``batch``)."""
     time_masks: int = 1
     """SpecAugment time masks per clip, each ≤ ``time_mask`` steps (≠ 1 needs ``batch``)."""
+    resample: str = "linear"
+    """batch: how speed perturbation resamples: ``linear`` interpolation (damps the top of the band
+    by up to ~5 dB and aliases, in training views only) or ``sinc`` (band-limited, windowed sinc;
+    ``sinc`` needs ``batch``). See :mod:`neuroaudio.kws.augment`."""
 
 
 @dataclass
@@ -315,8 +319,11 @@ def _check_recipe(cfg: KWSConfig) -> None:
         raise InputError("config 'train.augment.freq_masks' and 'time_masks' must be >= 0")
     if aug.speed[0] <= 0 or aug.speed[1] < aug.speed[0]:
         raise InputError(f"config 'train.augment.speed: {aug.speed}': give [lo, hi] with 0 < lo <= hi")
+    if aug.resample not in ("linear", "sinc"):
+        raise InputError(f"config 'train.augment.resample: {aug.resample}': use linear or sinc")
     if not aug.batch:
         needs = [k for k, on in (("data.placement: energy", cfg.data.placement == "energy"),
+                                 ("train.augment.resample: sinc", aug.resample == "sinc"),
                                  ("train.augment.placement: uniform", aug.placement == "uniform"),
                                  ("pink noise", "pink" in aug.noise_colors),
                                  ("freq_masks/time_masks other than 1", (aug.freq_masks, aug.time_masks)
