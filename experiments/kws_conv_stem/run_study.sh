@@ -3,7 +3,7 @@
 #   bash experiments/kws_conv_stem/run_study.sh FSDD/recordings [OUT] [ARM ...]
 # ARM: ann (non-spiking 2-D CNN + GRU through the KWS training task, reference recipe),
 #      ann_nospeed (the same without speed perturbation),
-#      ann_sinc (the same with band-limited speed perturbation, train.augment.resample=sinc),
+#      ann_nospeed_s1 (its seed 1), ann_sinc (the same with band-limited speed perturbation, train.augment.resample=sinc),
 #      drf_recipe_sinc (the plain D-RF network, reference recipe, sinc resampling),
 #      conv_shipped (D-RF + conv2d stem, shipped recipe), conv_recipe (same, reference recipe),
 #      dense_front_shipped (the 2-D front with ReLU instead of spikes, shipped recipe),
@@ -23,6 +23,9 @@ for arm in "${ARMS[@]}"; do
            --out "$OUT/ann_cnn2d_gru_recipe" ;;
     ann_nospeed) python -m experiments.kws_ann_reference.kws_ann_reference --root "$ROOT" \
            --config pipelines/kws_drf_recipe.yaml --net cnn2d_gru --hidden 144 --loop kws --seeds 0 \
+           --set "train.augment.speed=[1.0, 1.0]" --out "$OUT/ann_cnn2d_gru_recipe_nospeed" ;;
+    ann_nospeed_s1) python -m experiments.kws_ann_reference.kws_ann_reference --root "$ROOT" \
+           --config pipelines/kws_drf_recipe.yaml --net cnn2d_gru --hidden 144 --loop kws --seeds 0 1 \
            --set "train.augment.speed=[1.0, 1.0]" --out "$OUT/ann_cnn2d_gru_recipe_nospeed" ;;
     ann_sinc) python -m experiments.kws_ann_reference.kws_ann_reference --root "$ROOT" \
            --config pipelines/kws_drf_recipe.yaml --net cnn2d_gru --hidden 144 --loop kws --seeds 0 \

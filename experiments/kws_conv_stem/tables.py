@@ -17,9 +17,11 @@ from pathlib import Path
 SPEAKERS = ["jackson", "nicolas", "theo", "yweweler"]
 ARMS = [("ann_cnn2d_gru_recipe", "2-D CNN + GRU (non-spiking), reference recipe"),
         ("ann_cnn2d_gru_recipe_nospeed", "2-D CNN + GRU (non-spiking), reference recipe − speed"),
+        ("ann_cnn2d_gru_recipe_sinc", "2-D CNN + GRU (non-spiking), reference recipe, sinc resampling"),
         ("conv_shipped", "D-RF + spiking 2-D front, shipped recipe"),
         ("conv_recipe", "D-RF + spiking 2-D front, reference recipe"),
-        ("dense_front_shipped", "D-RF + ReLU 2-D front (no spikes), shipped recipe")]
+        ("dense_front_shipped", "D-RF + ReLU 2-D front (no spikes), shipped recipe"),
+        ("drf_recipe_sinc", "D-RF (no front), reference recipe, sinc resampling")]
 
 
 def arm_rows(folder: Path, seed: int = 0) -> dict[str, dict]:
