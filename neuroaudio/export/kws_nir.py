@@ -105,6 +105,9 @@ def kws_to_nir(net: KWSNet, dt: float = DT_S, step_s: float | None = None,
     nir = require_nir()
     if not isinstance(net.pool, torch.nn.Identity):
         raise ValueError("model.pool > 1 (average pooling over time) has no NIR form; export a pool=1 model")
+    if net.front is not None:
+        raise ValueError("model.stem: conv2d (the spiking 2-D front) has no NIR form here; export a "
+                         "model.stem: none model")
     w = net.cfg.width
     n_feat = net.stem[0].in_channels
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([n_feat])}),

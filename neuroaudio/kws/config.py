@@ -122,6 +122,19 @@ class ModelConfig:
     dropout: float = 0.1
     pool: int = 1
     """average-pool the stem output by this factor (raw audio: fewer steps for later blocks)."""
+    stem: str = "none"
+    """``none`` (the 1×1 conv stem on the features) or ``conv2d`` (logmel only: spiking 2-D
+    convolutions over (mel, time), causal in time, before the 1×1 stem;
+    :class:`neuroaudio.kws.model.ConvStem2d`)."""
+    stem_channels: list[int] = field(default_factory=lambda: [8, 16])
+    """conv2d: output channels of each 2-D convolution layer."""
+    stem_kernel: int = 3
+    """conv2d: kernel size (bands and frames), odd."""
+    stem_freq_stride: int = 2
+    """conv2d: stride over mel bands of every layer (time is never strided)."""
+    stem_spiking: bool = True
+    """conv2d: LIF spikes after each 2-D convolution (``false``: ReLU, real values into the 1×1
+    stem; an ablation that separates the convolution from the spike coding)."""
 
 
 @dataclass
@@ -155,6 +168,10 @@ class AugmentConfig:
     """SpecAugment frequency masks per clip, each ≤ ``freq_mask`` channels (≠ 1 needs ``batch``)."""
     time_masks: int = 1
     """SpecAugment time masks per clip, each ≤ ``time_mask`` steps (≠ 1 needs ``batch``)."""
+    resample: str = "linear"
+    """batch: how speed perturbation resamples: ``linear`` interpolation (damps the top of the band
+    by up to ~5 dB and aliases, in training views only) or ``sinc`` (band-limited, windowed sinc;
+    ``sinc`` needs ``batch``). See :mod:`neuroaudio.kws.augment`."""
 
 
 @dataclass
@@ -255,6 +272,7 @@ def config_from_dict(d: dict[str, Any]) -> KWSConfig:
                              f"{', '.join(NEURON_KINDS)}")
     if cfg.model.depth < 1 or cfg.model.width < 1:
         raise InputError("config 'model.depth' and 'model.width' must be >= 1")
+    _check_stem(cfg)
     dev = cfg.train.device
     if dev not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", str(dev)):
         raise InputError(f"config 'train.device: {dev}': use auto, cpu, cuda or cuda:N")
@@ -269,6 +287,21 @@ def config_from_dict(d: dict[str, Any]) -> KWSConfig:
         raise InputError("config 'data.sample_rate_hz' and 'data.clip_s' must be > 0")
     _check_recipe(cfg)
     return cfg
+
+
+def _check_stem(cfg: KWSConfig) -> None:
+    """``model.stem`` and its conv2d options."""
+    m = cfg.model
+    if m.stem not in ("none", "conv2d"):
+        raise InputError(f"config 'model.stem: {m.stem}': use none or conv2d")
+    if m.stem == "conv2d":
+        if cfg.frontend.kind != "logmel":
+            raise InputError("config 'model.stem: conv2d' needs 'frontend.kind: logmel' (it convolves over "
+                             "mel bands)")
+        if not m.stem_channels or any(int(c) < 1 for c in m.stem_channels):
+            raise InputError("config 'model.stem_channels' must be a non-empty list of channel counts >= 1")
+        if m.stem_kernel < 1 or m.stem_kernel % 2 == 0 or m.stem_freq_stride < 1:
+            raise InputError("config 'model.stem_kernel' must be odd and >= 1, 'model.stem_freq_stride' >= 1")
 
 
 def _check_recipe(cfg: KWSConfig) -> None:
@@ -286,8 +319,11 @@ def _check_recipe(cfg: KWSConfig) -> None:
         raise InputError("config 'train.augment.freq_masks' and 'time_masks' must be >= 0")
     if aug.speed[0] <= 0 or aug.speed[1] < aug.speed[0]:
         raise InputError(f"config 'train.augment.speed: {aug.speed}': give [lo, hi] with 0 < lo <= hi")
+    if aug.resample not in ("linear", "sinc"):
+        raise InputError(f"config 'train.augment.resample: {aug.resample}': use linear or sinc")
     if not aug.batch:
         needs = [k for k, on in (("data.placement: energy", cfg.data.placement == "energy"),
+                                 ("train.augment.resample: sinc", aug.resample == "sinc"),
                                  ("train.augment.placement: uniform", aug.placement == "uniform"),
                                  ("pink noise", "pink" in aug.noise_colors),
                                  ("freq_masks/time_masks other than 1", (aug.freq_masks, aug.time_masks)

@@ -70,6 +70,9 @@ def profile_kws(inputs: Sequence[str | Path] = (), model: str | Path | None = No
     m = load_model(path)
     cfg = m.net.cfg
     layers = {}
+    if m.net.front is not None:                      # model.stem: conv2d, its spiking layers first
+        for i, lif in enumerate(m.net.front.lifs, 1):
+            layers[f"stem{i}.{cfg.spiking_neuron}"] = lif
     for b, blk in enumerate(m.net.blocks, 1):
         layers[f"block{b}.{cfg.neuron}"] = blk.neuron
         layers[f"block{b}.{cfg.spiking_neuron}"] = blk.lif
