@@ -129,8 +129,15 @@ def run_task(fn: Callable[..., T], *args: Any) -> T:
 
 
 def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
-    """Cancel queued tasks and end the pool's workers (SIGTERM; SIGKILL after ``grace_s``)."""
+    """Cancel queued tasks and end the pool's workers (SIGTERM; SIGKILL after ``grace_s``).
+
+    Also waits (bounded) for the pool's manager thread: ``shutdown(wait=False)`` forgets it, so a
+    later ``shutdown(wait=True)`` (the ``with`` block's exit) no longer joins it, and at interpreter
+    exit ``concurrent.futures`` would write to its wake-up pipe while the thread closes that pipe
+    ("OSError: Bad file descriptor" printed after a killed batch job).
+    """
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         with contextlib.suppress(Exception):
@@ -142,6 +149,8 @@ def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
             if p.is_alive():
                 p.kill()
                 p.join(1.0)
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(max(1.0, deadline - time.monotonic()))
 
 
 @contextlib.contextmanager
