@@ -136,6 +136,24 @@ def test_kws_threshold_is_checked():
                  capture_factory=lambda **kw: LiveCapture(sd=sd, **kw))
 
 
+def test_every_node_parameter_is_in_help_and_both_launch_files():
+    from dataclasses import fields
+
+    from typer.testing import CliRunner
+
+    from neuroaudio.cli import app
+
+    names = [f.name for f in fields(NodeParams)]
+    assert len(names) == 20 and {"kws_model", "kws_threshold", "yaw_offset_deg"} <= set(names)
+    help_text = " ".join(CliRunner().invoke(app, ["ros", "--help"], terminal_width=200).output.split())
+    launch1 = (REPO / "neuroaudio" / "ros" / "launch" / "neuroaudio.launch").read_text()
+    launch2 = (REPO / "neuroaudio" / "ros" / "launch" / "neuroaudio_launch.py").read_text()
+    for n in names:
+        assert n in help_text, n
+        assert f'name="{n}"' in launch1 and f'"{n}"' in launch2, n
+    assert NodeParams().kws_threshold < 0           # the model's calibrated threshold by default
+
+
 # --- the adapters' publishers, on stand-in message packages ------------------------------------
 class _Msg:
     """A ROS message stand-in: attributes on demand (header.stamp.sec, pose.orientation.x, ...)."""

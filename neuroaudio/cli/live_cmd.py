@@ -60,7 +60,7 @@ def ros(
     Parameters (ROS 1 private params `_name:=value`, ROS 2 `--ros-args -p name:=value`):
     device, channels, array, method, model, tracking, frame_id, frame_s, hop_s, block_s,
     threads, reconnect, reconnect_max_s, record, allow_dependent_channels, sources,
-    yaw_offset_deg, stream. See docs/live.md.
+    yaw_offset_deg, stream, kws_model, kws_threshold (~keyword). See docs/live.md.
 
     Examples:
 

@@ -23,12 +23,12 @@ Topics (names relative to the node, i.e. ``~azimuth`` in ROS 1, ``~/azimuth`` in
   other than 1, every frame.
 - ``~vad`` (std_msgs/Bool): voice (source) activity of the frame, every frame.
 - ``~keyword`` (std_msgs/String), with a keyword model (``kws_model``): one JSON object per
-  detected keyword, ``{"label", "score", "t_start_s", "t_end_s", "azimuth_deg"}``: the word,
-  its softmax score (at least ``kws_threshold``), the window it was heard in (seconds of the
-  node's stream) and the main tracked direction when it was detected (None when no source is
-  tracked; turned by ``yaw_offset_deg`` like every direction). The spotter runs on the first
-  mic's audio, resampled to the model's rate; it is the detector of ``neuroaudio kws detect
-  --live``.
+  detected keyword, ``{"label", "score", "t_start_s", "t_end_s", "azimuth_deg"}``: the word, its
+  softmax score (at least ``kws_threshold``, by default the model's calibrated one), the window it
+  was heard in (seconds of the node's stream) and the main tracked direction when it was detected
+  (None when no source is tracked; turned by ``yaw_offset_deg`` like every direction). The spotter
+  runs on the first mic's audio, resampled to the model's rate; it is the detector of ``neuroaudio
+  kws detect --live``.
 
 ``yaw_offset_deg`` rotates every published direction (``~azimuth``, ``~doa``, ``~sources``, the
 JSON's azimuths) from the array frame into the robot's: ``azimuth + yaw_offset_deg`` (the array
@@ -83,7 +83,8 @@ class NodeParams:
             ``udp://HOST:PORT`` ("" = no).
         kws_model: a keyword-spotting checkpoint (``neuroaudio train kws``): publish ``~keyword``
             ("" = no keyword spotting).
-        kws_threshold: the smallest softmax score of a published keyword (0..1).
+        kws_threshold: the smallest softmax score of a published keyword (0..1); negative (the
+            default): the model's calibrated open-set threshold (0.5 for the shipped model).
     """
 
     device: str = ""
@@ -105,7 +106,7 @@ class NodeParams:
     yaw_offset_deg: float = 0.0
     stream: str = ""
     kws_model: str = ""
-    kws_threshold: float = 0.5
+    kws_threshold: float = -1.0
 
     @classmethod
     def from_getter(cls, get: Callable[[str, Any], Any]) -> NodeParams:
@@ -356,9 +357,11 @@ class NodeCore:
         if params.kws_model:
             from ..kws.infer import keyword_spotter
 
-            if not 0 <= params.kws_threshold <= 1:
-                raise InputError(f"parameter 'kws_threshold': {params.kws_threshold} is not in 0..1")
-            at_rate, self.kws_labels = keyword_spotter(params.kws_model, params.kws_threshold)
+            if params.kws_threshold > 1:
+                raise InputError(f"parameter 'kws_threshold': {params.kws_threshold} is not in 0..1 "
+                                 "(or negative for the model's calibrated threshold)")
+            threshold = params.kws_threshold if params.kws_threshold >= 0 else None
+            at_rate, self.kws_labels = keyword_spotter(params.kws_model, threshold)
             spot = at_rate(self.localizer.fs)
             # the capture worker calls this with every block before yielding its frames
             self.session.on_block = lambda block: self._keywords.extend(spot(block[:, 0]))

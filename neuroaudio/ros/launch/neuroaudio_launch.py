@@ -15,7 +15,7 @@ ARGS = {"device": "''", "channels": "''", "array": "respeaker4", "method": "''",
         "tracking": "true", "frame_id": "mic_array", "threads": "1", "reconnect": "true",
         "reconnect_max_s": "30.0", "frame_s": "0.17", "hop_s": "0.085", "block_s": "0.02",
         "record": "''", "allow_dependent_channels": "false", "sources": "'1'", "yaw_offset_deg": "0.0",
-        "stream": "''", "kws_model": "''", "kws_threshold": "0.5"}
+        "stream": "''", "kws_model": "''", "kws_threshold": "-1.0"}
 
 
 def generate_launch_description():
