@@ -200,6 +200,29 @@ def augment_batch(bank: ClipBank, idx: torch.Tensor, aug: AugmentConfig, gen: to
     return y
 
 
+def speed_band_hz(fs: int, speed: list[float] | tuple[float, float]) -> float:
+    """The top frequency (Hz) that every speed-perturbed view of ``fs``-Hz audio still covers:
+    ``fs / 2 · min(1, speed[0])``. A view slowed by f < 1 has the clip's band [0, fs/2] squeezed
+    into [0, f · fs/2]: above that it is empty (``resample: sinc``) or holds a mirror image of the
+    clip's top band (``linear``), while every test clip has its own content there (8-kHz FSDD at
+    f = 0.85: 3.4–4 kHz, the top 3 of 40 mel bands)."""
+    return fs / 2 * min(1.0, float(speed[0]))
+
+
+def speed_band_warning(frontend_kind: str, fmax_hz: float | None, fs: int,
+                       speed: list[float] | tuple[float, float]) -> str | None:
+    """A one-line warning when a log-mel front-end reads past :func:`speed_band_hz` (its top filter
+    ends at ``fmax_hz``, default fs/2), else ``None``: the bands above it differ between slowed
+    training views and test clips. The fix is ``frontend.fmax_hz`` ≤ that frequency."""
+    if frontend_kind != "logmel" or speed[0] >= 1.0:
+        return None
+    band, top = speed_band_hz(fs, speed), fs / 2 if fmax_hz is None else float(fmax_hz)
+    if top <= band + 0.5:
+        return None
+    return (f"speed perturbation down to {speed[0]:g} leaves {band:.0f}-{top:.0f} Hz empty in slowed "
+            f"training views while test clips have content there: set frontend.fmax_hz <= {band:.0f}")
+
+
 def draw_bands(b: int, size: int, n_masks: int, max_width: int, gen: torch.Generator) -> torch.Tensor:
     """``[B, size]`` bool: the union of ``n_masks`` bands per row, each of width ~ U{0..max_width}
     and a uniform start (the band lies inside); all False when ``size <= max_width`` or no masks."""

@@ -36,7 +36,7 @@ from ..errors import InputError
 from ..io_utils import atomic_path, write_json_atomic
 from ..train.checkpoint import code_revision, cpu_copy
 from ..train.loop import FitSettings, Step, Task, fit
-from .augment import ClipBank, augment_batch, spec_masks
+from .augment import ClipBank, augment_batch, spec_masks, speed_band_warning
 from .checkpoint import CHECKPOINT, KWSModel, read_checkpoint, save_checkpoint
 from .config import KWSConfig, config_from_dict, config_to_dict
 from .data import Splits, item_audio, load_splits, make_batch
@@ -180,6 +180,10 @@ class KWSTask(Task):
         self.n_avg = 0
         self.val_items = sp.val or sp.train[: max(1, len(sp.train) // 10)]
         self.bank = None
+        aug = cfg.train.augment
+        warn = speed_band_warning(cfg.frontend.kind, cfg.frontend.fmax_hz, fs, aug.speed)
+        if warn and (aug.batch or aug.speed[1] > aug.speed[0]):   # the per-clip path: only when hi > lo
+            log.warning(warn)
 
     def pack_clips(self) -> None:
         """With ``train.augment.batch``: the training clips packed once, augmented as batch tensors."""
