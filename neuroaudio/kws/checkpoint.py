@@ -41,6 +41,10 @@ class KWSModel(torch.nn.Module):
         self.detector: dict[str, Any] = {**DEFAULT_DETECTOR, **(ck.get("detector") or {})}
         """Rejection setting used when the caller gives none: ``threshold`` (softmax score),
         ``min_windows`` (persistence, windows ``hop_s`` apart) and how they were chosen."""
+        rej = self.detector.get("reject")
+        self._reject = ({**{k: torch.as_tensor(rej[k], dtype=torch.float32)
+                            for k in ("mean", "std", "w1", "b1", "w2")}, "b2": float(rej["b2"])}
+                        if rej else None)      # converted once: classify runs on every streamed window
         self.frontend = Frontend(self.cfg.frontend, self.fs)
         self.net = KWSNet(self.cfg.model, self.frontend.n_features, len(self.labels))
 
@@ -52,17 +56,17 @@ class KWSModel(torch.nn.Module):
         probability that the window holds a keyword ``[B]`` (all ones without a rejection head)."""
         emb, _ = self.net.embed(self.frontend(audio))
         probs = self.net.head(emb).softmax(-1)
-        rej = self.detector.get("reject")
-        if not rej:
+        if self._reject is None:
             return probs, torch.ones(len(probs), dtype=probs.dtype)
-        return probs, reject_head_p(rej, emb)
+        return probs, reject_head_p(self._reject, emb)
 
 
 def reject_head_p(head: dict[str, Any], emb: torch.Tensor) -> torch.Tensor:
     """Keyword probability ``[B]`` of read-out inputs ``emb [B, W]`` under a rejection head
     ``{"mean" [W], "std" [W], "w1" [H, W], "b1" [H], "w2" [H], "b2"}``:
-    ``sigmoid(w2 · relu(w1 (emb − mean) / std + b1) + b2)``."""
-    t = {k: torch.tensor(head[k], dtype=emb.dtype) for k in ("mean", "std", "w1", "b1", "w2")}
+    ``sigmoid(w2 · relu(w1 (emb − mean) / std + b1) + b2)``; the entries are lists (as stored) or
+    tensors (no copy when already of ``emb``'s dtype)."""
+    t = {k: torch.as_tensor(head[k], dtype=emb.dtype) for k in ("mean", "std", "w1", "b1", "w2")}
     hidden = torch.relu(((emb - t["mean"]) / t["std"]) @ t["w1"].T + t["b1"])
     return torch.sigmoid(hidden @ t["w2"] + float(head["b2"]))
 
