@@ -3,6 +3,7 @@ epochs fitted to a time budget, WAV reading without soundfile, the benchmark's p
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,3 +116,22 @@ def test_parallel_folds_equal_sequential_runs(tmp_path):
         assert fold["seeds"][k]["val_accuracy"] == m["val_accuracy"]
     probs = np.load(out / "probs_drf_jackson.npz")
     assert probs["probs"].shape == (2, 12, 10) and "ensemble_accuracy" in fold
+
+
+@pytest.mark.parametrize("config", ["kws_drf.yaml", "kws_drf_recipe.yaml"])
+def test_baseline_folds_clear_the_drf_keyword_arguments(config, tmp_path):
+    """`benchmarks.kws_fsdd --kinds alif brf` on a D-RF config: the baselines get their own defaults
+    (``model.neuron_kwargs={}`` clears the D-RF's branches/tau/freq instead of merging into them) and
+    build; D-RF runs keep them."""
+    from neuroaudio.kws.model import KWSNet
+    from neuroaudio.train.config_io import deep_merge
+
+    assert deep_merge({"m": {"a": 1}, "n": 2}, {"m": {}}) == {"m": {}, "n": 2}
+    assert deep_merge({"m": {"a": 1}}, {"m": {"b": 2}}) == {"m": {"a": 1, "b": 2}}
+    path = str(Path(__file__).resolve().parents[1] / "pipelines" / config)
+    for kind in ("alif", "brf"):
+        cfg = fold_config(path, str(tmp_path), kind, "theo", 0, 1, tmp_path, [])
+        assert cfg.model.neuron == kind and cfg.model.neuron_kwargs == {}
+        assert sum(p.numel() for p in KWSNet(cfg.model, 40, 10).parameters()) > 0
+    drf = fold_config(path, str(tmp_path), "drf", "theo", 0, 1, tmp_path, [])
+    assert drf.model.neuron_kwargs["branches"] == 4

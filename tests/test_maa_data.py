@@ -182,3 +182,60 @@ def test_frame_selection_settings_are_checked():
         load_pipeline(ssl, parse_set(["data.active_db=-3"]))
     cfg = load_pipeline(ssl)
     assert cfg["data"]["frames_per_clip"] == 4 and cfg["data"]["active_db"] == 15
+
+
+def test_teacher_posteriors_are_stored_with_the_frames_and_follow_the_symmetries(tmp_path):
+    """Distillation data (issue 19): gcc-phat-sm's posterior of every kept frame is stored beside its
+    spikes (rows sum to 1, peaked near the true azimuth), the online path gives the same rows, and a
+    symmetry moves a posterior exactly as it moves the label."""
+    from neuroaudio.encoding.encoder import RFPLCEncoder
+    from neuroaudio.maa.augment import FrameSymmetries
+    from neuroaudio.train.doa_loss import soft_labels
+
+    fs = build_cache(SIM, 2, ENC, tmp_path / "cache", seed=5, shard_clips=2, progress=False,
+                     teacher="gcc-phat-sm")
+    assert fs.teacher is not None and fs.teacher.shape == (len(fs), 360) and fs.teacher.dtype == np.float16
+    assert np.allclose(fs.teacher.astype(np.float64).sum(1), 1, atol=2e-3)
+    assert json.loads((tmp_path / "cache" / "meta.json").read_text())["teacher"] == "gcc-phat-sm"
+    for c in (0, 1):   # the teacher's pooled posterior points at the true azimuth
+        pooled = fs.teacher[fs.clip == c].astype(np.float64).mean(0)
+        err = abs((np.argmax(pooled) - fs.azimuth_deg[fs.clip == c][0] + 180) % 360 - 180)
+        assert err <= 10, (c, err)
+    x, az, t = fs[0]
+    assert t.shape == (360,) and t.dtype == torch.float32
+    online = OnlineFrames(SIM, 2, ENC, seed=5, teacher="gcc-phat-sm")
+    ox, oaz, ot = collate_frames([online[i] for i in range(2)])
+    assert torch.equal(ox, torch.from_numpy(fs.x))
+    assert np.allclose(ot.numpy(), fs.teacher.astype(np.float32), atol=1e-3)
+    symm = FrameSymmetries(RFPLCEncoder(load_config(SIM).array.load(), ENC, 16000))
+    g = np.arange(len(symm))
+    a = np.full(len(g), 37.0, np.float32)
+    moved = symm.posterior(soft_labels(torch.from_numpy(a)), g)
+    want = soft_labels(torch.from_numpy(symm.azimuth(a, g).astype(np.float32)))
+    assert len(symm) == 8 and torch.allclose(moved, want, atol=1e-6)
+
+
+def test_distillation_trains_and_its_settings_are_checked(tmp_path):
+    from neuroaudio.maa.config import load_pipeline, parse_set
+    from neuroaudio.maa.train import train
+
+    with pytest.raises(InputError, match="needs a teacher"):
+        load_pipeline(REPO / "pipelines" / "maa.yaml", parse_set(["train.distill=0.5"]))
+    with pytest.raises(InputError, match=r"weight in \[0, 1\]"):
+        load_pipeline(REPO / "pipelines" / "maa.yaml",
+                      parse_set(["train.distill=1.5", "data.teacher=gcc-phat-sm"]))
+    cfg = {"out_dir": str(tmp_path / "run"),
+           "data": {"sim": str(SIM), "train_clips": 2, "val_clips": 1, "teacher": "gcc-phat-sm"},
+           "encoder": ENC.to_dict(), "model": {"channels": [2, 4]},
+           "train": {"epochs": 1, "batch_size": 8, "distill": 0.5}}
+    res = train(cfg, progress=False)
+    loss = res["history"][0]["train_loss"]
+    assert np.isfinite(loss) and loss > 0
+    cfg["out_dir"], cfg["data"]["cache_dir"] = str(tmp_path / "hard"), str(tmp_path / "run" / "cache")
+    cfg["train"]["distill"] = 0.0                    # same frames, same seed: only the target differs
+    hard = train(cfg, progress=False)["history"][0]["train_loss"]
+    assert abs(hard - loss) > 1e-3
+    with pytest.raises(InputError, match="1-degree grid"):
+        from neuroaudio.maa.data import make_teacher
+
+        make_teacher("gcc-phat-sm", load_config(SIM).array.load(), 16000, n_azimuth=72)

@@ -70,6 +70,12 @@ class FrameSymmetries:
         a = np.asarray(az_deg, np.float64)
         return wrap_deg(self.rot_deg[g] + np.where(self.mirror[g], -a, a))
 
+    def posterior(self, p: torch.Tensor, g: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Posteriors ``p [B, n_azimuth]`` over the original scenes → over the symmetric scenes ``g
+        [B]`` (bin ``k`` moves to ``az_idx[g, k]``; a teacher's soft target follows its frame)."""
+        idx = self.az_idx[torch.as_tensor(g, dtype=torch.long)].to(p.device)
+        return torch.zeros_like(p).scatter_(1, idx, p)
+
     def average(self, predict, x: torch.Tensor, groups: int | None = None) -> torch.Tensor:
         """Posterior ``[B, n_azimuth]`` averaged over the symmetric scenes (each mapped back).
 

@@ -7,7 +7,9 @@ Sections (pipelines/maa.yaml documents every field):
   ``train_clips``, ``val_clips``, ``train_seed``, ``val_seed``, ``cache_dir`` (default
   ``<out_dir>/cache``), ``min_frame_spikes``, ``workers``; frame selection for training
   (:class:`neuroaudio.maa.data.FrameSelection`): ``active_db`` (keep frames whose source power is
-  within this many dB of the clip's loudest; null = all) and ``frames_per_clip`` (null = all).
+  within this many dB of the clip's loudest; null = all) and ``frames_per_clip`` (null = all);
+  ``teacher`` (null, or a localizer name such as ``gcc-phat-sm`` whose per-frame posteriors are
+  stored with the training frames, :func:`neuroaudio.maa.data.make_teacher`).
   Validation keeps every frame of its clips (clip pooling as the localizer does); its per-frame
   metrics count the source-active frames when ``active_db`` is set.
 - ``encoder``: RF-PLC fields (:class:`RFPLCConfig`).
@@ -17,7 +19,8 @@ Sections (pipelines/maa.yaml documents every field):
   (each training frame replaced by one of the array's symmetric scenes at random, its label mapped:
   :mod:`neuroaudio.maa.augment`; 8x the directions on the ReSpeaker square), ``time_budget_s``
   (> 0: fit the number of epochs to this many wall seconds of training, the cosine schedule
-  following the cut: :mod:`neuroaudio.train.budget`; 0 = no budget).
+  following the cut: :mod:`neuroaudio.train.budget`; 0 = no budget), ``distill`` (λ in [0, 1]: the
+  share of the teacher's posterior in each training frame's target; 0 = true labels only).
 """
 
 from __future__ import annotations
@@ -35,11 +38,11 @@ DEFAULTS: dict[str, Any] = {
     "out_dir": "runs/maa",
     "data": {"sim": "quick.yaml", "mode": "cached", "train_clips": 256, "val_clips": 48,
              "train_seed": 101, "val_seed": 202, "cache_dir": None, "min_frame_spikes": 1, "workers": 0,
-             "active_db": None, "frames_per_clip": None},
+             "active_db": None, "frames_per_clip": None, "teacher": None},
     "encoder": {},
     "model": {},
     "train": {"epochs": 20, "batch_size": 64, "lr": 1e-3, "weight_decay": 5e-3, "sigma_deg": 5.0,
-              "seed": 0, "grad_clip": 5.0, "augment_symmetry": True, "time_budget_s": 0.0},
+              "seed": 0, "grad_clip": 5.0, "augment_symmetry": True, "time_budget_s": 0.0, "distill": 0.0},
 }
 
 
@@ -63,6 +66,15 @@ def make_config(d: dict[str, Any] | None = None, base_dir: str | Path | None = N
         raise InputError(f"train.time_budget_s={t['time_budget_s']!r}: give a number of seconds >= 0 "
                          "(0 = no budget)")
     t["time_budget_s"] = budget
+    try:
+        distill = float(t["distill"])
+    except (TypeError, ValueError):
+        distill = math.nan
+    if not 0 <= distill <= 1:
+        raise InputError(f"train.distill={t['distill']!r}: give a weight in [0, 1] (0 = true labels only)")
+    if distill > 0 and not data["teacher"]:
+        raise InputError("train.distill > 0 needs a teacher: --set data.teacher=gcc-phat-sm")
+    t["distill"] = distill
     try:
         RFPLCConfig(**cfg["encoder"])
     except TypeError as e:

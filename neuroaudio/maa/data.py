@@ -26,11 +26,17 @@ Frame selection (:class:`FrameSelection`; measured in docs/maa.md):
   direction and one talker, so they are highly correlated; keeping ``k`` of them (drawn at random
   among the candidates, seeded by the simulator seed and the clip index) lets the same CPU budget
   see ``13/k`` times more directions. Only the kept frames are encoded. ``None`` keeps them all.
+
+Teacher posteriors (``teacher``, for distillation; issue 19): a registered localizer (e.g.
+``gcc-phat-sm``) is run on the same audio frames as the encoder and its per-frame spatial spectrum
+over the 1° grid, normalised to sum to 1, is stored beside the spikes (``teacher [n, 360]``
+float16). :mod:`.train` mixes it into the target with ``train.distill``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +57,9 @@ from ..sim.scene import plan_clip, plan_room
 
 CACHE_FORMAT = "neuroaudio-maa-frames-1"
 FIELDS = ("x", "azimuth_deg", "clip", "snr_db", "frame", "src_db", "local_snr_db")
+TEACHER_FIELD = "teacher"
+Teacher = Callable[[np.ndarray], np.ndarray]
+"""Audio frames ``[n, frame_len, mics]`` → per-frame posteriors ``[n, n_azimuth]`` (rows sum to 1)."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +106,32 @@ def select_frames(src_db: np.ndarray, sel: FrameSelection, rng: np.random.Genera
     return cand
 
 
-def clip_items(enc: RFPLCEncoder, clip: RenderedClip, sel: FrameSelection, rng: np.random.Generator
-               ) -> dict[str, np.ndarray]:
+def make_teacher(method: str, array: MicArray, fs: int, n_azimuth: int = 360) -> Teacher:
+    """The localizer ``method`` (registry name, default options) as a :data:`Teacher`: its
+    :meth:`~neuroaudio.localize.base.Localizer.frames_spectrum` on the frames, each row clipped at 0
+    and normalised to sum to 1 (a flat row when the spectrum is all zero)."""
+    from ..localize.registry import make_localizer
+
+    loc = make_localizer(method, array, fs=fs)
+    if len(loc.grid_deg) != n_azimuth:
+        raise InputError(f"data.teacher={method!r} gives {len(loc.grid_deg)} azimuth bins, the network "
+                         f"{n_azimuth}; use a method on the 1-degree grid (e.g. gcc-phat-sm)")
+
+    def teach(frames: np.ndarray) -> np.ndarray:
+        if len(frames) == 0:
+            return np.zeros((0, n_azimuth), np.float32)
+        s = np.clip(np.asarray(loc.frames_spectrum(frames), np.float64), 0, None)
+        tot = s.sum(axis=1, keepdims=True)
+        return np.where(tot > 0, s / np.where(tot > 0, tot, 1), 1.0 / n_azimuth).astype(np.float32)
+
+    return teach
+
+
+def clip_items(enc: RFPLCEncoder, clip: RenderedClip, sel: FrameSelection, rng: np.random.Generator,
+               teacher: Teacher | None = None) -> dict[str, np.ndarray]:
     """One rendered clip → its selected frames: ``x [n, T, P, D, F]`` uint8, ``frame``, ``src_db``,
-    ``local_snr_db`` (each ``[n]``). Only the selected frames are encoded (frames are independent)."""
+    ``local_snr_db`` (each ``[n]``), and with a ``teacher`` its posteriors ``teacher [n, n_azimuth]``
+    float16 on the same audio frames. Only the selected frames are encoded (frames are independent)."""
     mix = clip.mix.astype(np.float32)
     src_db, snr = frame_levels(clip.source_image, clip.noise, enc.frame_len, enc.hop)
     idx = select_frames(src_db, sel, rng)
@@ -109,8 +140,11 @@ def clip_items(enc: RFPLCEncoder, clip: RenderedClip, sel: FrameSelection, rng: 
     x = np.minimum(enc.encode_frames(frames), 255).astype(np.uint8) if len(idx) else \
         np.zeros((0, enc.config.steps, len(enc.pairs), len(enc.delays_samples), enc.config.n_bands), np.uint8)
     keep = keep_frames(x, sel.min_frame_spikes)
-    return {"x": x[keep], "frame": idx[keep].astype(np.int16), "src_db": src_db[idx][keep],
-            "local_snr_db": snr[idx][keep]}
+    out = {"x": x[keep], "frame": idx[keep].astype(np.int16), "src_db": src_db[idx][keep],
+           "local_snr_db": snr[idx][keep]}
+    if teacher is not None:
+        out[TEACHER_FIELD] = teacher(frames[keep]).astype(np.float16)
+    return out
 
 
 class _Renderer:
@@ -151,12 +185,14 @@ class FrameSet(Dataset):
 
     Attributes: ``x`` [N, T, P, D, F] uint8, ``azimuth_deg`` [N], ``clip`` [N] (clip index),
     ``snr_db`` [N] (the clip's SNR), ``frame`` [N] (frame index in its clip), ``src_db`` [N] and
-    ``local_snr_db`` [N] (:func:`frame_levels`; NaN when unknown).
+    ``local_snr_db`` [N] (:func:`frame_levels`; NaN when unknown), ``teacher`` [N, n_azimuth] float16
+    or None (teacher posteriors; with them an item is ``(x, azimuth_deg, teacher row)``).
     """
 
     def __init__(self, x: np.ndarray, azimuth_deg: np.ndarray, clip: np.ndarray | None = None,
                  snr_db: np.ndarray | None = None, frame: np.ndarray | None = None,
-                 src_db: np.ndarray | None = None, local_snr_db: np.ndarray | None = None):
+                 src_db: np.ndarray | None = None, local_snr_db: np.ndarray | None = None,
+                 teacher: np.ndarray | None = None):
         self.x = np.asarray(x, dtype=np.uint8)
         self.azimuth_deg = np.asarray(azimuth_deg, dtype=np.float32)
         n = len(self.x)
@@ -166,12 +202,18 @@ class FrameSet(Dataset):
         self.frame = np.full(n, -1, np.int16) if frame is None else np.asarray(frame)
         self.src_db = nan.copy() if src_db is None else np.asarray(src_db, np.float32)
         self.local_snr_db = nan.copy() if local_snr_db is None else np.asarray(local_snr_db, np.float32)
+        self.teacher = None if teacher is None else np.asarray(teacher, np.float16)
+        if self.teacher is not None and len(self.teacher) != n:
+            raise InputError(f"teacher posteriors for {len(self.teacher)} frames, but {n} frames")
 
     def __len__(self) -> int:
         return len(self.x)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, float]:
-        return torch.from_numpy(self.x[i]), float(self.azimuth_deg[i])
+    def __getitem__(self, i: int) -> tuple[Any, ...]:
+        item = (torch.from_numpy(self.x[i]), float(self.azimuth_deg[i]))
+        if self.teacher is None:
+            return item
+        return (*item, torch.from_numpy(self.teacher[i].astype(np.float32)))
 
     @property
     def frame_shape(self) -> tuple[int, ...]:
@@ -184,13 +226,15 @@ def _sim_config(sim: SimConfig | str | Path, seed: int | None) -> SimConfig:
     return replace(cfg, seed=int(seed)) if seed is not None else cfg
 
 
-def _meta(cfg: SimConfig, n_clips: int, enc: RFPLCEncoder, sel: FrameSelection, shard_clips: int
-          ) -> dict[str, Any]:
+def _meta(cfg: SimConfig, n_clips: int, enc: RFPLCEncoder, sel: FrameSelection, shard_clips: int,
+          teacher: str | None = None) -> dict[str, Any]:
     m = {"format": CACHE_FORMAT, "sim_seed": cfg.seed, "sim_config": repr(cfg), "n_clips": n_clips,
          "fs": enc.fs, "array": enc.array.to_dict(), "encoder": enc.config.to_dict(),
          "min_frame_spikes": sel.min_frame_spikes, "shard_clips": shard_clips}
     if sel.active_db is not None or sel.frames_per_clip is not None:   # older caches stay valid
         m["selection"] = sel.to_dict()
+    if teacher is not None:
+        m["teacher"] = teacher
     return m
 
 
@@ -218,7 +262,8 @@ def _resize_shards(out: Path, old_n: int, new_n: int, shard_clips: int) -> list[
 def build_cache(sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCConfig, cache_dir: str | Path,
                 seed: int | None = None, min_frame_spikes: int = 1, shard_clips: int = 64,
                 progress: bool = True, active_db: float | None = None,
-                frames_per_clip: int | None = None, part: tuple[int, int] | None = None) -> FrameSet | None:
+                frames_per_clip: int | None = None, part: tuple[int, int] | None = None,
+                teacher: str | None = None) -> FrameSet | None:
     """Simulate and encode ``n_clips`` clips of ``sim`` into shards under ``cache_dir``; load them.
 
     Args:
@@ -233,13 +278,14 @@ def build_cache(sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCCon
         shard_clips: clips per shard (a shard is the unit of resume).
         part: ``(r, n)`` builds only the shards ``k`` with ``k % n == r`` and returns None, so ``n``
             processes can fill one cache together (``neuroaudio.maa.data`` ``__main__``).
+        teacher: a localizer name (:func:`make_teacher`): store its posteriors beside the frames.
     """
     cfg = _sim_config(sim, seed)
     array = cfg.array.load()
     enc = RFPLCEncoder(array, encoder_cfg, cfg.fs)
     sel = FrameSelection(int(min_frame_spikes), active_db, frames_per_clip)
     out = Path(cache_dir)
-    meta = _meta(cfg, n_clips, enc, sel, shard_clips)
+    meta = _meta(cfg, n_clips, enc, sel, shard_clips, teacher)
     meta_path = out / "meta.json"
     if meta_path.is_file():
         old = json.loads(meta_path.read_text())
@@ -255,20 +301,22 @@ def build_cache(sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCCon
     n_shards = -(-n_clips // shard_clips)
     todo = [k for k in range(n_shards) if not (out / f"shard_{k:05d}.npz").is_file()
             and (part is None or k % part[1] == part[0])]
+    fields = FIELDS + ((TEACHER_FIELD,) if teacher else ())
+    teach = make_teacher(teacher, array, cfg.fs) if teacher and todo else None
     if todo:
         from rich.progress import Progress
 
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task(f"encoding clips → {out}", total=len(todo) * shard_clips)
             for k in todo:
-                parts: dict[str, list[np.ndarray]] = {f: [] for f in FIELDS}
+                parts: dict[str, list[np.ndarray]] = {f: [] for f in fields}
                 for i in range(k * shard_clips, min(n_clips, (k + 1) * shard_clips)):
                     rendered, lab = render(i)
-                    item = clip_items(enc, rendered, sel, _clip_rng(cfg, i))
+                    item = clip_items(enc, rendered, sel, _clip_rng(cfg, i), teach)
                     n = len(item["x"])
                     item.update(azimuth_deg=np.full(n, lab["azimuth_deg"], np.float32),
                                 clip=np.full(n, i, np.int32), snr_db=np.full(n, lab["snr_db"], np.float32))
-                    for f in FIELDS:
+                    for f in fields:
                         parts[f].append(item[f])
                     bar.advance(task)
                 with atomic_path(out / f"shard_{k:05d}.npz") as tmp, open(tmp, "wb") as f:
@@ -283,7 +331,8 @@ def load_cache(cache_dir: str | Path) -> FrameSet:
     if not shards:
         raise InputError(f"{out}: no frame shards; build them with `neuroaudio train maa` (cache mode)")
     parts = [np.load(s) for s in shards]
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in FIELDS if all(k in p for p in parts)}
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in (*FIELDS, TEACHER_FIELD)
+           if all(k in p for p in parts)}
     return FrameSet(**cat)
 
 
@@ -292,7 +341,8 @@ def cache_meta(cache_dir: str | Path) -> dict[str, Any]:
 
 
 class OnlineFrames(Dataset):
-    """Clips simulated and encoded on the fly; item ``i`` = ``(x [n, T, P, D, F], az [n])`` of clip i.
+    """Clips simulated and encoded on the fly; item ``i`` = ``(x [n, T, P, D, F], az [n])`` of clip i
+    (and its teacher posteriors ``[n, n_azimuth]`` with a ``teacher``, :func:`make_teacher`).
 
     Use with :func:`collate_frames` (a batch of clips → all their frames). ``set_epoch(e)`` draws
     other clips each epoch (seed + e·1000003), so the supply of scenes is endless.
@@ -300,12 +350,13 @@ class OnlineFrames(Dataset):
 
     def __init__(self, sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCConfig,
                  seed: int | None = None, min_frame_spikes: int = 1, active_db: float | None = None,
-                 frames_per_clip: int | None = None):
+                 frames_per_clip: int | None = None, teacher: str | None = None):
         self.base = _sim_config(sim, seed)
         self.n_clips, self.encoder_cfg, self.min_frame_spikes = n_clips, encoder_cfg, min_frame_spikes
         self.selection = FrameSelection(int(min_frame_spikes), active_db, frames_per_clip)
         self.array: MicArray = self.base.array.load()
         self.encoder = RFPLCEncoder(self.array, encoder_cfg, self.base.fs)
+        self.teacher = make_teacher(teacher, self.array, self.base.fs) if teacher else None
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -316,15 +367,19 @@ class OnlineFrames(Dataset):
     def __len__(self) -> int:
         return self.n_clips
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         rendered, lab = self._render(int(i))
-        x = clip_items(self.encoder, rendered, self.selection, _clip_rng(self.scenes.cfg, i))["x"]
-        return torch.from_numpy(x), torch.full((len(x),), lab["azimuth_deg"], dtype=torch.float32)
+        item = clip_items(self.encoder, rendered, self.selection, _clip_rng(self.scenes.cfg, i), self.teacher)
+        x = item["x"]
+        out = (torch.from_numpy(x), torch.full((len(x),), lab["azimuth_deg"], dtype=torch.float32))
+        if self.teacher is None:
+            return out
+        return (*out, torch.from_numpy(item[TEACHER_FIELD].astype(np.float32)))
 
 
-def collate_frames(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Clips' frames → ``(x [N, T, P, D, F], az [N])``."""
-    return torch.cat([b[0] for b in batch]), torch.cat([b[1] for b in batch])
+def collate_frames(batch: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+    """Clips' frames → ``(x [N, T, P, D, F], az [N])`` (and ``teacher [N, n_azimuth]`` with a teacher)."""
+    return tuple(torch.cat([b[k] for b in batch]) for k in range(len(batch[0])))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -348,7 +403,8 @@ def main(argv: list[str] | None = None) -> None:
     build_cache(d["sim"], int(d["val_clips"]), enc, cache / "val", seed=int(d["val_seed"]), **common)
     if d["mode"] == "cached":
         build_cache(d["sim"], int(d["train_clips"]), enc, cache / "train", seed=int(d["train_seed"]),
-                    active_db=d["active_db"], frames_per_clip=d["frames_per_clip"], **common)
+                    active_db=d["active_db"], frames_per_clip=d["frames_per_clip"], teacher=d["teacher"],
+                    **common)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,12 @@ second epoch on, lowered to what fits at the measured epoch speed; a spent budge
 current epoch); the cosine schedule follows the lowered total, which ``last.pt`` keeps
 (``epochs_fitted``), so a cut run stays cut when resumed. Under DDP rank 0 decides, all ranks follow.
 
+Distillation (``train.distill`` = λ > 0, with ``data.teacher``, e.g. ``gcc-phat-sm``; issue 19): the
+target of a frame is ``(1 − λ)·q + λ·p_teacher``, with ``q`` the Gaussian soft label of the true
+azimuth and ``p_teacher`` the teacher's posterior on the same audio frame (:func:`.data.make_teacher`),
+both moved along by the symmetry augmentation. Validation is always against the true azimuth.
+Temperature 1 (the teacher's posterior as it is) is our choice; experiments/maa_distill measures λ.
+
 Metrics are per frame (each 170-ms frame's argmax of the time-averaged output) and per clip
 (``val_clip_mae``: the time- and frame-averaged softmax of all frames of a clip).
 """
@@ -38,7 +44,7 @@ from ..encoding.encoder import RFPLCEncoder
 from ..errors import InputError
 from ..train import distributed as D
 from ..train.checkpoint import code_revision
-from ..train.doa_loss import predict_azimuth_deg, soft_label_loss
+from ..train.doa_loss import predict_azimuth_deg, soft_label_loss, soft_labels, soft_target_loss
 from ..train.doa_metrics import DOA_METRIC_KEYS, doa_metrics
 from ..train.loop import Step, Task, fit_doa
 from ..train.optim import run_identity
@@ -93,7 +99,7 @@ def prepare_data(cfg: dict[str, Any], info: D.DistInfo, progress: bool
     d, enc = cfg["data"], RFPLCConfig(**cfg["encoder"])
     cache = Path(d["cache_dir"])
 
-    pick = {"active_db": d["active_db"], "frames_per_clip": d["frames_per_clip"]}
+    pick = {"active_db": d["active_db"], "frames_per_clip": d["frames_per_clip"], "teacher": d["teacher"]}
 
     def build(split: str, n: int, seed: int) -> FrameSet:
         return build_cache(d["sim"], n, enc, cache / split, seed=seed,
@@ -132,6 +138,7 @@ class MAATask(Task):
         self.cfg, self.info, self.train_set, self.val_set = cfg, info, train_set, val_set
         t_cfg = cfg["train"]
         self.seed, self.sigma = int(t_cfg["seed"]), float(t_cfg["sigma_deg"])
+        self.distill = float(t_cfg["distill"])
         enc_cfg = RFPLCConfig(**cfg["encoder"])
         enc = RFPLCEncoder(array, enc_cfg, fs)
         input_shape = (len(enc.pairs), len(enc.delays_samples), enc_cfg.n_bands)
@@ -183,16 +190,23 @@ class MAATask(Task):
 
     def step(self, model: torch.nn.Module, batch: Any) -> Step | None:
         dev = self.info.device()
-        x, az = batch
+        x, az, *rest = batch
         x, az = x.to(dev), az.float().to(dev)
+        teacher = rest[0].float().to(dev) if rest and self.distill > 0 else None
         if len(x) == 0:
             return None
         if self.augment:           # each frame becomes one of its symmetric scenes at random
             g = self.sym_rng.integers(len(self.symm), size=len(x))
             x = self.symm.apply(x, g)
             az = torch.from_numpy(self.symm.azimuth(az.cpu().numpy(), g).astype(np.float32)).to(dev)
+            if teacher is not None:
+                teacher = self.symm.posterior(teacher, g)
         y = model(x)
-        loss = soft_label_loss(y, az, self.sigma)
+        if teacher is None:
+            loss = soft_label_loss(y, az, self.sigma)
+        else:                      # distillation: the teacher's posterior mixed into the soft label
+            q = (1 - self.distill) * soft_labels(az, y.shape[-1], self.sigma) + self.distill * teacher
+            loss = soft_target_loss(y, q)
         with torch.no_grad():
             err = circular_error_deg(predict_azimuth_deg(y.detach()), az)
         return Step(loss, len(x), {"train_loss": float(loss.detach()) * len(x),

@@ -31,10 +31,15 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
 
 
 def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``a`` with ``b`` merged in, section by section (``b`` wins; no key checks)."""
+    """A copy of ``a`` with ``b`` merged in, section by section (``b`` wins; no key checks).
+
+    An empty mapping in ``b`` replaces the value instead of merging into it, so ``--set
+    model.neuron_kwargs={}`` clears a mapping (e.g. a D-RF's keyword arguments before another neuron).
+    """
     out = copy.deepcopy(a)
     for k, v in b.items():
-        out[k] = deep_merge(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+        merge = isinstance(out.get(k), dict) and isinstance(v, dict) and len(v) > 0
+        out[k] = deep_merge(out[k], v) if merge else copy.deepcopy(v)
     return out
 
 

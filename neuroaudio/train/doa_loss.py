@@ -30,9 +30,14 @@ def soft_labels(azimuth_deg: torch.Tensor, n_bins: int = 360, sigma_deg: float =
 def soft_label_loss(logits: torch.Tensor, azimuth_deg: torch.Tensor, sigma_deg: float = 5.0) -> torch.Tensor:
     """Cross-entropy of ``logits [..., B, n_bins]`` (MAA: ``[T, B, n_bins]``; GCC-PHAT-SM:
     ``[B, n_bins]``) against the soft labels of ``azimuth_deg [B]``, mean over all leading axes."""
-    q = soft_labels(azimuth_deg, logits.shape[-1], sigma_deg)
+    return soft_target_loss(logits, soft_labels(azimuth_deg, logits.shape[-1], sigma_deg))
+
+
+def soft_target_loss(logits: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of ``logits [..., B, n_bins]`` against targets ``q [B, n_bins]`` (rows sum to 1:
+    soft labels, a teacher's posteriors or a mix), mean over all leading axes."""
     logp = torch.log_softmax(logits, dim=-1)
-    return -(q[None] * logp).sum(-1).mean()
+    return -(q * logp).sum(-1).mean()
 
 
 def predict_azimuth_deg(logits: torch.Tensor) -> torch.Tensor:
