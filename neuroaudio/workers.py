@@ -49,12 +49,16 @@ _DEFERRED = 0        # > 0 while native code may call back into Python (terminat
 _PENDING = False     # a termination arrived while deferred
 
 
+_RAISED = False       # WorkerTerminated is already unwinding the task (the worker exits after it)
+
+
 def _on_worker_term(signum: int, frame: Any) -> None:
-    global _PENDING
+    global _PENDING, _RAISED
     if _IN_TASK:
-        if _DEFERRED:
+        if _DEFERRED or _RAISED:     # a second SIGTERM during the unwind must not raise in a finaliser
             _PENDING = True
             return
+        _RAISED = True
         raise WorkerTerminated
     os._exit(128 + signum)
 

@@ -107,22 +107,32 @@ def select_frames(src_db: np.ndarray, sel: FrameSelection, rng: np.random.Genera
 
 
 def make_teacher(method: str, array: MicArray, fs: int, n_azimuth: int = 360) -> Teacher:
-    """The localizer ``method`` (registry name, default options) as a :data:`Teacher`: its
-    :meth:`~neuroaudio.localize.base.Localizer.frames_spectrum` on the frames, each row clipped at 0
-    and normalised to sum to 1 (a flat row when the spectrum is all zero)."""
-    from ..localize.registry import make_localizer
+    """The shipped ``gcc-phat-sm`` model (the only teacher so far) as a :data:`Teacher`: its posterior
+    over the 1° grid, averaged over the array's symmetric scenes as the localizer does. Built from
+    :mod:`neuroaudio.gcc_phat_sm` directly (the localizer layer sits above this package)."""
+    import torch
 
-    loc = make_localizer(method, array, fs=fs)
-    if len(loc.grid_deg) != n_azimuth:
-        raise InputError(f"data.teacher={method!r} gives {len(loc.grid_deg)} azimuth bins, the network "
-                         f"{n_azimuth}; use a method on the 1-degree grid (e.g. gcc-phat-sm)")
+    from ..gcc_phat_sm.checkpoint import checkpoint_array, load_model
+
+    if method != "gcc-phat-sm":
+        raise InputError(f"data.teacher={method!r}: the teacher can be 'gcc-phat-sm' (or null)")
+    model = Path(__file__).resolve().parents[2] / "data" / "models" / "gcc_phat_sm_respeaker4.pt"
+    net, front, ck = load_model(model)
+    if not checkpoint_array(ck).same_geometry(array) or int(ck["sample_rate_hz"]) != int(fs):
+        raise InputError(f"data.teacher={method!r}: its model is for {checkpoint_array(ck).name} at "
+                         f"{ck['sample_rate_hz']} Hz, the simulator gives {array.name} at {fs} Hz")
+    if net.cfg.n_azimuth != n_azimuth:
+        raise InputError(f"data.teacher={method!r} gives {net.cfg.n_azimuth} azimuth bins, the network "
+                         f"{n_azimuth}")
 
     def teach(frames: np.ndarray) -> np.ndarray:
         if len(frames) == 0:
             return np.zeros((0, n_azimuth), np.float32)
-        s = np.clip(np.asarray(loc.frames_spectrum(frames), np.float64), 0, None)
-        tot = s.sum(axis=1, keepdims=True)
-        return np.where(tot > 0, s / np.where(tot > 0, tot, 1), 1.0 / n_azimuth).astype(np.float32)
+        with torch.no_grad():
+            lp, cr, ci = front.analyse(np.asarray(frames, np.float32))
+            post, _ = net.predict_proba(*(torch.from_numpy(a) for a in (lp, cr, ci)), symmetric=True)
+        post = np.clip(post.numpy().astype(np.float64), 0, None)
+        return (post / np.maximum(post.sum(axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
     return teach
 
