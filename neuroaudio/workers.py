@@ -68,7 +68,7 @@ def termination_deferred() -> Iterator[None]:
     """Hold a worker's termination while native code runs Python callbacks (espeak-ng's synthesis
     callback): an exception raised inside a ctypes callback cannot propagate (ctypes prints it as
     "Exception ignored" and carries on), so it is raised when the block ends instead."""
-    global _DEFERRED, _PENDING
+    global _DEFERRED, _PENDING, _RAISED
     _DEFERRED += 1
     try:
         yield
@@ -76,7 +76,9 @@ def termination_deferred() -> Iterator[None]:
         _DEFERRED -= 1
     if not _DEFERRED and _PENDING:
         _PENDING = False
-        raise WorkerTerminated
+        if not _RAISED:              # raised once: a block ending during the unwind stays quiet
+            _RAISED = True
+            raise WorkerTerminated
 
 
 def _alive(pid: int) -> bool:
@@ -122,8 +124,8 @@ def guard_worker(parent_pid: int) -> None:
 
 def run_task(fn: Callable[..., T], *args: Any) -> T:
     """Run ``fn(*args)`` in a guarded worker; exit the process if told to end during it."""
-    global _IN_TASK
-    _IN_TASK = True
+    global _IN_TASK, _RAISED
+    _IN_TASK, _RAISED = True, False
     try:
         return fn(*args)
     except WorkerTerminated:

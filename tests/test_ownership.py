@@ -78,11 +78,18 @@ def test_worker_termination_waits_for_native_callbacks(monkeypatch):
     from neuroaudio import workers
 
     monkeypatch.setattr(workers, "_IN_TASK", True)
+    monkeypatch.setattr(workers, "_RAISED", False)
     ran_on = []
     with pytest.raises(workers.WorkerTerminated):
         with workers.termination_deferred():
             workers._on_worker_term(signal.SIGTERM, None)     # held, not raised here
             ran_on.append("after the signal")
     assert ran_on == ["after the signal"] and workers._PENDING is False
+    monkeypatch.setattr(workers, "_RAISED", False)             # a fresh task
     with pytest.raises(workers.WorkerTerminated):              # outside: at once
         workers._on_worker_term(signal.SIGTERM, None)
+    workers._on_worker_term(signal.SIGTERM, None)              # a second SIGTERM during the unwind:
+    assert workers._PENDING is True                            # noted, not raised in a finaliser
+    with workers.termination_deferred():
+        pass                                                   # nor when a deferred block ends
+    monkeypatch.setattr(workers, "_PENDING", False)

@@ -35,6 +35,8 @@ CHECKPOINT = CheckpointFormat(
     build_model)
 FORMAT, HINT = CHECKPOINT.format_id, CHECKPOINT.hint
 save, read = CHECKPOINT.save, CHECKPOINT.read
+SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "data" / "models" / "gcc_phat_sm_respeaker4.pt"
+"""The shipped gcc-phat-sm model (respeaker4, 16 kHz; data/models/gcc_phat_sm_respeaker4.md)."""
 
 
 def load_model(path: str | Path) -> tuple[GccSmNet, GccFrontEnd, dict[str, Any]]:
@@ -43,5 +45,5 @@ def load_model(path: str | Path) -> tuple[GccSmNet, GccFrontEnd, dict[str, Any]]
     return net, front, ck
 
 
-__all__ = ["CHECKPOINT", "FORMAT", "HINT", "save", "read", "build_model", "load_model", "checkpoint_array",
-           "checkpoint_features"]
+__all__ = ["CHECKPOINT", "FORMAT", "HINT", "SHIPPED_MODEL", "save", "read", "build_model", "load_model",
+           "checkpoint_array", "checkpoint_features"]

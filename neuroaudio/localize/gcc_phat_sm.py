@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import InputError
+from ..gcc_phat_sm.checkpoint import SHIPPED_MODEL
 from .base import LocalizationResult, Localizer
 
 _MODELS = Path(__file__).resolve().parents[2] / "data" / "models"
@@ -55,7 +56,7 @@ class GccPhatSM(Localizer):
     summary: ClassVar[str] = ("GCC-PHAT-SM: learned speech mask on the PHAT cross-spectra, sub-sample lag "
                               "features of all pairs, MLP → 360 bins (shipped respeaker4 model)")
     uses_mask: ClassVar[bool] = True
-    default_model: ClassVar[Path] = _MODELS / "gcc_phat_sm_respeaker4.pt"
+    default_model: ClassVar[Path] = SHIPPED_MODEL
 
     def __init__(self, array: Any, model: str | Path | None = None, fs: int | None = None,
                  frame_s: float | None = None, hop_s: float | None = None, pool_weight: str = "none",

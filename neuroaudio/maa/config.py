@@ -8,8 +8,8 @@ Sections (pipelines/maa.yaml documents every field):
   ``<out_dir>/cache``), ``min_frame_spikes``, ``workers``; frame selection for training
   (:class:`neuroaudio.maa.data.FrameSelection`): ``active_db`` (keep frames whose source power is
   within this many dB of the clip's loudest; null = all) and ``frames_per_clip`` (null = all);
-  ``teacher`` (null, or a localizer name such as ``gcc-phat-sm`` whose per-frame posteriors are
-  stored with the training frames, :func:`neuroaudio.maa.data.make_teacher`).
+  ``teacher`` (null, or ``gcc-phat-sm``: the shipped model's per-frame posteriors are stored with
+  the training frames, :func:`neuroaudio.maa.data.make_teacher`).
   Validation keeps every frame of its clips (clip pooling as the localizer does); its per-frame
   metrics count the source-active frames when ``active_db`` is set.
 - ``encoder``: RF-PLC fields (:class:`RFPLCConfig`).

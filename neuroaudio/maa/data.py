@@ -27,10 +27,10 @@ Frame selection (:class:`FrameSelection`; measured in docs/maa.md):
   among the candidates, seeded by the simulator seed and the clip index) lets the same CPU budget
   see ``13/k`` times more directions. Only the kept frames are encoded. ``None`` keeps them all.
 
-Teacher posteriors (``teacher``, for distillation; issue 19): a registered localizer (e.g.
-``gcc-phat-sm``) is run on the same audio frames as the encoder and its per-frame spatial spectrum
-over the 1° grid, normalised to sum to 1, is stored beside the spikes (``teacher [n, 360]``
-float16). :mod:`.train` mixes it into the target with ``train.distill``.
+Teacher posteriors (``teacher``, for distillation; issue 19): the shipped ``gcc-phat-sm`` model is
+run on the same audio frames as the encoder and its per-frame posterior over the 1° grid is stored
+beside the spikes (``teacher [n, 360]`` float16). :mod:`.train` mixes it into the target with
+``train.distill``.
 """
 
 from __future__ import annotations
@@ -107,20 +107,19 @@ def select_frames(src_db: np.ndarray, sel: FrameSelection, rng: np.random.Genera
 
 
 def make_teacher(method: str, array: MicArray, fs: int, n_azimuth: int = 360) -> Teacher:
-    """The shipped ``gcc-phat-sm`` model (the only teacher so far) as a :data:`Teacher`: its posterior
-    over the 1° grid, averaged over the array's symmetric scenes as the localizer does. Built from
-    :mod:`neuroaudio.gcc_phat_sm` directly (the localizer layer sits above this package)."""
+    """The shipped ``gcc-phat-sm`` model (the only teacher so far) as a :data:`Teacher`: its softmax
+    posterior over the 1° grid, averaged over the array's symmetric scenes as the localizer does.
+    Built from :mod:`neuroaudio.gcc_phat_sm` directly (the localizer layer sits above this package);
+    refused for another array or rate, as the localizer refuses them."""
     import torch
 
-    from ..gcc_phat_sm.checkpoint import checkpoint_array, load_model
+    from ..gcc_phat_sm.checkpoint import SHIPPED_MODEL, checkpoint_array, load_model
+    from ..train.checkpoint import check_model_input
 
     if method != "gcc-phat-sm":
         raise InputError(f"data.teacher={method!r}: the teacher can be 'gcc-phat-sm' (or null)")
-    model = Path(__file__).resolve().parents[2] / "data" / "models" / "gcc_phat_sm_respeaker4.pt"
-    net, front, ck = load_model(model)
-    if not checkpoint_array(ck).same_geometry(array) or int(ck["sample_rate_hz"]) != int(fs):
-        raise InputError(f"data.teacher={method!r}: its model is for {checkpoint_array(ck).name} at "
-                         f"{ck['sample_rate_hz']} Hz, the simulator gives {array.name} at {fs} Hz")
+    net, front, ck = load_model(SHIPPED_MODEL)
+    check_model_input(SHIPPED_MODEL, checkpoint_array(ck), int(ck["sample_rate_hz"]), array, fs)
     if net.cfg.n_azimuth != n_azimuth:
         raise InputError(f"data.teacher={method!r} gives {net.cfg.n_azimuth} azimuth bins, the network "
                          f"{n_azimuth}")
@@ -131,8 +130,7 @@ def make_teacher(method: str, array: MicArray, fs: int, n_azimuth: int = 360) ->
         with torch.no_grad():
             lp, cr, ci = front.analyse(np.asarray(frames, np.float32))
             post, _ = net.predict_proba(*(torch.from_numpy(a) for a in (lp, cr, ci)), symmetric=True)
-        post = np.clip(post.numpy().astype(np.float64), 0, None)
-        return (post / np.maximum(post.sum(axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        return post.numpy().astype(np.float32)
 
     return teach
 
@@ -288,7 +286,7 @@ def build_cache(sim: SimConfig | str | Path, n_clips: int, encoder_cfg: RFPLCCon
         shard_clips: clips per shard (a shard is the unit of resume).
         part: ``(r, n)`` builds only the shards ``k`` with ``k % n == r`` and returns None, so ``n``
             processes can fill one cache together (``neuroaudio.maa.data`` ``__main__``).
-        teacher: a localizer name (:func:`make_teacher`): store its posteriors beside the frames.
+        teacher: ``"gcc-phat-sm"`` (:func:`make_teacher`): store its posteriors beside the frames.
     """
     cfg = _sim_config(sim, seed)
     array = cfg.array.load()
